@@ -1,0 +1,92 @@
+// The resolved inventory: what every other module reads about hosts, groups and cluster variables.
+
+/** How to reach a host. Host overrides group overrides the inventory's `ssh:` defaults. */
+export interface SshSettings {
+  user: string;
+  port: number;
+  /** Absolute path (after ~ expansion) of a private key; omitted → ssh-agent / password. */
+  identityFile?: string;
+  /** Absolute path of an OpenSSH known_hosts file. */
+  knownHostsFile: string;
+  /** Run remote commands through sudo (for non-root users). */
+  become: boolean;
+  /** Seconds to wait for the SSH handshake. */
+  connectTimeout: number;
+  /** Seconds for an ordinary remote command. */
+  commandTimeout: number;
+}
+
+/** Cluster variables (inventory `vars:`), overridable per group and per host. */
+export interface ClusterVars {
+  certDir: string;
+  manifestsDir: string;
+  parkDir: string;
+  etcdClientPort: number;
+  /** The `kubernetes` service IP, a SAN of the etcd certificate. */
+  serviceIp?: string;
+  /** Extra SANs (DNS names or IPs) for the etcd certificate. */
+  extraSans: string[];
+  /** Root of the Manager's TOS service metadata (…/services/TOS). */
+  managerTemplateDir: string;
+  /** TOS version directory under managerTemplateDir, when it cannot be detected. */
+  tosVersion?: string;
+  /** Globs scanned by `certroll check`. */
+  checkPaths: string[];
+  /** Anything else the playbook may reference as {{ vars.name }}. */
+  [extra: string]: unknown;
+}
+
+export interface Host {
+  /** Inventory name (also the default hostname used in SANs). */
+  name: string;
+  /** IP or DNS name used to connect. */
+  address: string;
+  /** Hostname used for SANs; defaults to name. */
+  hostname: string;
+  /** IP used for SANs when address is a DNS name; defaults to address when it is an IP. */
+  ip?: string;
+  /** Groups this host belongs to, in inventory order. */
+  groups: string[];
+  ssh: SshSettings;
+  vars: ClusterVars;
+  /** File and line where the host is defined, for messages. */
+  definedAt: { file: string; line?: number };
+}
+
+export interface Inventory {
+  /** Absolute path of the file it was loaded from. */
+  file: string;
+  /** Hosts in definition order. */
+  hosts: Host[];
+  /** group name → host names, in inventory order (master, etcd, flannel, manager, and any extra). */
+  groups: Record<string, string[]>;
+  /** Inventory-level vars with defaults applied. */
+  vars: ClusterVars;
+  /** Name of the first host of the `master` group: where certificates are generated. */
+  firstMaster: string;
+}
+
+export const defaultClusterVars: ClusterVars = {
+  certDir: '/srv/kubernetes',
+  manifestsDir: '/opt/kubernetes/manifests-multi',
+  parkDir: '/opt/kubernetes',
+  etcdClientPort: 4001,
+  extraSans: [],
+  managerTemplateDir: '/var/lib/transwarp-manager/master/content/meta/services/TOS',
+  checkPaths: [
+    '/srv/kubernetes/*.pem',
+    '/etc/kubernetes/pki/**/*.crt',
+    '/var/lib/kubelet/pki/*.crt',
+    '/var/lib/kubelet/pki/*.pem',
+    '/etc/kubernetes/*.conf',
+  ],
+};
+
+export const defaultSshSettings: SshSettings = {
+  user: 'root',
+  port: 22,
+  knownHostsFile: '~/.ssh/known_hosts',
+  become: false,
+  connectTimeout: 10,
+  commandTimeout: 60,
+};
