@@ -32,8 +32,17 @@ export interface ClusterVars {
   tosVersion?: string;
   /** Globs scanned by `certroll check`. */
   checkPaths: string[];
-  /** Anything else the playbook may reference as {{ vars.name }}. */
-  [extra: string]: unknown;
+  /** The Manager's MySQL/MariaDB database holding `manager_info` (issue 6); the password never lives here. */
+  managerDb?: ManagerDb;
+}
+
+export interface ManagerDb {
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  /** Name of the environment variable holding the password (default CERTROLL_DB_PASSWORD). */
+  passwordEnv: string;
 }
 
 export interface Host {

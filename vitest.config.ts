@@ -1,0 +1,14 @@
+// Test runner configuration: unit tests (test/unit) and end-to-end tests on the real lab (test/e2e), files run one at a time
+// because e2e tests share the lab's loopback addresses and etcd cluster.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    fileParallelism: false,
+    pool: 'forks',
+    testTimeout: 60_000,
+    hookTimeout: 300_000,
+    reporters: ['default'],
+  },
+});
