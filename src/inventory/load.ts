@@ -1,0 +1,312 @@
+// Loads and validates an inventory YAML file into the resolved Inventory (host vars > group vars > inventory vars > defaults).
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { resolve } from 'node:path';
+import { InputError, type InputIssue } from '../errors.js';
+import { parseYaml, type LocatedYaml, type YamlPath } from '../yaml/located.js';
+import {
+  absPath,
+  bool,
+  didYouMean,
+  expandTilde,
+  hostAddress,
+  hostname,
+  int,
+  ip,
+  isHostname,
+  isInvalid,
+  isIpAddress,
+  isMapping,
+  listOf,
+  object,
+  optional,
+  sanName,
+  str,
+  unknownKeyMessage,
+  ValidationContext,
+  withDefault,
+  describeValue,
+  type Invalid,
+  type Rule,
+} from '../yaml/validate.js';
+import {
+  defaultClusterVars,
+  defaultSshSettings,
+  type ClusterVars,
+  type Host,
+  type Inventory,
+  type SshSettings,
+} from './types.js';
+
+/** Groups every inventory has (possibly empty), in this order; extra groups follow in file order. */
+export const standardGroups = ['master', 'etcd', 'flannel', 'manager'] as const;
+
+/** Host and group names: letters, digits, `-`, `_`, `.` (they end up in paths and messages). */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const NAME_EXPECTED = "letters, digits, '-', '_' and '.', starting with a letter or digit";
+
+const topLevelKeys = ['vars', 'ssh', 'hosts', 'groups'];
+
+const managerDbShape = {
+  host: hostAddress(),
+  port: withDefault(int(1, 65535), 3306),
+  user: str({ pattern: /^[A-Za-z0-9_.-]+$/, maxLength: 80, expected: "a database user (letters, digits, '_', '.', '-')" }),
+  database: str({ pattern: /^[A-Za-z0-9_]+$/, maxLength: 64, expected: "a database name (letters, digits, '_')" }),
+  passwordEnv: withDefault(
+    str({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, expected: "an environment variable name (letters, digits, '_')" }),
+    'CERTROLL_DB_PASSWORD',
+  ),
+};
+
+/** `vars:` at inventory, group and host level: every field optional, missing ones inherited. */
+const varsShape = {
+  certDir: optional(absPath()),
+  manifestsDir: optional(absPath()),
+  parkDir: optional(absPath()),
+  etcdClientPort: optional(int(1, 65535)),
+  serviceIp: optional(ip()),
+  extraSans: optional(listOf(sanName(), { unique: true })),
+  managerTemplateDir: optional(absPath()),
+  tosVersion: optional(
+    str({ pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/, maxLength: 100, expected: "a version directory name (letters, digits, '.', '_', '-')" }),
+  ),
+  checkPaths: optional(listOf(absPath({ glob: true }), { unique: true })),
+  managerDb: optional(object(managerDbShape)),
+};
+type VarsOverride = Partial<ClusterVars>;
+
+/** `ssh:` at inventory, group and host level: every field optional. */
+const sshShape = {
+  user: optional(
+    str({ pattern: /^[A-Za-z_][A-Za-z0-9_.-]*$/, maxLength: 32, expected: "a user name (letters, digits, '_', '.', '-')" }),
+  ),
+  port: optional(int(1, 65535)),
+  identityFile: optional(absPath({ tilde: true })),
+  knownHostsFile: optional(absPath({ tilde: true })),
+  become: optional(bool()),
+  connectTimeout: optional(int(1, 3600)),
+  commandTimeout: optional(int(1, 86400)),
+};
+type SshOverride = Partial<SshSettings>;
+
+const varsRule = object(varsShape);
+const sshRule = object(sshShape);
+const hostRule = object({
+  address: hostAddress(),
+  hostname: optional(hostname()),
+  ip: optional(ip()),
+  ssh: optional(sshRule),
+  vars: optional(varsRule),
+});
+type HostSpec = Exclude<ReturnType<typeof hostRule>, Invalid>;
+
+interface GroupSpec {
+  hosts: string[];
+  vars?: VarsOverride;
+  ssh?: SshOverride;
+}
+
+export interface ParseOptions {
+  /** Home directory used to expand `~` (default: os.homedir()). */
+  home?: string;
+}
+
+/** Reads, parses and validates an inventory file; throws InputError listing every problem. */
+export async function loadInventory(file: string, opts: ParseOptions = {}): Promise<Inventory> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory, not a file' : String(e);
+    throw new InputError([{ file, path: '', message: `cannot read the inventory: ${why}` }], 'Invalid inventory:');
+  }
+  return parseInventory(text, file, opts);
+}
+
+/** Parses and validates inventory text; `file` names it in messages. Pure apart from `os.homedir()` when no home is given. */
+export function parseInventory(text: string, file: string, opts: ParseOptions = {}): Inventory {
+  const parsed = parseYaml(text, file);
+  if (!parsed.doc) throw new InputError(parsed.issues, 'Invalid inventory:');
+  const ctx = new ValidationContext(parsed.doc);
+  ctx.issues.push(...parsed.issues);
+  const inv = resolveInventory(parsed.doc, ctx, opts.home ?? homedir());
+  if (!ctx.ok || !inv) throw new InputError(sortIssues(ctx.issues), 'Invalid inventory:');
+  return inv;
+}
+
+function sortIssues(issues: InputIssue[]): InputIssue[] {
+  return [...issues].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+}
+
+function nameProblem(kind: 'host' | 'group', name: string): string | undefined {
+  if (!NAME.test(name) || name.length > 253) return `invalid ${kind} name ${JSON.stringify(name)}: expected ${NAME_EXPECTED}`;
+  if (name === 'all') return `the ${kind} name "all" is reserved (in --limit it means every host)`;
+  return undefined;
+}
+
+function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string): Inventory | undefined {
+  const root = doc.value;
+  if (!isMapping(root)) {
+    ctx.fail([], 'expected a mapping with hosts: and groups: (and optionally vars: and ssh:)');
+    return undefined;
+  }
+  for (const k of Object.keys(root)) if (!topLevelKeys.includes(k)) ctx.fail([k], unknownKeyMessage(k, topLevelKeys), true);
+
+  // Inventory-level defaults.
+  const invVars = optional(varsRule)(root.vars, ['vars'], ctx);
+  const invSsh = optional(sshRule)(root.ssh, ['ssh'], ctx);
+
+  // Hosts, each validated on its own so that one bad host does not hide the others' problems.
+  const hostSpecs = new Map<string, HostSpec>();
+  const definedNames: string[] = [];
+  if (root.hosts === undefined) {
+    ctx.fail([], 'missing required field "hosts" (name → { address: … })', true);
+  } else if (!isMapping(root.hosts) || Object.keys(root.hosts).length === 0) {
+    const what = isMapping(root.hosts) ? 'an empty mapping' : describeValue(root.hosts);
+    ctx.fail(['hosts'], `expected a mapping of host name → { address: … } with at least one host, got ${what}`);
+  } else {
+    for (const [name, spec] of Object.entries(root.hosts)) {
+      definedNames.push(name);
+      const problem = nameProblem('host', name);
+      if (problem) ctx.fail(['hosts', name], problem, true);
+      const r = hostRule(spec, ['hosts', name], ctx);
+      if (!isInvalid(r) && !problem) hostSpecs.set(name, r as HostSpec);
+    }
+  }
+  const defined = new Set(definedNames);
+
+  // Groups.
+  const groupSpecs = new Map<string, GroupSpec>();
+  const groupNames: string[] = [];
+  if (root.groups === undefined) {
+    ctx.fail([], 'missing required field "groups" (at least master: [host, …])', true);
+  } else if (!isMapping(root.groups)) {
+    ctx.fail(['groups'], `expected a mapping of group name → list of hosts, got ${describeValue(root.groups)}`);
+  } else {
+    const rawGroups = root.groups;
+    groupNames.push(...Object.keys(rawGroups));
+    for (const [name, raw] of Object.entries(rawGroups)) {
+      const path = ['groups', name];
+      let problem = nameProblem('group', name);
+      if (!problem && defined.has(name))
+        problem = `group ${JSON.stringify(name)} has the same name as a host; rename one of them (--limit would be ambiguous)`;
+      if (problem) ctx.fail(path, problem, true);
+      const g = groupRule(name, raw, path, ctx, defined, groupNames);
+      if (g && !problem) groupSpecs.set(name, g);
+    }
+    if (!Object.hasOwn(rawGroups, 'master'))
+      ctx.fail(['groups'], 'missing required group "master" (its first host is where certificates are generated)', true);
+  }
+
+  if (!ctx.ok || isInvalid(invVars) || isInvalid(invSsh)) return undefined;
+
+  // Resolve group membership: standard groups first, then extras in file order; etcd defaults to master.
+  const order = [...standardGroups, ...groupNames.filter((g) => !(standardGroups as readonly string[]).includes(g))];
+  const groups: Record<string, string[]> = {};
+  for (const g of order) groups[g] = groupSpecs.get(g)?.hosts ?? [];
+  if (!groupSpecs.has('etcd')) groups.etcd = [...groups.master!];
+
+  const baseVars: ClusterVars = { ...defaultClusterVars, ...(invVars ?? {}) };
+  const baseSsh: SshSettings = { ...defaultSshSettings, ...(invSsh ?? {}) };
+
+  const hosts: Host[] = [];
+  for (const [name, spec] of hostSpecs) {
+    const memberOf = order.filter((g) => groups[g]!.includes(name));
+    const fromGroups = (section: 'vars' | 'ssh'): Record<string, unknown> => {
+      const merged: Record<string, unknown> = {};
+      const source: Record<string, string> = {};
+      const own = (spec[section] ?? {}) as Record<string, unknown>;
+      for (const g of memberOf) {
+        const over = (groupSpecs.get(g)?.[section] ?? {}) as Record<string, unknown>;
+        for (const [k, v] of Object.entries(over)) {
+          if (k in source && JSON.stringify(merged[k]) !== JSON.stringify(v) && !(k in own)) {
+            ctx.fail(
+              ['groups', g, section, k],
+              `host "${name}" is in groups "${source[k]}" and "${g}", which set different ${section}.${k} ` +
+                `(${JSON.stringify(merged[k])} vs ${JSON.stringify(v)}); set it under hosts.${name}.${section} to choose`,
+            );
+          }
+          merged[k] = v;
+          source[k] ??= g;
+        }
+      }
+      return merged;
+    };
+    // Deep copies: hosts must not share arrays/objects, so one host's edits can never leak into another's.
+    const vars = structuredClone({ ...baseVars, ...fromGroups('vars'), ...(spec.vars ?? {}) }) as ClusterVars;
+    const ssh = { ...baseSsh, ...fromGroups('ssh'), ...(spec.ssh ?? {}) } as SshSettings;
+    ssh.knownHostsFile = expandTilde(ssh.knownHostsFile, home);
+    if (ssh.identityFile !== undefined) ssh.identityFile = expandTilde(ssh.identityFile, home);
+
+    const hostName = spec.hostname ?? name;
+    if (memberOf.includes('etcd') && spec.hostname === undefined && !isHostname(name))
+      ctx.fail(
+        ['hosts', name],
+        `host name "${name}" is not a valid DNS hostname for the etcd certificate's SANs; add hostname: <dns name>`,
+        true,
+      );
+    const pos = doc.keyAt(['hosts', name]);
+    hosts.push({
+      name,
+      address: spec.address,
+      hostname: hostName,
+      ip: spec.ip ?? (isIpAddress(spec.address) ? spec.address : undefined),
+      groups: memberOf,
+      ssh,
+      vars,
+      definedAt: { file: doc.file, line: pos?.line },
+    });
+  }
+  if (!ctx.ok) return undefined;
+
+  return {
+    file: resolve(doc.file),
+    hosts,
+    groups,
+    vars: baseVars,
+    firstMaster: groups.master![0]!,
+  };
+}
+
+/** A group is a list of hosts, or `{ hosts: [...], vars: {...}, ssh: {...} }`; null means no hosts. */
+function groupRule(
+  name: string,
+  raw: unknown,
+  path: YamlPath,
+  ctx: ValidationContext,
+  defined: Set<string>,
+  groupNames: string[],
+): GroupSpec | undefined {
+  const member: Rule<string> = (v, p, c) => {
+    if (typeof v !== 'string' || !NAME.test(v))
+      return c.fail(p, `expected a host name (${NAME_EXPECTED}), got ${describeValue(v)}`);
+    if (!defined.has(v)) {
+      if (groupNames.includes(v))
+        return c.fail(p, `"${v}" is a group; groups cannot contain groups, list its hosts instead`);
+      return c.fail(p, `host "${v}" is not defined under hosts:${didYouMean(v, defined)}`);
+    }
+    return v;
+  };
+  const min = name === 'master' ? 1 : 0;
+  const hostsRule = listOf(member, {
+    unique: true,
+    minItems: min,
+    itemName: name === 'master' ? 'host (the first master is where certificates are generated)' : 'host',
+  });
+  if (raw === null || raw === undefined) {
+    if (min > 0) ctx.fail(path, 'expected at least 1 host (the first master is where certificates are generated), got nothing');
+    return min > 0 ? undefined : { hosts: [] };
+  }
+  if (Array.isArray(raw)) {
+    const hosts = hostsRule(raw, path, ctx);
+    return isInvalid(hosts) ? undefined : { hosts };
+  }
+  if (isMapping(raw)) {
+    const r = object({ hosts: hostsRule, vars: optional(varsRule), ssh: optional(sshRule) })(raw, path, ctx);
+    if (isInvalid(r)) return undefined;
+    return { hosts: r.hosts, vars: r.vars, ssh: r.ssh };
+  }
+  ctx.fail(path, `expected a list of host names or a mapping with hosts:, got ${describeValue(raw)}`);
+  return undefined;
+}
