@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
-import { InputError, type InputIssue } from '../errors.js';
+import { InputError } from '../errors.js';
 import { parseYaml, type LocatedYaml, type YamlPath } from '../yaml/located.js';
 import {
   absPath,
@@ -21,6 +21,7 @@ import {
   object,
   optional,
   sanName,
+  sortIssues,
   str,
   unknownKeyMessage,
   ValidationContext,
@@ -133,10 +134,6 @@ export function parseInventory(text: string, file: string, opts: ParseOptions = 
   const inv = resolveInventory(parsed.doc, ctx, opts.home ?? homedir());
   if (!ctx.ok || !inv) throw new InputError(sortIssues(ctx.issues), 'Invalid inventory:');
   return inv;
-}
-
-function sortIssues(issues: InputIssue[]): InputIssue[] {
-  return [...issues].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
 }
 
 function nameProblem(kind: 'host' | 'group', name: string): string | undefined {
@@ -257,6 +254,18 @@ function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string
       vars,
       definedAt: { file: doc.file, line: pos?.line },
     });
+  }
+  // Two entries reaching the same sshd would be backed up, renewed and restarted as if they were two machines.
+  const byEndpoint = new Map<string, Host>();
+  for (const h of hosts) {
+    const endpoint = `${h.address.toLowerCase()} port ${h.ssh.port}`;
+    const first = byEndpoint.get(endpoint);
+    if (first)
+      ctx.fail(
+        ['hosts', h.name, 'address'],
+        `${h.address} port ${h.ssh.port} is also host "${first.name}" (line ${first.definedAt.line}); each host must be a different machine`,
+      );
+    else byEndpoint.set(endpoint, h);
   }
   if (!ctx.ok) return undefined;
 

@@ -1,7 +1,7 @@
 // Small named validation rules for YAML input (inventories, playbooks): each collects located InputIssues instead of throwing.
 import { isIP } from 'node:net';
-import type { InputIssue } from '../errors.js';
-import { formatPath, type LocatedYaml, type YamlPath } from './located.js';
+import { InputError, type InputIssue } from '../errors.js';
+import { formatPath, parseYaml, type LocatedYaml, type YamlPath } from './located.js';
 
 /** Returned by a rule when the value is invalid; the reason is already recorded in the context. */
 export const INVALID: unique symbol = Symbol('invalid');
@@ -363,4 +363,22 @@ export function validate<T>(doc: LocatedYaml, rule: Rule<T>): { value: Checked<T
   const ctx = new ValidationContext(doc);
   const value = rule(doc.value, [], ctx);
   return { value, issues: ctx.issues };
+}
+
+/** Orders issues by position in the file, so the report reads top to bottom. */
+export function sortIssues(issues: InputIssue[]): InputIssue[] {
+  return [...issues].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+}
+
+/**
+ * Parses YAML text and validates it with `rule`; throws one InputError with every syntax, duplicate-key and rule issue
+ * (headline e.g. `Invalid playbook:`). Returns the validated value and the located document (for positions of later checks).
+ */
+export function parseAndValidate<T>(text: string, file: string, rule: Rule<T>, headline: string): { value: T; doc: LocatedYaml } {
+  const parsed = parseYaml(text, file);
+  if (!parsed.doc) throw new InputError(parsed.issues, headline);
+  const { value, issues } = validate(parsed.doc, rule);
+  const all = [...parsed.issues, ...issues];
+  if (all.length > 0 || isInvalid(value)) throw new InputError(sortIssues(all), headline);
+  return { value, doc: parsed.doc };
 }

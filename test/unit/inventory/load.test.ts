@@ -122,6 +122,9 @@ describe('bad inventories are rejected with every problem, its file, line and fi
       `vars.managerDb: missing required field "database" ${at('bad-manager-db.yaml', '2:3')}`,
       `vars.managerDb.passwordEnv: expected an environment variable name (letters, digits, '_'), got "DB-PASS" ${at('bad-manager-db.yaml', '2:61')}`,
     ]],
+    ['two hosts that are the same sshd (address and port)', 'bad-same-machine.yaml', [
+      `hosts.tos-3.address: 10.0.0.1 port 22 is also host "tos-1" (line 2); each host must be a different machine ${at('bad-same-machine.yaml', '4:21')}`,
+    ]],
   ];
 
   test.each(cases)('%s (%s)', async (_what, file, expected) => {

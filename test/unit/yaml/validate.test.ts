@@ -1,6 +1,6 @@
 // The validation rules: each accepts what it should, refuses the rest with a located message saying what is expected.
 import { describe, expect, test } from 'vitest';
-import { formatInputIssue } from '../../../src/errors.js';
+import { formatInputIssue, InputError } from '../../../src/errors.js';
 import { parseYaml } from '../../../src/yaml/located.js';
 import {
   absPath,
@@ -18,6 +18,7 @@ import {
   object,
   oneOf,
   optional,
+  parseAndValidate,
   sanName,
   str,
   suggest,
@@ -163,5 +164,38 @@ describe('did you mean', () => {
     expect(suggest('etcdPort', ['etcdClientPort', 'certDir'])).toBe('etcdClientPort');
     expect(suggest('description', ['ip', 'ssh', 'vars'])).toBeUndefined();
     expect(suggest('zzz', ['address'])).toBeUndefined();
+  });
+});
+
+describe('parseAndValidate', () => {
+  const rule = object({ name: str(), steps: listOf(object({ type: oneOf(['backup', 'verify']) }), { minItems: 1, itemName: 'step' }) });
+
+  test('returns the value and the located document', () => {
+    const { value, doc } = parseAndValidate('name: x\nsteps:\n  - type: backup\n', 'p.yaml', rule, 'Invalid playbook:');
+    expect(value).toEqual({ name: 'x', steps: [{ type: 'backup' }] });
+    expect(doc.at(['steps', 0, 'type'])).toEqual({ line: 3, column: 11 });
+  });
+
+  test('throws one InputError with duplicate keys and rule issues, sorted by line', () => {
+    const text = 'steps:\n  - type: bakup\n  - { type: verify, type: verify }\nname: 3\n';
+    let err: unknown;
+    try {
+      parseAndValidate(text, 'p.yaml', rule, 'Invalid playbook:');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toBe(
+      [
+        'Invalid playbook:',
+        '  steps[0].type: expected one of "backup", "verify", got "bakup" (did you mean "backup"?) (p.yaml:2:11)',
+        '  steps[1].type: duplicate key "type": already defined at line 3; keep only one (p.yaml:3:21)',
+        '  name: expected a non-empty string, got 3 (p.yaml:4:7)',
+      ].join('\n'),
+    );
+  });
+
+  test('a syntax error is thrown alone', () => {
+    expect(() => parseAndValidate('a: [\n', 'p.yaml', rule, 'Invalid playbook:')).toThrow(/^Invalid playbook:\n  YAML syntax error: .* \(p\.yaml:2:1\)$/);
   });
 });
