@@ -375,6 +375,11 @@ export class SshRemote implements Remote {
     return { raw, line };
   }
 
+  /** Run a script built by ./exec-transfer.ts under `sh -c` (through sudo on become hosts). */
+  #script(script: string, opts: ExecOptions): Promise<{ raw: RawResult; line: string }> {
+    return this.#execRaw(`sh -c ${quote(script)}`, opts);
+  }
+
   #commandError(line: string, raw: RawResult): HostError {
     const stderr = raw.stderr.toString('utf8');
     const tail = stderr.length > STDERR_TAIL ? '…' + stderr.slice(-STDERR_TAIL) : stderr;
@@ -448,7 +453,7 @@ export class SshRemote implements Remote {
 
   async readFile(path: string): Promise<Buffer> {
     const sftp = await this.#sftpOrNull();
-    if (!sftp) return (await this.#execRaw(readScript(path), {})).raw.stdout;
+    if (!sftp) return (await this.#script(readScript(path), {})).raw.stdout;
     const handle = await this.#sftpCall<Buffer>('open', path, (cb) => sftp.open(path, 'r', cb));
     try {
       const parts: Buffer[] = [];
@@ -479,7 +484,7 @@ export class SshRemote implements Remote {
     const tmp = tempNameFor(path);
     const sftp = await this.#sftpOrNull();
     if (!sftp) {
-      await this.#execRaw(writeAtomicScript(path, tmp, mode, opts.uid, opts.gid), { stdin: buf });
+      await this.#script(writeAtomicScript(path, tmp, mode, opts.uid, opts.gid), { stdin: buf });
       return;
     }
     const handle = await this.#sftpCall<Buffer>('create', tmp, (cb) => sftp.open(tmp, 'wx', { mode: 0o600 }, cb));
@@ -523,7 +528,7 @@ export class SshRemote implements Remote {
     } catch (err) {
       // Without posix-rename@openssh.com, SFTP rename refuses to replace a file: use mv.
       if (err instanceof Error && /does not support/.test(err.message)) {
-        await this.#execRaw(renameScript(from, to), {});
+        await this.#script(renameScript(from, to), {});
         return;
       }
       throw err;
@@ -533,7 +538,7 @@ export class SshRemote implements Remote {
   async rename(from: string, to: string): Promise<void> {
     const sftp = await this.#sftpOrNull();
     if (!sftp) {
-      await this.#execRaw(renameScript(from, to), {});
+      await this.#script(renameScript(from, to), {});
       return;
     }
     await this.#renameSftp(sftp, from, to);
@@ -541,7 +546,7 @@ export class SshRemote implements Remote {
 
   async stat(path: string): Promise<RemoteStat | null> {
     const sftp = await this.#sftpOrNull();
-    if (!sftp) return parseStatOutput(path, (await this.#execRaw(statScript(path), {})).raw.stdout.toString('utf8'));
+    if (!sftp) return parseStatOutput(path, (await this.#script(statScript(path), {})).raw.stdout.toString('utf8'));
     try {
       const st = await this.#sftpCall<Stats>('stat', path, (cb) => sftp.stat(path, cb));
       return {
@@ -563,7 +568,7 @@ export class SshRemote implements Remote {
   async mkdir(path: string, opts: { mode?: number; recursive?: boolean } = {}): Promise<void> {
     const sftp = await this.#sftpOrNull();
     if (!sftp) {
-      await this.#execRaw(mkdirScript(path, opts), {});
+      await this.#script(mkdirScript(path, opts), {});
       return;
     }
     await this.#mkdirSftp(sftp, path, opts);
