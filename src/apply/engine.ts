@@ -1,0 +1,128 @@
+// Executes a plan: each planned step's phases as listr2 tasks (per-host sub-tasks), journaled; locks released and staged files cleaned at the end.
+import { Listr, PRESET_TIMESTAMP, type ListrTask } from 'listr2';
+import { sh } from '../ssh/quote.js';
+import { Interrupted } from '../errors.js';
+import { lockDirOf } from '../facts/host-facts.js';
+import type { Journal } from '../journal/journal.js';
+import { stepModules } from '../steps/index.js';
+import type { ApplyContext, Phase, WorkItem } from '../steps/types.js';
+
+export type RendererChoice = 'default' | 'simple' | 'silent';
+
+export interface EngineEvent {
+  event: 'step-start' | 'step-end' | 'item-start' | 'item-end' | 'item-failed' | 'message';
+  step?: string;
+  host?: string;
+  title?: string;
+  message?: string;
+}
+
+export interface EngineOptions {
+  renderer: RendererChoice;
+  forks: number;
+  journal: Journal;
+  onEvent?: (e: EngineEvent) => void;
+}
+
+export interface EngineResult {
+  /** The step (index and title) where the run stopped, when it did not finish. */
+  stoppedAt?: string;
+  error?: unknown;
+}
+
+export async function applyPlan(ctx: ApplyContext, opts: EngineOptions): Promise<EngineResult> {
+  const emit = (e: EngineEvent) => {
+    opts.onEvent?.(e);
+    void opts.journal.event({ event: e.event, ...(e.step ? { step: e.step } : {}), ...(e.host ? { host: e.host } : {}), message: e.message ?? e.title }).catch(() => undefined);
+  };
+  let current: string | undefined;
+  const stepTasks: ListrTask[] = ctx.plan.steps.map((step) => {
+    const spec = ctx.playbook.steps[step.index]!;
+    const label = `${step.index + 1}. ${step.title}`;
+    return {
+      title: label,
+      task: async (_c, task) => {
+        current = label;
+        emit({ event: 'step-start', step: label });
+        const phases = ([] as Phase[]).concat(stepModules[step.type].apply(step, spec as never, ctx));
+        const toTask = (ph: Phase): ListrTask => ({
+          title: ph.title ?? label,
+          task: async (_c2, t2) => {
+            const errors: unknown[] = [];
+            const sub = t2.newListr(
+              ph.items.map((item) => itemTask(item, label, emit, errors, ctx)),
+              { concurrent: ph.concurrent ? opts.forks : false, exitOnError: !ph.concurrent },
+            );
+            await sub.run();
+            if (errors.length) throw errors[0];
+          },
+        });
+        const sub = task.newListr(phases.length === 1 && !phases[0]!.title ? [toTask({ ...phases[0]!, title: 'hosts' })] : phases.map(toTask), { concurrent: false });
+        await sub.run();
+        emit({ event: 'step-end', step: label });
+      },
+    };
+  });
+  const list = new Listr(stepTasks, {
+    concurrent: false,
+    exitOnError: true,
+    registerSignalListeners: false,
+    renderer: opts.renderer,
+    fallbackRenderer: 'simple',
+    rendererOptions: { collapseSubtasks: false, showErrorMessage: true } as never,
+    fallbackRendererOptions: { timestamp: PRESET_TIMESTAMP } as never,
+  } as never);
+  const result: EngineResult = {};
+  try {
+    await list.run();
+  } catch (e) {
+    result.error = e;
+    result.stoppedAt = current;
+  } finally {
+    await cleanUp(ctx, result.error !== undefined);
+  }
+  return result;
+}
+
+function itemTask(item: WorkItem, step: string, emit: (e: EngineEvent) => void, errors: unknown[], ctx: ApplyContext): ListrTask {
+  return {
+    title: item.title,
+    task: async (_c, t) => {
+      if (ctx.signal.aborted) throw new Interrupted(`interrupted before "${item.title}" in step ${step}`);
+      emit({ event: 'item-start', step, ...(item.host ? { host: item.host } : {}), title: item.title });
+      try {
+        await item.run((message) => {
+          t.output = message;
+          if (message !== 'ok') t.title = `${item.title}: ${message}`;
+          emit({ event: 'message', step, ...(item.host ? { host: item.host } : {}), message });
+        });
+        emit({ event: 'item-end', step, ...(item.host ? { host: item.host } : {}), title: item.title });
+      } catch (e) {
+        errors.push(e);
+        emit({ event: 'item-failed', step, ...(item.host ? { host: item.host } : {}), message: (e as Error).message });
+        throw e;
+      }
+    },
+  };
+}
+
+/** Remove this run's staged files after a failure and release this run's locks; never throws. */
+async function cleanUp(ctx: ApplyContext, failed: boolean): Promise<void> {
+  await Promise.all(
+    [...ctx.remotes.entries()].map(async ([name, r]) => {
+      const host = ctx.inventory.hosts.find((h) => h.name === name);
+      if (!host) return;
+      const d = host.vars.certDir;
+      try {
+        if (failed) await r.sh(sh`find ${d} -maxdepth 1 -name ${`.*.certroll-${ctx.runId}`} -type f -delete`, { allowFailure: true, timeoutMs: 15_000 });
+        if (ctx.locked.has(name)) {
+          const lock = lockDirOf(d);
+          await r.sh(sh`grep -q ${ctx.runId} ${lock}/owner.json 2>/dev/null && rm -rf -- ${lock}`, { allowFailure: true, timeoutMs: 15_000 });
+          ctx.locked.delete(name);
+        }
+      } catch {
+        /* connection lost: the lock stays and names this run; --break-lock clears it */
+      }
+    }),
+  );
+}

@@ -1,0 +1,72 @@
+// certroll's entry point and its one error boundary: parses the command line, runs a command, maps errors to exit codes.
+import yargs, { type Argv } from 'yargs';
+import { ExitCode, HostError, InputError, Interrupted, SafetyStop, UsageError } from '../errors.js';
+import { palette, detectOutputMode } from './output.js';
+import { commandResult } from './common.js';
+import { commands } from './commands/index.js';
+
+export async function main(argv: string[]): Promise<number> {
+  let jsonMode = argv.includes('--json');
+  const p = palette(detectOutputMode({ json: jsonMode }).color && Boolean(process.stderr.isTTY));
+  try {
+    let cli: Argv = yargs(argv)
+      .scriptName('certroll')
+      .usage('$0 <command> [options]\n\nRenew and roll out TLS certificates across self-hosted Kubernetes/etcd fleets over SSH.')
+      .strict()
+      .demandCommand(1, 'Name a command: check, plan, run, runs, … (certroll --help lists them).')
+      .recommendCommands()
+      .wrap(Math.min(110, process.stdout.columns || 100))
+      .epilogue(EXIT_CODES_HELP)
+      .fail((msg, err) => {
+        throw err ?? new UsageError(msg);
+      })
+      .help()
+      .alias('h', 'help')
+      .version();
+    for (const c of commands) cli = cli.command(c as never);
+    await cli.parseAsync();
+    return commandResult.exitCode;
+  } catch (err) {
+    return reportError(err, p);
+  }
+}
+
+const EXIT_CODES_HELP = `Exit codes:
+  0    success (check: nothing expires within --warn-days)
+  1    findings: check found certificates expiring within --warn-days or expired; plan found blocking problems
+  2    a host could not be reached or a remote command failed
+  3    bad input (inventory, playbook, command line); nothing was contacted
+  4    a safety check stopped the run (lock held, quorum, health, precheck, confirmation refused)
+  70   internal error (a bug in certroll: please report it with the output)
+  130  interrupted; the run stopped at a safe point`;
+
+function reportError(err: unknown, p: ReturnType<typeof palette>): number {
+  const out = (s: string) => process.stderr.write(s + '\n');
+  if (err instanceof InputError) {
+    out(p.red('error: invalid input'));
+    out(err.message);
+    return ExitCode.badInput;
+  }
+  if (err instanceof UsageError) {
+    out(p.red(`error: ${err.message}`));
+    out('Run with --help for usage.');
+    return ExitCode.badInput;
+  }
+  if (err instanceof HostError) {
+    out(p.red(`error: ${err.message}`));
+    return ExitCode.hostFailure;
+  }
+  if (err instanceof SafetyStop) {
+    out(p.red(`stopped: ${err.message}`));
+    return ExitCode.safetyStop;
+  }
+  if (err instanceof Interrupted) {
+    out(p.yellow(`interrupted: ${err.message}`));
+    return ExitCode.interrupted;
+  }
+  const e = err as Error;
+  out(p.red(`internal error: ${e?.message ?? String(err)}`));
+  if (e?.stack) out(p.dim(e.stack));
+  out('This is a bug in certroll; please report it with the output above.');
+  return ExitCode.bug;
+}

@@ -1,0 +1,73 @@
+// Terminal output helpers: colours only on a TTY (and never with NO_COLOR), plain aligned tables for humans.
+import { stripVTControlCharacters } from 'node:util';
+
+export interface OutputMode {
+  /** stdout is a terminal: listr2's live renderer, colours. */
+  tty: boolean;
+  color: boolean;
+  /** --json: data on stdout, nothing else there. */
+  json: boolean;
+}
+
+export function detectOutputMode(opts: { json?: boolean; color?: boolean }): OutputMode {
+  const tty = Boolean(process.stdout.isTTY);
+  const envNoColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
+  const color = opts.color ?? (tty && !envNoColor && !opts.json);
+  return { tty, color, json: Boolean(opts.json) };
+}
+
+export type Paint = (s: string) => string;
+export interface Palette {
+  red: Paint;
+  yellow: Paint;
+  green: Paint;
+  bold: Paint;
+  dim: Paint;
+  cyan: Paint;
+}
+
+const sgr = (open: number, close: number): Paint => (s) => `\x1b[${open}m${s}\x1b[${close}m`;
+const plain: Paint = (s) => s;
+
+export function palette(color: boolean): Palette {
+  if (!color) return { red: plain, yellow: plain, green: plain, bold: plain, dim: plain, cyan: plain };
+  return { red: sgr(31, 39), yellow: sgr(33, 39), green: sgr(32, 39), bold: sgr(1, 22), dim: sgr(2, 22), cyan: sgr(36, 39) };
+}
+
+export interface Column<Row> {
+  header: string;
+  get: (row: Row) => string;
+  align?: 'left' | 'right';
+}
+
+/** An aligned text table (widths measured without ANSI colour codes). */
+export function renderTable<Row>(rows: Row[], columns: Column<Row>[]): string {
+  const cells = rows.map((r) => columns.map((c) => c.get(r)));
+  const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((row) => visibleLength(row[i]!))));
+  const pad = (s: string, i: number) => {
+    const fill = ' '.repeat(Math.max(0, widths[i]! - visibleLength(s)));
+    return columns[i]!.align === 'right' ? fill + s : s + fill;
+  };
+  const lines = [columns.map((c, i) => pad(c.header, i)).join('  ').trimEnd()];
+  for (const row of cells) lines.push(row.map((s, i) => pad(s, i)).join('  ').trimEnd());
+  return lines.join('\n');
+}
+
+export function visibleLength(s: string): number {
+  return stripVTControlCharacters(s).length;
+}
+
+/** "3y 41d", "20d 4h", "5h 12m", "expired 3d ago". */
+export function formatRemaining(ms: number): string {
+  const neg = ms < 0;
+  let s = Math.floor(Math.abs(ms) / 1000);
+  const y = Math.floor(s / (365 * 86400));
+  s -= y * 365 * 86400;
+  const d = Math.floor(s / 86400);
+  s -= d * 86400;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  const text = y > 0 ? `${y}y ${d}d` : d > 0 ? `${d}d ${h}h` : `${h}h ${m}m`;
+  return neg ? `expired ${text} ago` : text;
+}

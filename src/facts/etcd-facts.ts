@@ -1,0 +1,110 @@
+// The etcd fact: member list, endpoint status and health from etcdctl's JSON, parsed by pure functions.
+import type { EtcdEndpointHealth, EtcdEndpointStatus, EtcdFacts, EtcdMember } from './types.js';
+
+/** etcdctl prints 64-bit ids as bare JSON numbers, which lose precision in JS: quote them before parsing. */
+export function parseEtcdJson(text: string): unknown {
+  return JSON.parse(text.replace(/([:\[,]\s*)(\d{16,})(?=\s*[,}\]])/g, '$1"$2"'));
+}
+
+const idToString = (v: unknown) => (typeof v === 'string' ? BigInt(v).toString(16) : typeof v === 'number' ? BigInt(v).toString(16) : '');
+
+export function parseMemberList(text: string): EtcdMember[] {
+  const data = parseEtcdJson(text) as { members?: Array<Record<string, unknown>> };
+  return (data.members ?? []).map((m) => ({
+    id: idToString(m.ID),
+    name: String(m.name ?? ''),
+    peerURLs: (m.peerURLs as string[]) ?? [],
+    clientURLs: (m.clientURLs as string[]) ?? [],
+  }));
+}
+
+export function parseEndpointStatus(text: string): EtcdEndpointStatus[] {
+  if (!text.trim()) return [];
+  const data = parseEtcdJson(text) as Array<{ Endpoint: string; Status: Record<string, unknown> & { header?: Record<string, unknown> } }>;
+  return data.map((e) => ({
+    endpoint: e.Endpoint,
+    memberId: idToString(e.Status.header?.member_id),
+    leaderId: idToString(e.Status.leader),
+    raftIndex: Number(e.Status.raftIndex ?? 0),
+    raftTerm: Number(e.Status.raftTerm ?? 0),
+    version: String(e.Status.version ?? ''),
+  }));
+}
+
+export function parseEndpointHealth(text: string): EtcdEndpointHealth[] {
+  if (!text.trim()) return [];
+  const data = parseEtcdJson(text) as Array<{ endpoint: string; health: boolean; error?: string }>;
+  return data.map((h) => ({ endpoint: h.endpoint, healthy: Boolean(h.health), ...(h.error ? { error: h.error } : {}) }));
+}
+
+/** The host part of a URL, without brackets. */
+export function urlHost(url: string): string {
+  try {
+    return new URL(url.includes('://') ? url : `https://${url}`).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Put the three outputs together and map members to inventory hosts by the address in their client URLs
+ * (or, failing that, by member name = hostname).
+ */
+export function assembleEtcdFacts(
+  queriedFrom: string,
+  out: { members: string; status: string; health: string },
+  etcdHosts: Array<{ name: string; hostname: string; address: string; ip?: string }>,
+  error?: string,
+): EtcdFacts {
+  const facts: EtcdFacts = { queriedFrom, members: [], statuses: [], health: [], memberOfHost: {} };
+  const errors: string[] = error ? [error] : [];
+  try {
+    facts.members = parseMemberList(out.members);
+  } catch (e) {
+    errors.push(`member list unreadable: ${(e as Error).message}`);
+  }
+  try {
+    facts.statuses = parseEndpointStatus(out.status);
+  } catch (e) {
+    errors.push(`endpoint status unreadable: ${(e as Error).message}`);
+  }
+  try {
+    facts.health = parseEndpointHealth(out.health);
+  } catch (e) {
+    errors.push(`endpoint health unreadable: ${(e as Error).message}`);
+  }
+  for (const h of etcdHosts) {
+    const addrs = new Set([h.address, h.ip, h.hostname, h.name].filter(Boolean) as string[]);
+    const m =
+      facts.members.find((mm) => mm.clientURLs.some((u) => addrs.has(urlHost(u)))) ??
+      facts.members.find((mm) => mm.name === h.hostname || mm.name === h.name);
+    if (m) facts.memberOfHost[h.name] = m.id;
+  }
+  const leaderIds = new Set(facts.statuses.map((s) => s.leaderId).filter((id) => id && id !== '0'));
+  if (leaderIds.size === 1) {
+    const leader = [...leaderIds][0]!;
+    const host = Object.entries(facts.memberOfHost).find(([, id]) => id === leader)?.[0];
+    if (host) facts.leaderHost = host;
+  }
+  if (errors.length) facts.error = errors.join('; ');
+  return facts;
+}
+
+/** The script that prints the three etcdctl outputs between markers (one round trip). */
+export function etcdFactsScript(etcdctl: string, endpoints: string): string {
+  return [
+    `echo '@@members'; ${etcdctl} --endpoints ${endpoints} member list -w json 2>&1 | grep '^{' || true`,
+    `echo '@@status'; ${etcdctl} --endpoints ${endpoints} endpoint status -w json 2>/dev/null || true`,
+    `echo '@@health'; ${etcdctl} --endpoints ${endpoints} endpoint health -w json 2>/dev/null || true`,
+    `echo '@@end'`,
+  ].join('\n');
+}
+
+export function splitEtcdFactsOutput(stdout: string): { members: string; status: string; health: string } {
+  const pick = (a: string, b: string) => {
+    const i = stdout.indexOf(`@@${a}\n`);
+    const j = stdout.indexOf(`@@${b}\n`);
+    return i < 0 || j < 0 ? '' : stdout.slice(i + a.length + 3, j).trim();
+  };
+  return { members: pick('members', 'status'), status: pick('status', 'health'), health: pick('health', 'end') };
+}

@@ -1,0 +1,91 @@
+// What certroll knows about the fleet after the read-only gathering: the only way the plan learns about hosts.
+
+export interface FileFact {
+  /** Path relative to the directory it was listed in. */
+  path: string;
+  size: number;
+  /** Permission bits, e.g. 0o600. */
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  sha256: string;
+}
+
+export interface LockInfo {
+  runId: string;
+  startedAt: string;
+  controlHost?: string;
+  user?: string;
+}
+
+export interface HostFacts {
+  host: string;
+  /** `hostname` as the host reports it. */
+  hostname: string;
+  certDir: {
+    path: string;
+    exists: boolean;
+    mode?: number;
+    uid?: number;
+    gid?: number;
+    /** Every regular file under the cert dir, recursively. */
+    files: FileFact[];
+  };
+  /** Contents of the playbook's managed certificate files (never keys), by file role (`ca`, `cert`); null when absent. */
+  pems: Record<string, string | null>;
+  manifests: { inPlace: string[]; parked: string[] };
+  disk: { availKiB: number; certDirKiB: number };
+  lock: LockInfo | null;
+  /** Existing backup directories beside the cert dir. */
+  backups: string[];
+}
+
+export interface EtcdMember {
+  id: string;
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+}
+
+export interface EtcdEndpointStatus {
+  endpoint: string;
+  memberId: string;
+  leaderId: string;
+  raftIndex: number;
+  raftTerm: number;
+  version: string;
+}
+
+export interface EtcdEndpointHealth {
+  endpoint: string;
+  healthy: boolean;
+  error?: string;
+}
+
+export interface EtcdFacts {
+  /** Host the etcdctl queries ran on. */
+  queriedFrom: string;
+  members: EtcdMember[];
+  statuses: EtcdEndpointStatus[];
+  health: EtcdEndpointHealth[];
+  /** Inventory host name of the current leader, when it maps to one. */
+  leaderHost?: string;
+  /** etcd host name → member id, by client URL address. */
+  memberOfHost: Record<string, string>;
+  /** Why facts could not be read, when they could not. */
+  error?: string;
+}
+
+export interface HostFailure {
+  host: string;
+  kind: string;
+  message: string;
+}
+
+export interface FleetFacts {
+  gatheredAt: string;
+  hosts: Record<string, HostFacts>;
+  unreachable: HostFailure[];
+  etcd: EtcdFacts | null;
+}

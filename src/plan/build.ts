@@ -1,0 +1,179 @@
+// The plan: a pure function of (inventory, playbook, facts, material) → ordered actions per step and host, with warnings.
+import type { Inventory } from '../inventory/types.js';
+import type { Playbook } from '../playbook/types.js';
+import type { FleetFacts } from '../facts/types.js';
+import { parseCertificates } from '../pki/index.js';
+import { stepModules } from '../steps/index.js';
+import type { Material, PlanContext } from '../steps/types.js';
+import type { Scope } from '../playbook/template.js';
+import { clusterProblems, endpointsOf } from '../steps/etcd-health.js';
+import type { MaterialSummary, Plan, PlannedStep, Warning } from './types.js';
+
+export interface PlanOptions {
+  runId: string;
+  now: Date;
+  renewWithinDays: number;
+  force: boolean;
+  pauseSeconds?: number;
+}
+
+const DAY = 86_400_000;
+
+/** Every host that will be touched by the playbook's targets. */
+export function resolveTargets(inv: Inventory, specs: string[]): string[] {
+  const wanted = new Set<string>();
+  for (const spec of specs) {
+    const first = /^first\((.+)\)$/.exec(spec);
+    if (spec === 'all') inv.hosts.forEach((h) => wanted.add(h.name));
+    else if (first) {
+      const g = inv.groups[first[1]!];
+      if (g?.[0]) wanted.add(g[0]);
+    } else (inv.groups[spec] ?? []).forEach((h) => wanted.add(h));
+  }
+  return inv.hosts.map((h) => h.name).filter((n) => wanted.has(n));
+}
+
+export function hostScope(inv: Inventory, playbook: Playbook, name: string): Scope {
+  const h = inv.hosts.find((x) => x.name === name)!;
+  const d = h.vars.certDir;
+  return {
+    vars: h.vars,
+    host: { name: h.name, hostname: h.hostname, address: h.address, ip: h.ip ?? h.address },
+    files: { ca: `${d}/${playbook.files.ca}`, caKey: `${d}/${playbook.files.caKey}`, cert: `${d}/${playbook.files.cert}`, key: `${d}/${playbook.files.key}` },
+    etcd: { endpoints: endpointsOf(inv) },
+  };
+}
+
+export interface RenewalNeed {
+  needed: boolean;
+  reasons: string[];
+}
+
+/** Whether any copy of the CA or leaf expires within `withinDays`; each reason says why (or why not). */
+export function renewalNeed(inv: Inventory, playbook: Playbook, facts: FleetFacts, now: Date, withinDays: number): RenewalNeed {
+  const limit = now.getTime() + withinDays * DAY;
+  const reasons: string[] = [];
+  let needed = false;
+  for (const role of ['ca', 'cert'] as const) {
+    const label = role === 'ca' ? `etcd CA (${playbook.files.ca})` : `etcd certificate (${playbook.files.cert})`;
+    let earliest: { at: string; host: string } | undefined;
+    for (const [host, f] of Object.entries(facts.hosts)) {
+      const pem = f.pems[role];
+      if (!pem) continue;
+      try {
+        const c = parseCertificates(pem)[0]!;
+        if (!earliest || c.notAfter < earliest.at) earliest = { at: c.notAfter, host };
+      } catch {
+        needed = true;
+        reasons.push(`${host}: ${label} cannot be parsed`);
+      }
+    }
+    if (!earliest) continue;
+    if (Date.parse(earliest.at) <= limit) {
+      needed = true;
+      reasons.push(`${label} expires ${earliest.at} on ${earliest.host}: within ${withinDays} days`);
+    } else reasons.push(`${label} valid until ${earliest.at}: beyond ${withinDays} days, nothing to renew`);
+  }
+  return { needed, reasons };
+}
+
+export interface PlanInput {
+  inventory: Inventory;
+  playbook: Playbook;
+  facts: FleetFacts;
+  material: Material | null;
+  summary: MaterialSummary | null;
+  /** Warnings found while gathering facts or making material (key mismatch, SAN removal…). */
+  findings: Warning[];
+  need: RenewalNeed;
+  options: PlanOptions;
+}
+
+export function buildPlan(input: PlanInput): Plan {
+  const { inventory: inv, playbook, facts, options } = input;
+  const warnings: Warning[] = [...input.findings];
+  const warn = (w: Warning) => warnings.push(w);
+  const planned: PlannedStep[] = [];
+  const ctx: PlanContext = {
+    inventory: inv,
+    playbook,
+    facts,
+    material: input.material,
+    runId: options.runId,
+    now: options.now,
+    ...(options.pauseSeconds !== undefined ? { pauseSeconds: options.pauseSeconds } : {}),
+    hostsOf: (t) => resolveTargets(inv, t),
+    host: (n) => inv.hosts.find((h) => h.name === n)!,
+    hostFacts: (n) => facts.hosts[n],
+    scope: (n) => hostScope(inv, playbook, n),
+    warn,
+    planned,
+  };
+
+  for (const u of facts.unreachable)
+    warn({ level: 'block', code: 'unreachable', host: u.host, message: `${u.host}: ${u.message}` });
+  fleetWarnings(ctx, warn);
+
+  const doWork = input.need.needed || options.force;
+  if (doWork && input.material) {
+    playbook.steps.forEach((spec, index) => {
+      const mod = stepModules[spec.type];
+      const r = mod.plan(spec as never, ctx);
+      planned.push({ index, type: spec.type, title: spec.title, at: spec.at, hosts: r.hosts, actions: r.actions, notes: r.notes });
+    });
+  }
+  const blocked = warnings.filter((w) => w.level === 'block');
+  const restart = planned.find((s) => s.type === 'rolling-restart');
+  return {
+    runId: options.runId,
+    createdAt: options.now.toISOString(),
+    inventory: inv.file,
+    playbook: playbook.file,
+    status: blocked.length ? 'blocked' : doWork ? 'ready' : 'nothing-to-do',
+    reasons: blocked.length ? blocked.map((w) => w.message) : doWork ? (options.force && !input.need.needed ? ['--force: renewing although nothing expires soon', ...input.need.reasons] : input.need.reasons) : input.need.reasons,
+    warnings,
+    material: input.summary,
+    restartOrder: restart ? restart.hosts : [],
+    steps: planned,
+  };
+}
+
+/** Warnings about the fleet as a whole: divergent copies, missing CA key, expired CA, unhealthy cluster. */
+function fleetWarnings(ctx: PlanContext, warn: (w: Warning) => void): void {
+  const { inventory: inv, playbook, facts, now } = ctx;
+  for (const role of ['ca', 'cert'] as const) {
+    const byHash = new Map<string, string[]>();
+    for (const [host, f] of Object.entries(facts.hosts)) {
+      const pem = f.pems[role];
+      if (pem) (byHash.get(pem) ?? byHash.set(pem, []).get(pem)!).push(host);
+    }
+    if (byHash.size > 1)
+      warn({ level: 'warn', code: 'divergent-files', message: `${playbook.files[role]} differs across hosts: ${[...byHash.values()].map((hs) => hs.join(', ')).join(' | ')}; the renewal will make them identical (the first master's copy is the template)` });
+  }
+  const fm = facts.hosts[inv.firstMaster];
+  if (fm) {
+    if (!fm.certDir.files.some((f) => f.path === playbook.files.caKey))
+      warn({ level: 'block', code: 'ca-key-missing', host: inv.firstMaster, message: `${inv.firstMaster}: the CA key ${fm.certDir.path}/${playbook.files.caKey} is missing (a default TOS install does not leave it there); copy it onto ${inv.firstMaster} with mode 0600` });
+    for (const role of ['ca', 'cert'] as const) {
+      const pem = fm.pems[role];
+      if (!pem) {
+        warn({ level: 'block', code: 'file-missing', host: inv.firstMaster, message: `${inv.firstMaster}: ${fm.certDir.path}/${playbook.files[role]} is missing` });
+        continue;
+      }
+      try {
+        const c = parseCertificates(pem)[0]!;
+        if (Date.parse(c.notAfter) <= now.getTime())
+          warn({ level: 'warn', code: role === 'ca' ? 'ca-expired' : 'leaf-expired', host: inv.firstMaster, message: `${playbook.files[role]} already expired on ${c.notAfter}: the cluster may already be down, and a rolling restart cannot keep quorum then` });
+      } catch (e) {
+        warn({ level: 'block', code: 'unparsable', host: inv.firstMaster, message: `${inv.firstMaster}: ${playbook.files[role]}: ${(e as Error).message}` });
+      }
+    }
+  }
+  if ((inv.groups.etcd ?? []).length) {
+    if (!facts.etcd) warn({ level: 'block', code: 'cluster-unknown', message: 'etcd cluster state could not be read' });
+    else {
+      const problems = clusterProblems(facts.etcd, inv.groups.etcd!.length);
+      if (problems.length) warn({ level: 'block', code: 'cluster-unhealthy', message: `etcd cluster not healthy (queried from ${facts.etcd.queriedFrom}): ${problems.join('; ')}` });
+    }
+  }
+}

@@ -1,0 +1,29 @@
+// One line per action, used by both the plan printer and the run log; never prints file contents.
+import type { Action } from './types.js';
+
+const short = (sha: string) => sha.slice(0, 16) + '…';
+const base = (p: string) => p.split('/').pop() ?? p;
+const octal = (m: number) => '0' + m.toString(8).padStart(3, '0');
+
+export function describeAction(a: Action): string {
+  switch (a.kind) {
+    case 'lock':
+      return `take the run lock ${a.path}`;
+    case 'precheck':
+      return `check: ${a.checks.join('; ')}`;
+    case 'backup':
+      return `back up ${a.from} → ${a.to} (${a.files} files, ${a.kib} KiB), verify by sha256`;
+    case 'stage':
+      return `stage ${base(a.path)} as ${base(a.staged)}: sha256 ${short(a.sha256)} mode ${octal(a.mode)} owner ${a.uid}:${a.gid}${a.notAfter ? `, valid until ${a.notAfter}` : ''}${a.secret ? ' (private key: content never shown)' : ''}`;
+    case 'swap':
+      return `replace ${a.renames.map((r) => base(r.to)).join(' + ')} by back-to-back atomic renames in one command`;
+    case 'restart':
+      return `#${a.order}${a.leader ? ' (leader, last)' : ''}: move ${a.manifests.join(', ')} to ${a.parkDir}, wait until stopped, pause ${a.pauseSeconds}s, move back; then wait: ${a.checksAfter.join(', ')}`;
+    case 'exec':
+      return `run ${a.argv.join(' ')}${a.skipIfMissing ? ` (skipped if ${a.skipIfMissing} is not installed)` : ''}: ${a.why}`;
+    case 'verify':
+      return `verify ${a.files.map((f) => base(f.path)).join(', ')} by sha256${a.cluster ? '; etcd serves the new certificate' : ''}`;
+    case 'unlock':
+      return `release the run lock ${a.path}`;
+  }
+}

@@ -1,0 +1,101 @@
+// The plan: typed actions per step and host, warnings and the reason when there is nothing to do. Data only, no secrets.
+import type { Located, StepType } from '../playbook/types.js';
+
+export type FileRole = 'ca' | 'cert' | 'key';
+
+export interface Warning {
+  /** `block` stops a run (unless the user forces what can be forced); `warn` is shown; `info` is context. */
+  level: 'block' | 'warn' | 'info';
+  code: string;
+  message: string;
+  host?: string;
+}
+
+export type Action =
+  | { kind: 'lock'; host: string; path: string }
+  | { kind: 'precheck'; host: string; checks: string[] }
+  | { kind: 'backup'; host: string; from: string; to: string; files: number; kib: number }
+  | {
+      kind: 'stage';
+      host: string;
+      role: FileRole;
+      /** The live file this will replace. */
+      path: string;
+      staged: string;
+      sha256: string;
+      size: number;
+      mode: number;
+      uid: number;
+      gid: number;
+      notAfter?: string;
+      /** The content is a private key: never printed, never journaled. */
+      secret: boolean;
+    }
+  | { kind: 'swap'; host: string; renames: Array<{ from: string; to: string; role: FileRole }> }
+  | {
+      kind: 'restart';
+      host: string;
+      /** 1-based position in the restart order. */
+      order: number;
+      leader: boolean;
+      manifests: string[];
+      parkDir: string;
+      manifestsDir: string;
+      pauseSeconds: number;
+      checksAfter: string[];
+    }
+  | { kind: 'exec'; host: string; argv: string[]; why: string; skipIfMissing?: string }
+  | { kind: 'verify'; host: string; files: Array<{ path: string; sha256: string; notAfter?: string }>; cluster: boolean }
+  | { kind: 'unlock'; host: string; path: string };
+
+export type ActionKind = Action['kind'];
+
+export interface PlannedStep {
+  index: number;
+  type: StepType;
+  title: string;
+  at: Located;
+  hosts: string[];
+  actions: Action[];
+  /** Why a step does nothing, or context worth printing. */
+  notes: string[];
+}
+
+export interface CertSummary {
+  subject: string;
+  issuer: string;
+  serial: string;
+  sha256: string;
+  fingerprint: string;
+  notBefore: string;
+  notAfter: string;
+  sans: string[];
+}
+
+export interface MaterialSummary {
+  oldCa: CertSummary;
+  newCa: CertSummary;
+  oldLeaf: CertSummary;
+  newLeaf: CertSummary;
+  /** sha256 of the new key file's bytes (the key itself never leaves memory). */
+  newKeySha256: string;
+  keyType: string;
+  sanDiff: { added: string[]; removed: string[] };
+}
+
+export type PlanStatus = 'ready' | 'nothing-to-do' | 'blocked';
+
+export interface Plan {
+  runId: string;
+  createdAt: string;
+  inventory: string;
+  playbook: string;
+  status: PlanStatus;
+  /** Why nothing is to be done, or why the plan is blocked. */
+  reasons: string[];
+  warnings: Warning[];
+  material: MaterialSummary | null;
+  /** etcd hosts in restart order: followers first, leader last. */
+  restartOrder: string[];
+  steps: PlannedStep[];
+}

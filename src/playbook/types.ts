@@ -1,0 +1,105 @@
+// A loaded, validated playbook: typed steps with their targets and parameters, each remembering where it was written.
+
+export type KeyType = 'rsa2048' | 'rsa4096' | 'ecdsa-p256';
+
+/** `all`, a group name, or `first(GROUP)`. */
+export type TargetSpec = string;
+
+export interface Located {
+  file: string;
+  line?: number;
+}
+
+export interface PreflightStep {
+  type: 'preflight';
+  minFreeMiB: number;
+}
+export interface BackupStep {
+  type: 'backup';
+  targets: TargetSpec[];
+}
+export interface RenewCaStep {
+  type: 'renew-ca';
+  on: TargetSpec;
+  days: number;
+}
+export interface IssueCertStep {
+  type: 'issue-cert';
+  on: TargetSpec;
+  days: number;
+  keyType: KeyType;
+  /** Let the new certificate drop SANs the old one had (off by default: removal is refused). */
+  allowSanRemoval: boolean;
+}
+export interface DistributeStep {
+  type: 'distribute';
+  targets: TargetSpec[];
+}
+export interface RollingRestartStep {
+  type: 'rolling-restart';
+  targets: TargetSpec[];
+  manifests: string[];
+  containerCheck: string[];
+  containerNames: string[];
+  pauseSeconds: number;
+  stopTimeoutSeconds: number;
+  healthTimeoutSeconds: number;
+  maxRaftLag: number;
+  apiserverCheck?: string[];
+}
+export interface RestartFlannelStep {
+  type: 'restart-flannel';
+  on: TargetSpec;
+  command: string[];
+  skipIfMissing?: string;
+}
+export interface VerifyStep {
+  type: 'verify';
+  targets: TargetSpec[];
+}
+
+export type StepSpec =
+  | PreflightStep
+  | BackupStep
+  | RenewCaStep
+  | IssueCertStep
+  | DistributeStep
+  | RollingRestartStep
+  | RestartFlannelStep
+  | VerifyStep;
+
+export type StepType = StepSpec['type'];
+
+/** The files the playbook manages, by role, as names inside the cert dir. */
+export interface ManagedFiles {
+  ca: string;
+  caKey: string;
+  cert: string;
+  key: string;
+}
+
+export interface Playbook {
+  file: string;
+  name: string;
+  description?: string;
+  files: ManagedFiles;
+  /** etcdctl invocation (argv, templated per host) used by facts and health checks; `--endpoints` is appended. */
+  etcdctl: string[];
+  steps: Array<StepSpec & { at: Located; title: string }>;
+}
+
+export const defaultEtcdctl = [
+  'env',
+  'ETCDCTL_API=3',
+  'etcdctl',
+  '--cacert',
+  '{{ files.ca }}',
+  '--cert',
+  '{{ files.cert }}',
+  '--key',
+  '{{ files.key }}',
+  '--dial-timeout',
+  '2s',
+  '--command-timeout',
+  '4s',
+];

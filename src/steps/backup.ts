@@ -1,0 +1,65 @@
+// Step `backup`: copy the cert dir to <certDir>-bak-<run-id> on every host, never over an existing one, and verify it by checksum.
+import { backupDirOf } from '../facts/host-facts.js';
+import { HostError } from '../errors.js';
+import { sh } from '../ssh/quote.js';
+import type { BackupStep } from '../playbook/types.js';
+import type { Action } from '../plan/types.js';
+import type { StepModule } from './types.js';
+
+/** Inside each backup: the sha256 manifest (sha256sum format) and metadata for a restore from the host alone. */
+export const BACKUP_SUMS = '.certroll-backup.sha256';
+export const BACKUP_META = '.certroll-backup.json';
+
+export const backup: StepModule<BackupStep> = {
+  type: 'backup',
+  plan(spec, ctx) {
+    const hosts = ctx.hostsOf(spec.targets);
+    const actions: Action[] = [];
+    for (const name of hosts) {
+      const f = ctx.hostFacts(name);
+      const from = ctx.host(name).vars.certDir;
+      const to = backupDirOf(from, ctx.runId);
+      if (f?.backups.includes(to)) ctx.warn({ level: 'block', code: 'backup-exists', host: name, message: `${name}: ${to} already exists; certroll never overwrites a backup` });
+      actions.push({ kind: 'backup', host: name, from, to, files: f?.certDir.files.length ?? 0, kib: f?.disk.certDirKiB ?? 0 });
+    }
+    return { hosts, actions, notes: [] };
+  },
+  apply(step, _spec, ctx) {
+    const items = step.actions
+      .filter((a): a is Extract<Action, { kind: 'backup' }> => a.kind === 'backup')
+      .map((a) => ({
+        title: `${a.host}: ${a.from} → ${a.to}`,
+        host: a.host,
+        run: async (report: (m: string) => void) => {
+          const f = ctx.facts.hosts[a.host];
+          if (!f) throw new Error(`no facts for ${a.host}`);
+          const sums = f.certDir.files.map((x) => `${x.sha256}  ./${x.path}\n`).join('');
+          const meta = JSON.stringify({
+            runId: ctx.runId,
+            createdAt: new Date().toISOString(),
+            source: a.from,
+            dir: { mode: f.certDir.mode, uid: f.certDir.uid, gid: f.certDir.gid },
+            files: f.certDir.files.map(({ path, size, mode, uid, gid, sha256 }) => ({ path, size, mode, uid, gid, sha256 })),
+          });
+          // mkdir fails if the backup exists: never nest or overwrite (the `cp -r` trap of the manual procedure).
+          const script = sh`set -e
+mkdir -m 700 -- ${a.to}
+cp -a -- ${a.from}/. ${a.to}/
+cat > ${a.to}/${BACKUP_SUMS}
+printf '%s\n' ${meta} > ${a.to}/${BACKUP_META}
+chmod 600 ${a.to}/${BACKUP_SUMS} ${a.to}/${BACKUP_META}
+cd ${a.to}
+sha256sum --quiet --strict -c ${BACKUP_SUMS}
+n=$(find . -type f ! -name ${BACKUP_SUMS} ! -name ${BACKUP_META} | wc -l)
+[ "$n" -eq ${String(f.certDir.files.length)} ] || { echo "backup holds $n files, expected ${String(f.certDir.files.length)}" >&2; exit 3; }
+echo verified`;
+          const r = await ctx.remote(a.host).sh(script, { stdin: sums, allowFailure: true, timeoutMs: 300_000 });
+          if (r.exitCode !== 0 || !r.stdout.includes('verified')) {
+            throw new HostError(a.host, 'command', `${a.host}: backup ${a.to} failed or did not verify: ${r.stderr.trim().split('\n').slice(-3).join(' | ') || `exit ${r.exitCode}`}`, `nothing has been changed on any host; fix the cause and run again (remove a partial ${a.to} first if it is there)`);
+          }
+          report(`${f.certDir.files.length} files copied and verified by sha256`);
+        },
+      }));
+    return { items, concurrent: true };
+  },
+};

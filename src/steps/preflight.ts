@@ -1,0 +1,113 @@
+// Step `preflight`: every host reachable and unchanged since the plan, the run lock taken, cert dir writable, disk enough, cluster healthy.
+import { hostFactsScript, lockDirOf, parseHostFacts } from '../facts/host-facts.js';
+import { SafetyStop } from '../errors.js';
+import { sh, raw } from '../ssh/quote.js';
+import type { PreflightStep } from '../playbook/types.js';
+import type { StepModule, StepPlanResult } from './types.js';
+import { factsQuery } from './shared.js';
+import { checkClusterHealthy } from './etcd-health.js';
+
+export const preflight: StepModule<PreflightStep> = {
+  type: 'preflight',
+  plan(spec, ctx): StepPlanResult {
+    const hosts = ctx.hostsOf(['all']);
+    const actions: StepPlanResult['actions'] = [];
+    for (const name of hosts) {
+      const f = ctx.hostFacts(name);
+      const path = lockDirOf(ctx.host(name).vars.certDir);
+      actions.push({ kind: 'lock', host: name, path });
+      const checks = ['reachable', 'cert dir unchanged since this plan', 'cert dir writable', `free disk ≥ backup size + ${spec.minFreeMiB} MiB`];
+      if (name === ctx.inventory.firstMaster) checks.push('CA key present', 'etcd cluster healthy with a leader');
+      actions.push({ kind: 'precheck', host: name, checks });
+      if (!f) continue;
+      if (f.lock) {
+        ctx.warn({
+          level: 'block',
+          code: 'lock-held',
+          host: name,
+          message: `${name}: another certroll run holds the lock ${path} (run ${f.lock.runId}, started ${f.lock.startedAt}${f.lock.controlHost ? ` from ${f.lock.controlHost}` : ''}); wait for it to finish, or use --break-lock if it is stale`,
+        });
+      }
+      const needKiB = f.disk.certDirKiB + spec.minFreeMiB * 1024;
+      if (f.disk.availKiB < needKiB) {
+        ctx.warn({
+          level: 'block',
+          code: 'disk-full',
+          host: name,
+          message: `${name}: not enough disk for the backup beside ${f.certDir.path}: ${f.disk.availKiB} KiB free, need ${needKiB} KiB (cert dir ${f.disk.certDirKiB} KiB + ${spec.minFreeMiB} MiB margin); free some space first`,
+        });
+      }
+      if (!f.certDir.exists) {
+        ctx.warn({ level: 'block', code: 'no-cert-dir', host: name, message: `${name}: the cert dir ${f.certDir.path} does not exist` });
+      }
+    }
+    return { hosts, actions, notes: [] };
+  },
+  apply(step, spec, ctx) {
+    const items = step.hosts.map((name) => ({
+      title: name,
+      host: name,
+      run: async (report: (m: string) => void) => {
+        const r = ctx.remote(name);
+        const host = ctx.inventory.hosts.find((h) => h.name === name)!;
+        const q = factsQuery(host, ctx.playbook);
+        const out = await r.sh(hostFactsScript(q), { timeoutMs: host.ssh.commandTimeout * 1000 });
+        const now = parseHostFacts(name, q, out.stdout);
+        const before = ctx.facts.hosts[name];
+        if (before) {
+          const diff = diffFiles(before.certDir.files, now.certDir.files);
+          if (diff.length)
+            throw new SafetyStop('facts-changed', `${name}: the cert dir changed since the plan was made (${diff.slice(0, 5).join(', ')})`, 'run `certroll plan` again and review it', name);
+        }
+        const lockDir = lockDirOf(host.vars.certDir);
+        const owner = JSON.stringify({ runId: ctx.runId, startedAt: ctx.plan.createdAt, controlHost: ctx.options.controlHost, user: ctx.options.user });
+        const res = await r.sh(
+          sh`${raw(ctx.options.breakLock ? sh`rm -rf -- ${lockDir};` : '')} if mkdir -- ${lockDir} 2>/dev/null; then cat > ${lockDir}/owner.json && echo @@locked; else cat ${lockDir}/owner.json 2>/dev/null; echo; echo @@held; fi`,
+          { stdin: owner },
+        );
+        if (!res.stdout.includes('@@locked')) {
+          let holder = res.stdout.replace('@@held', '').trim();
+          try {
+            const o = JSON.parse(holder) as { runId: string; startedAt: string; controlHost?: string };
+            holder = `run ${o.runId}, started ${o.startedAt}${o.controlHost ? ` from ${o.controlHost}` : ''}`;
+          } catch {
+            /* keep raw text */
+          }
+          throw new SafetyStop('lock-held', `${name}: another certroll run holds the lock ${lockDir} (${holder})`, 'wait for that run to end, or pass --break-lock if it is stale', name);
+        }
+        ctx.locked.add(name);
+        report('lock taken');
+        const probe = `${host.vars.certDir}/.certroll-probe-${ctx.runId}`;
+        const w = await r.sh(sh`touch -- ${probe} && rm -f -- ${probe}`, { allowFailure: true });
+        if (w.exitCode !== 0)
+          throw new SafetyStop('cert-dir-not-writable', `${name}: cannot write in ${host.vars.certDir}: ${w.stderr.trim() || `exit ${w.exitCode}`}`, 'make it writable (read-only filesystem? permissions?) and run again; nothing was changed', name);
+        const needKiB = now.disk.certDirKiB + spec.minFreeMiB * 1024;
+        if (now.disk.availKiB < needKiB)
+          throw new SafetyStop('disk-full', `${name}: ${now.disk.availKiB} KiB free beside ${host.vars.certDir}, the backup needs ${needKiB} KiB (cert dir ${now.disk.certDirKiB} KiB + ${spec.minFreeMiB} MiB margin)`, 'free some disk space and run again; nothing was changed', name);
+        if (name === ctx.inventory.firstMaster) {
+          const caKey = `${host.vars.certDir}/${ctx.playbook.files.caKey}`;
+          const k = await r.sh(sh`test -r ${caKey}`, { allowFailure: true });
+          if (k.exitCode !== 0) throw new SafetyStop('ca-key-missing', `${name}: the CA key ${caKey} is missing`, `copy ${ctx.playbook.files.caKey} onto ${name}:${host.vars.certDir}/ (mode 0600) and run again`, name);
+          if (ctx.inventory.groups.etcd?.length) {
+            await checkClusterHealthy(ctx, name);
+            report('etcd cluster healthy with a leader');
+          }
+        }
+        report('ok');
+      },
+    }));
+    return { items, concurrent: true };
+  },
+};
+
+function diffFiles(a: Array<{ path: string; sha256: string }>, b: Array<{ path: string; sha256: string }>): string[] {
+  const m = new Map(a.map((f) => [f.path, f.sha256]));
+  const out: string[] = [];
+  for (const f of b) {
+    if (!m.has(f.path)) out.push(`${f.path} appeared`);
+    else if (m.get(f.path) !== f.sha256) out.push(`${f.path} changed`);
+    m.delete(f.path);
+  }
+  for (const p of m.keys()) out.push(`${p} disappeared`);
+  return out;
+}

@@ -1,0 +1,170 @@
+// Step `rolling-restart`: one etcd node at a time, followers first and the leader last, with quorum and health checks around each.
+import { Interrupted, SafetyStop } from '../errors.js';
+import { sh, quoteArgv, raw } from '../ssh/quote.js';
+import { renderArgv } from '../playbook/template.js';
+import { parseEndpointHealth, parseEndpointStatus } from '../facts/etcd-facts.js';
+import { backupDirOf } from '../facts/host-facts.js';
+import type { RollingRestartStep } from '../playbook/types.js';
+import type { Action } from '../plan/types.js';
+import type { ApplyContext, StepModule, WorkItem } from './types.js';
+import { clusterProblems, endpointOf, endpointsOf, etcdctlLine, queryCluster } from './etcd-health.js';
+import { sleep } from './shared.js';
+
+type RestartAction = Extract<Action, { kind: 'restart' }>;
+
+/** Followers in inventory order, then the leader. */
+export function restartOrder(hosts: string[], leader: string | undefined): string[] {
+  return [...hosts.filter((h) => h !== leader), ...hosts.filter((h) => h === leader)];
+}
+
+/** Majority of n members. */
+export const quorumOf = (n: number) => Math.floor(n / 2) + 1;
+
+/** Whether the cluster keeps quorum with `healthy` healthy members of `n` once one more member stops. */
+export function keepsQuorumWithoutOne(healthy: number, n: number): boolean {
+  return healthy - 1 >= quorumOf(n);
+}
+
+/** Pick the next node to restart: the first remaining one that is not the current leader (the leader only when it is the last). */
+export function nextNode(remaining: string[], leader: string | undefined): string {
+  return remaining.find((h) => h !== leader) ?? remaining[0]!;
+}
+
+export const rollingRestart: StepModule<RollingRestartStep> = {
+  type: 'rolling-restart',
+  plan(spec, ctx) {
+    const hosts = ctx.hostsOf(spec.targets);
+    if (!ctx.material) return { hosts, actions: [], notes: ['no new certificates: no restart needed'] };
+    const leader = ctx.facts.etcd?.leaderHost;
+    const order = restartOrder(hosts, leader);
+    const pause = ctx.pauseSeconds ?? spec.pauseSeconds;
+    const actions: Action[] = order.map((h, i) => {
+      const v = ctx.host(h).vars;
+      const f = ctx.hostFacts(h);
+      const missing = spec.manifests.filter((m) => f && !f.manifests.inPlace.includes(m));
+      if (f && missing.length)
+        ctx.warn({
+          level: 'block',
+          code: 'manifest-not-in-place',
+          host: h,
+          message: `${h}: ${missing.join(', ')} not in ${v.manifestsDir}${missing.some((m) => f.manifests.parked.includes(m)) ? ` (found in ${v.parkDir}: a node left stopped?)` : ''}; put it back before renewing`,
+        });
+      return {
+        kind: 'restart',
+        host: h,
+        order: i + 1,
+        leader: h === leader,
+        manifests: spec.manifests,
+        parkDir: v.parkDir,
+        manifestsDir: v.manifestsDir,
+        pauseSeconds: pause,
+        checksAfter: ['etcd member healthy with the new certificates', `raft index within ${spec.maxRaftLag} of the leader`, ...(spec.apiserverCheck ? ['apiserver answers'] : [])],
+      };
+    });
+    const notes = [`restart order: ${order.join(' → ')}${leader ? ` (leader ${leader} last)` : ' (leader unknown)'}`, 'before each node: cluster healthy and keeps quorum without it'];
+    return { hosts: order, actions, notes };
+  },
+  apply(step, spec, ctx) {
+    const planned = step.actions.filter((a): a is RestartAction => a.kind === 'restart');
+    const remaining = planned.map((a) => a.host);
+    const items: WorkItem[] = planned.map((_, i) => ({
+      title: `node ${i + 1}/${planned.length}`,
+      run: async (report) => {
+        if (ctx.signal.aborted) throw new Interrupted(`stopped before restarting node ${i + 1}/${planned.length} (${remaining.join(', ')} not restarted yet)`);
+        const pre = await queryCluster(ctx, remaining[0]!);
+        const host = nextNode(remaining, pre.leaderHost);
+        remaining.splice(remaining.indexOf(host), 1);
+        const a = planned.find((p) => p.host === host)!;
+        report(`${host}${host === pre.leaderHost ? ' (leader)' : ''}: checking cluster health and quorum`);
+        await restartOne(ctx, spec, a, report);
+      },
+    }));
+    return { items, concurrent: false };
+  },
+};
+
+async function restartOne(ctx: ApplyContext, spec: RollingRestartStep, a: RestartAction, report: (m: string) => void): Promise<void> {
+  const r = ctx.remote(a.host);
+  const n = (ctx.inventory.groups.etcd ?? []).length;
+  const pre = await queryCluster(ctx, a.host);
+  const problems = clusterProblems(pre, n);
+  const healthy = pre.health.filter((h) => h.healthy).length;
+  if (problems.length || !keepsQuorumWithoutOne(healthy, n))
+    throw new SafetyStop('quorum', `${a.host}: not restarting: ${problems.length ? problems.join('; ') : `only ${healthy} of ${n} members healthy, stopping one would lose quorum`}`, 'repair the cluster, then resume the run', a.host);
+
+  const inPlace = (m: string) => `${a.manifestsDir}/${m}`;
+  const parked = (m: string) => `${a.parkDir}/${m}`;
+  const park = a.manifests.map((m) => sh`mv -f -- ${inPlace(m)} ${parked(m)}`).join(' && ');
+  const unpark = a.manifests.map((m) => sh`if [ -f ${parked(m)} ]; then mv -f -- ${parked(m)} ${inPlace(m)}; fi`).join('; ');
+  const restoreHint = `to restore ${a.host} by hand: cp -a ${backupDirOf(ctx.inventory.hosts.find((h) => h.name === a.host)!.vars.certDir, ctx.runId)}/. ${ctx.inventory.hosts.find((h) => h.name === a.host)!.vars.certDir}/ (then remove the .certroll-backup.* files there), and make sure ${a.manifests.join(', ')} are in ${a.manifestsDir}`;
+
+  let isParked = false;
+  const moveBack = async () => {
+    await r.sh(unpark);
+    isParked = false;
+  };
+  try {
+    await r.sh(park);
+    isParked = true;
+    report(`${a.host}: manifests moved to ${a.parkDir}; waiting for ${spec.containerNames.join(', ')} to stop`);
+    const check = quoteArgv(renderArgv(spec.containerCheck, ctx.scope(a.host)));
+    const gone = await poll(ctx, spec.stopTimeoutSeconds, async () => {
+      const out = await r.sh(check, { allowFailure: true });
+      return !spec.containerNames.some((c) => out.stdout.includes(c));
+    });
+    if (!gone) {
+      await moveBack();
+      throw new SafetyStop('stop-timeout', `${a.host}: ${spec.containerNames.join(', ')} still running ${spec.stopTimeoutSeconds}s after their manifests were moved out; manifests moved back`, restoreHint, a.host);
+    }
+    if (a.pauseSeconds > 0) {
+      report(`${a.host}: stopped; pausing ${a.pauseSeconds}s`);
+      await sleep(a.pauseSeconds * 1000, ctx.signal);
+    }
+    await moveBack();
+    report(`${a.host}: manifests back in ${a.manifestsDir}; waiting until healthy and caught up`);
+  } catch (e) {
+    if (isParked) await moveBack().catch(() => undefined);
+    throw e;
+  }
+
+  const etcdctl = etcdctlLine(ctx, a.host);
+  const own = endpointOf(ctx.inventory.hosts.find((h) => h.name === a.host)!);
+  const api = spec.apiserverCheck ? quoteArgv(renderArgv(spec.apiserverCheck, ctx.scope(a.host))) : 'true';
+  const probe = `${etcdctl} --endpoints ${own} endpoint health -w json 2>/dev/null; echo @@; ${etcdctl} --endpoints ${endpointsOf(ctx.inventory)} endpoint status -w json 2>/dev/null; echo @@; ${api} >/dev/null 2>&1; echo "@@api $?"`;
+  let last = 'no answer yet';
+  const ok = await poll(ctx, spec.healthTimeoutSeconds, async () => {
+    const out = await r.sh(raw(probe).text, { allowFailure: true });
+    const [healthText = '', statusText = '', apiText = ''] = out.stdout.split('@@');
+    let health, status;
+    try {
+      health = parseEndpointHealth(healthText);
+      status = parseEndpointStatus(statusText);
+    } catch {
+      last = 'etcdctl output unreadable';
+      return false;
+    }
+    if (!health[0]?.healthy) return (last = `etcd member not healthy${health[0]?.error ? `: ${health[0].error}` : ''}`), false;
+    const mine = status.find((s) => s.endpoint === own);
+    const leader = status.find((s) => s.memberId && s.memberId === s.leaderId);
+    if (!mine || !leader) return (last = 'no leader visible from this node'), false;
+    const lag = leader.raftIndex - mine.raftIndex;
+    if (lag > spec.maxRaftLag) return (last = `raft index ${lag} behind the leader`), false;
+    if (!apiText.includes('api 0')) return (last = 'apiserver check not passing'), false;
+    return true;
+  });
+  if (!ok) {
+    if (ctx.signal.aborted) throw new Interrupted(`interrupted while waiting for ${a.host} to become healthy (its manifests are in place)`);
+    throw new SafetyStop('health-timeout', `${a.host}: not healthy ${spec.healthTimeoutSeconds}s after restart (${last}); the run stopped before the next node`, restoreHint, a.host);
+  }
+  report(`${a.host}: healthy with the new certificates and caught up`);
+}
+
+/** Poll `check` every 200 ms until it is true or `timeoutSeconds` pass (or the run is interrupted). */
+async function poll(ctx: ApplyContext, timeoutSeconds: number, check: () => Promise<boolean>): Promise<boolean> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() >= deadline || ctx.signal.aborted) return false;
+    await sleep(200, ctx.signal);
+  }
+}

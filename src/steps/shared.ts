@@ -1,0 +1,94 @@
+// Small helpers the step modules share: the fact query of a host, managed file paths, sha256.
+import { createHash } from 'node:crypto';
+import type { Host } from '../inventory/types.js';
+import type { Playbook } from '../playbook/types.js';
+import type { HostFactsQuery } from '../facts/host-facts.js';
+import type { FileRole } from '../plan/types.js';
+
+export function factsQuery(host: Host, playbook: Playbook): HostFactsQuery {
+  return {
+    certDir: host.vars.certDir,
+    manifestsDir: host.vars.manifestsDir,
+    parkDir: host.vars.parkDir,
+    pemFiles: { ca: playbook.files.ca, cert: playbook.files.cert },
+  };
+}
+
+export const roles: FileRole[] = ['key', 'cert', 'ca'];
+
+export function fileOf(playbook: Playbook, role: FileRole): string {
+  return playbook.files[role];
+}
+
+/** The staging name of a managed file: a hidden sibling in the same directory, so the final rename is atomic. */
+export function stagedName(certDir: string, file: string, runId: string): string {
+  return `${certDir}/.${file}.certroll-${runId}`;
+}
+
+export function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+
+import type { Action } from '../plan/types.js';
+import type { ApplyContext, PlanContext } from './types.js';
+import { HostError } from '../errors.js';
+import { sh } from '../ssh/quote.js';
+import { Secret } from '../secret.js';
+
+export type StageAction = Extract<Action, { kind: 'stage' }>;
+
+/** Stage actions of `roles` on `host`: owner and mode follow the live file (keys always 0600). */
+export function stageActions(ctx: PlanContext, host: string, rolesToStage: FileRole[]): StageAction[] {
+  const m = ctx.material;
+  if (!m) return [];
+  const h = ctx.host(host);
+  const f = ctx.hostFacts(host);
+  return rolesToStage.map((role) => {
+    const file = fileOf(ctx.playbook, role);
+    const live = f?.certDir.files.find((x) => x.path === file);
+    const secret = role === 'key';
+    const mode = secret ? 0o600 : (live?.mode ?? 0o644);
+    return {
+      kind: 'stage',
+      host,
+      role,
+      path: `${h.vars.certDir}/${file}`,
+      staged: stagedName(h.vars.certDir, file, ctx.runId),
+      sha256: m.files[role].sha256,
+      size: m.files[role].size,
+      mode,
+      uid: live?.uid ?? f?.certDir.uid ?? 0,
+      gid: live?.gid ?? f?.certDir.gid ?? 0,
+      ...(m.files[role].notAfter ? { notAfter: m.files[role].notAfter } : {}),
+      secret,
+    };
+  });
+}
+
+/** Upload staged files to one host, then check their sha256 there in one command. */
+export async function applyStage(ctx: ApplyContext, host: string, actions: StageAction[], report: (m: string) => void): Promise<void> {
+  if (!ctx.material) throw new Error('no certificate material to stage');
+  const r = ctx.remote(host);
+  for (const a of actions) {
+    const content = ctx.material.files[a.role].content;
+    const data = content instanceof Secret ? content.reveal() : content;
+    await r.writeFileAtomic(a.staged, data, { mode: a.mode, uid: a.uid, gid: a.gid });
+  }
+  const check = await r.sh(sh`sha256sum -- ${actions.map((a) => a.staged)}`, { allowFailure: true });
+  for (const a of actions) {
+    const line = check.stdout.split('\n').find((l) => l.endsWith(a.staged));
+    if (!line || !line.startsWith(a.sha256))
+      throw new HostError(host, 'transfer', `${host}: staged ${a.staged} does not have the expected sha256 ${a.sha256.slice(0, 16)}…`, 'the live files were not touched; run again (or resume) to re-upload');
+  }
+  report(`staged ${actions.map((a) => a.path.split('/').pop()).join(', ')} (sha256 verified)`);
+}

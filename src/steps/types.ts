@@ -1,0 +1,82 @@
+// The contract of a step type: a pure `plan` half (facts → actions) and an `apply` half (actions → remote changes).
+import type { Inventory, Host } from '../inventory/types.js';
+import type { Playbook, StepSpec } from '../playbook/types.js';
+import type { FleetFacts, HostFacts } from '../facts/types.js';
+import type { Action, FileRole, Plan, PlannedStep, Warning } from '../plan/types.js';
+import type { Remote } from '../ssh/remote.js';
+import type { Secret } from '../secret.js';
+import type { Scope } from '../playbook/template.js';
+
+/** New certificate material, in memory only; the key is a Secret. */
+export interface Material {
+  files: Record<FileRole, { content: string | Secret<string>; sha256: string; size: number; notAfter?: string }>;
+}
+
+export interface PlanContext {
+  inventory: Inventory;
+  playbook: Playbook;
+  facts: FleetFacts;
+  /** null when nothing needs renewing or material could not be made (then the plan is blocked or has nothing to do). */
+  material: Material | null;
+  runId: string;
+  now: Date;
+  /** `--pause` override for rolling restarts. */
+  pauseSeconds?: number;
+  hostsOf(targets: string[]): string[];
+  host(name: string): Host;
+  hostFacts(name: string): HostFacts | undefined;
+  /** Template scope of a host: vars, host, files, etcd. */
+  scope(name: string): Scope;
+  warn(w: Warning): void;
+  /** Steps planned so far, in order. */
+  planned: PlannedStep[];
+}
+
+export interface StepPlanResult {
+  hosts: string[];
+  actions: Action[];
+  notes: string[];
+}
+
+/** What a step reports while it runs; the engine turns it into listr2 output, the plain log and the journal. */
+export type Report = (host: string | undefined, message: string) => void;
+
+export interface ApplyContext {
+  plan: Plan;
+  inventory: Inventory;
+  playbook: Playbook;
+  material: Material | null;
+  remotes: Map<string, Remote>;
+  remote(host: string): Remote;
+  scope(name: string): Scope;
+  runId: string;
+  /** Facts gathered for the plan (what the fleet looked like). */
+  facts: FleetFacts;
+  options: { breakLock: boolean; controlHost: string; user: string };
+  report: Report;
+  /** Aborted on SIGINT: long waits end early and the step stops at its next safe point. */
+  signal: AbortSignal;
+  /** Hosts whose lock this run holds (released at the end). */
+  locked: Set<string>;
+}
+
+/** One unit of work the engine shows as a sub-task: per host, or one for the whole step. */
+export interface WorkItem {
+  title: string;
+  host?: string;
+  run(report: (message: string) => void): Promise<void>;
+}
+
+export interface Phase {
+  title?: string;
+  items: WorkItem[];
+  concurrent: boolean;
+}
+
+export interface StepModule<S extends StepSpec = StepSpec> {
+  type: S['type'];
+  /** Pure: decides the actions from facts. */
+  plan(spec: S, ctx: PlanContext): StepPlanResult;
+  /** The work of a planned step: phases run one after another; a phase's items may run at the same time. */
+  apply(step: PlannedStep, spec: S, ctx: ApplyContext): Phase | Phase[];
+}

@@ -1,0 +1,67 @@
+// Step `verify`: every host holds the expected files (sha256), the etcd cluster is healthy and every member serves the new certificate.
+import { HostError, SafetyStop } from '../errors.js';
+import { sh } from '../ssh/quote.js';
+import type { VerifyStep } from '../playbook/types.js';
+import type { Action } from '../plan/types.js';
+import type { StepModule } from './types.js';
+import { checkClusterHealthy, etcdHosts } from './etcd-health.js';
+import { roles } from './shared.js';
+
+type VerifyAction = Extract<Action, { kind: 'verify' }>;
+
+export const verify: StepModule<VerifyStep> = {
+  type: 'verify',
+  plan(spec, ctx) {
+    const hosts = ctx.hostsOf(spec.targets);
+    if (!ctx.material) return { hosts, actions: [], notes: ['nothing to verify'] };
+    const etcd = new Set(ctx.inventory.groups.etcd ?? []);
+    const actions: Action[] = hosts.map((h) => ({
+      kind: 'verify',
+      host: h,
+      files: roles.map((role) => ({ path: `${ctx.host(h).vars.certDir}/${ctx.playbook.files[role]}`, sha256: ctx.material!.files[role].sha256, ...(ctx.material!.files[role].notAfter ? { notAfter: ctx.material!.files[role].notAfter } : {}) })),
+      cluster: etcd.has(h),
+    }));
+    return { hosts, actions, notes: [] };
+  },
+  apply(step, _spec, ctx) {
+    const items = step.actions
+      .filter((a): a is VerifyAction => a.kind === 'verify')
+      .map((a) => ({
+        title: a.host,
+        host: a.host,
+        run: async (report: (m: string) => void) => {
+          const r = ctx.remote(a.host);
+          const out = await r.sh(sh`sha256sum -- ${a.files.map((f) => f.path)}`, { allowFailure: true });
+          for (const f of a.files) {
+            const line = out.stdout.split('\n').find((l) => l.endsWith(f.path));
+            if (!line?.startsWith(f.sha256)) throw new HostError(a.host, 'command', `${a.host}: ${f.path} does not hold the new file (sha256 differs)`, 'run `certroll check` and compare with the backup');
+          }
+          if (a.cluster) {
+            const host = etcdHosts(ctx.inventory).find((h) => h.name === a.host)!;
+            const addr = host.ip ?? host.address;
+            const served = await r.sh(
+              sh`command -v openssl >/dev/null || { echo no-openssl; exit 0; }; openssl s_client -connect ${addr.includes(':') ? `[${addr}]` : addr}:${String(host.vars.etcdClientPort)} -servername ${host.hostname} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`,
+              { allowFailure: true },
+            );
+            const want = ctx.plan.material?.newLeaf.fingerprint;
+            if (served.stdout.includes('no-openssl')) report('openssl not installed: served certificate not checked');
+            else if (want && !served.stdout.toUpperCase().includes(want.toUpperCase()))
+              throw new SafetyStop('served-cert', `${a.host}: etcd still serves another certificate (${served.stdout.trim() || 'no answer'})`, 'restart that etcd member', a.host);
+            else report('etcd serves the new certificate');
+          }
+          report('files verified');
+        },
+      }));
+    const first = ctx.inventory.firstMaster;
+    if ((ctx.inventory.groups.etcd ?? []).length)
+      items.push({
+        title: 'etcd cluster healthy',
+        host: first,
+        run: async (report) => {
+          await checkClusterHealthy(ctx, first);
+          report('all members healthy, one leader');
+        },
+      });
+    return { items, concurrent: true };
+  },
+};
