@@ -22,7 +22,7 @@ export function chownSpec(uid?: number, gid?: number): string | undefined {
 export function writeAtomicScript(path: string, tmp: string, mode: number, uid?: number, gid?: number): string {
   const owner = chownSpec(uid, gid);
   const chown = owner ? raw(sh` && chown ${owner} ${tmp}`) : raw('');
-  return sh`umask 077 && cat > ${tmp} && chmod ${octal(mode)} ${tmp}${chown} && { sync ${tmp} 2>/dev/null || :; } && mv -f -- ${tmp} ${path} || { rc=$?; rm -f -- ${tmp}; exit $rc; }`;
+  return sh`umask 077 && cat > ${tmp} && chmod ${octal(mode)} ${tmp}${chown} && { sync ${tmp} 2>/dev/null || :; } && mv -f -T -- ${tmp} ${path} || { rc=$?; rm -f -- ${tmp}; exit $rc; }`;
 }
 
 export function readScript(path: string): string {
