@@ -1,0 +1,125 @@
+// The data of a fleet-wide certificate check: what one host holds, and the folded report (also the --json schema, docs/check.md).
+import type { HostFailureKind } from '../errors.js';
+
+/** Where one certificate sits on one host. */
+export interface CertSite {
+  /** The file. */
+  path: string;
+  /**
+   * What the report shows as its path: the file, `path#N` for the Nth certificate (1-based) of a file holding several,
+   * `path#user=NAME` / `path#cluster=NAME` for a kubeconfig entry (plus `#N` when that entry holds several).
+   */
+  label: string;
+  /** 1-based position in the file or kubeconfig entry, when it holds several certificates. */
+  index?: number;
+  kubeconfig?: { section: string; name?: string; field: 'client-certificate-data' | 'certificate-authority-data' };
+}
+
+/** The facts of a certificate that the check reports (a subset of pki's ParsedCert, JSON-safe). */
+export interface CertFacts {
+  fingerprintSha256: string;
+  serialNumber: string;
+  subject: string;
+  issuer: string;
+  /** Subject CN (or the whole subject when it has none). */
+  commonName: string;
+  issuerCommonName: string;
+  notBefore: string;
+  notAfter: string;
+  isCa: boolean;
+  selfIssued: boolean;
+  /** `DNS:x`, `IP:y`, … */
+  sans: string[];
+}
+
+export type NoteReason = 'private-key' | 'no-certificate' | 'unreadable' | 'damaged';
+
+/** A matched file, or part of one, that gave no certificate. */
+export interface FileNote {
+  path: string;
+  reason: NoteReason;
+  /** One line; never quotes file content. */
+  detail: string;
+}
+
+/** What one host holds. */
+export interface HostHoldings {
+  host: string;
+  certs: Array<{ site: CertSite; cert: CertFacts }>;
+  notes: FileNote[];
+  /** Files the scan matched. */
+  files: number;
+}
+
+export interface HostFailure {
+  host: string;
+  kind: HostFailureKind;
+  message: string;
+  hint?: string;
+}
+
+export type HostOutcome = { ok: true; holdings: HostHoldings } | { ok: false; failure: HostFailure };
+
+export type CertStatus = 'ok' | 'expiring' | 'expired';
+
+/** One row of the report: one certificate (by fingerprint) at one path label, on every host that holds it there. */
+export interface CertificateRow extends CertFacts, CertSite {
+  /** Seconds from the check's time to Not After (negative when expired). */
+  remainingSeconds: number;
+  status: CertStatus;
+  /** Not Before is still in the future. */
+  notYetValid: boolean;
+  hosts: string[];
+}
+
+/** The same path holds different certificates of the same identity on different hosts: a host probably missed a distribution. */
+export interface Divergence {
+  label: string;
+  path: string;
+  /** Most widespread first. */
+  variants: Array<{ fingerprintSha256: string; serialNumber: string; notBefore: string; notAfter: string; hosts: string[] }>;
+}
+
+export interface NoteRow extends FileNote {
+  hosts: string[];
+}
+
+export interface HostSummary {
+  name: string;
+  address?: string;
+  status: 'ok' | 'failed';
+  /** Files matched by the check paths (0 when failed). */
+  files: number;
+  certificates: number;
+  error?: { kind: HostFailureKind; message: string; hint?: string };
+}
+
+export const CHECK_SCHEMA = 'certroll.check/v1';
+
+export interface CheckReport {
+  schema: typeof CHECK_SCHEMA;
+  /** When the check ran (ISO-8601 UTC); remainingSeconds and status are relative to it. */
+  checkedAt: string;
+  warnDays: number;
+  checkPaths?: string[];
+  summary: {
+    hosts: number;
+    hostsRead: number;
+    hostsFailed: number;
+    /** Rows in `certificates`. */
+    certificates: number;
+    expired: number;
+    expiring: number;
+    damaged: number;
+    privateKeysNotRead: number;
+    unreadableFiles: number;
+    divergentPaths: number;
+    /** What certroll exits with for this report (0 ok, 1 findings, 2 a host or file could not be read). */
+    exitCode: 0 | 1 | 2;
+  };
+  hosts: HostSummary[];
+  certificates: CertificateRow[];
+  divergences: Divergence[];
+  /** Matched files (or parts) that gave no certificate: private keys (not read), damaged PEM, unreadable files. */
+  files: NoteRow[];
+}

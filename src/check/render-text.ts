@@ -1,0 +1,88 @@
+// The human view of a check report: a kubeadm-style expiry table for the whole fleet, then warnings, notes and host errors.
+import { formatRemaining, renderTable, type Column, type Palette } from '../cli/output.js';
+import type { CertificateRow, CheckReport } from './model.js';
+
+/** All the sentences `check` prints, in one place. */
+export const TEXT = {
+  noHosts: 'No host selected.',
+  noCerts: 'No certificate found in the check paths.',
+  divergent: (label: string, n: number) => `warning: ${label} holds ${n} different certificates on different hosts`,
+  divergentHint: 'a host probably missed an earlier distribution: compare the copies and redistribute the current one',
+  hostFailed: (name: string, message: string) => `error: ${name}: ${message}`,
+  notesTitle: 'Files with no certificate read:',
+  summary: (r: CheckReport) => {
+    const s = r.summary;
+    const parts = [
+      `${s.hostsRead}/${s.hosts} host${s.hosts === 1 ? '' : 's'} read`,
+      `${s.certificates} certificate row${s.certificates === 1 ? '' : 's'}`,
+      `${s.expired} expired`,
+      `${s.expiring} expiring within ${r.warnDays} day${r.warnDays === 1 ? '' : 's'}`,
+    ];
+    if (s.damaged) parts.push(`${s.damaged} damaged`);
+    if (s.divergentPaths) parts.push(`${s.divergentPaths} divergent path${s.divergentPaths === 1 ? '' : 's'}`);
+    if (s.hostsFailed) parts.push(`${s.hostsFailed} host${s.hostsFailed === 1 ? '' : 's'} not read`);
+    return parts.join(', ');
+  },
+};
+
+/** `2026-03-10 12:00 UTC` */
+export function formatDate(iso: string): string {
+  return iso.slice(0, 16).replace('T', ' ') + ' UTC';
+}
+
+/** `all 3`, `tos-1, tos-2`, `198 of 200` */
+export function formatHosts(hosts: readonly string[], total: number): string {
+  if (hosts.length === total && total > 1) return `all ${total}`;
+  if (hosts.length <= 3) return hosts.join(', ');
+  return `${hosts.length} of ${total}`;
+}
+
+export function renderText(r: CheckReport, p: Palette): string {
+  const out: string[] = [];
+  const readHosts = r.summary.hostsRead;
+  if (r.summary.hosts === 0) return TEXT.noHosts;
+  const paint = (row: CertificateRow) => (s: string) => (row.status === 'expired' ? p.red(p.bold(s)) : row.status === 'expiring' ? p.yellow(s) : s);
+  const cols: Column<CertificateRow>[] = [
+    { header: 'CERTIFICATE', get: (c) => paint(c)(c.commonName + (c.isCa ? ' (CA)' : '')) },
+    { header: 'PATH', get: (c) => c.label },
+    { header: 'HOSTS', get: (c) => formatHosts(c.hosts, readHosts) },
+    { header: 'NOT AFTER', get: (c) => paint(c)(formatDate(c.notAfter)) },
+    { header: 'RESIDUAL TIME', get: (c) => paint(c)(formatRemaining(c.remainingSeconds * 1000)), align: 'right' },
+    { header: 'ISSUER', get: (c) => (c.selfIssued ? p.dim('self-signed') : c.issuerCommonName) },
+    { header: 'SANS', get: (c) => String(c.sans.length), align: 'right' },
+  ];
+  out.push(r.certificates.length ? renderTable(r.certificates, cols) : TEXT.noCerts);
+
+  for (const d of r.divergences) {
+    out.push('');
+    out.push(p.yellow(TEXT.divergent(d.label, d.variants.length)));
+    for (const v of d.variants) {
+      out.push(`  not after ${formatDate(v.notAfter)}  serial ${v.serialNumber}  SHA256 ${v.fingerprintSha256.slice(0, 23)}…  on ${v.hosts.join(', ')}`);
+    }
+    out.push(`  → ${TEXT.divergentHint}`);
+  }
+
+  if (r.files.length) {
+    out.push('');
+    out.push(TEXT.notesTitle);
+    out.push(
+      renderTable(r.files, [
+        { header: '  PATH', get: (n) => '  ' + n.path },
+        { header: 'HOSTS', get: (n) => formatHosts(n.hosts, readHosts) },
+        { header: 'NOTE', get: (n) => (n.reason === 'private-key' ? p.dim(n.detail) : p.yellow(n.detail)) },
+      ]),
+    );
+  }
+
+  const failed = r.hosts.filter((h) => h.status === 'failed');
+  if (failed.length) {
+    out.push('');
+    for (const h of failed) {
+      out.push(p.red(TEXT.hostFailed(h.name, h.error?.message ?? 'failed')));
+      if (h.error?.hint) out.push(`  → ${h.error.hint}`);
+    }
+  }
+  out.push('');
+  out.push(TEXT.summary(r));
+  return out.join('\n');
+}

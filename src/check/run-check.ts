@@ -1,0 +1,113 @@
+// Runs the check on a fleet: validates the check paths, then per host one connection and one exec of the scan script, then folds.
+import { HostError, InputError, type InputIssue } from '../errors.js';
+import type { Host, Inventory } from '../inventory/types.js';
+import { openFleet, type ConnectOptions, type SshEvent, type TransportCounters } from '../ssh/index.js';
+import type { Remote } from '../ssh/remote.js';
+import { CertDecoder, hostHoldings } from './holdings.js';
+import type { CheckReport, HostOutcome, HostHoldings } from './model.js';
+import { buildReport } from './report.js';
+import { buildScanScript, checkPathProblem, expandBraces } from './scan-script.js';
+import { parseScanOutput } from './scan-output.js';
+
+export interface CheckOptions {
+  /** Certificates expiring within this many days are findings (exit 1). */
+  warnDays: number;
+  /** Hosts worked on at once. */
+  forks: number;
+  acceptNewHostKeys: boolean;
+  /** The time expiry is measured against (tests pin it). */
+  now?: () => Date;
+  onEvent?: (e: SshEvent) => void;
+  /** Extra options for the SSH layer (env, prompts). */
+  connect?: Partial<ConnectOptions>;
+}
+
+export const defaultCheckOptions: CheckOptions = {
+  warnDays: 30,
+  forks: 20,
+  acceptNewHostKeys: false,
+};
+
+export interface CheckRun {
+  report: CheckReport;
+  /** Transport counters summed over every host reached (the benchmark reports them). */
+  counters: TransportCounters;
+  durationMs: number;
+}
+
+/** Every problem with the hosts' check paths, located in the inventory; nothing is contacted before they are valid. */
+export function validateCheckPaths(inv: Pick<Inventory, 'file'>, hosts: readonly Host[]): void {
+  const issues: InputIssue[] = [];
+  const seen = new Set<string>();
+  for (const h of hosts) {
+    h.vars.checkPaths.forEach((p, i) => {
+      const problems = [checkPathProblem(p), ...expandBraces(p).map(checkPathProblem)].filter((x): x is string => !!x);
+      const key = `${p}\0${problems[0]}`;
+      if (problems.length && !seen.has(key)) {
+        seen.add(key);
+        issues.push({ file: h.definedAt.file ?? inv.file, ...(h.definedAt.line ? { line: h.definedAt.line } : {}), path: `hosts.${h.name}.vars.checkPaths[${i}]`, message: problems[0]! });
+      }
+    });
+  }
+  if (issues.length) throw new InputError(issues, 'Invalid check paths:');
+}
+
+/** Scan one connected host: one exec of the scan script; its output parsed into what the host holds. */
+export async function scanHost(remote: Remote, host: Host, script: string, decoder: CertDecoder): Promise<HostHoldings> {
+  const res = await remote.sh(script, { allowFailure: true });
+  const parsed = parseScanOutput(res.stdout);
+  if (!parsed.ok || res.exitCode !== 0) {
+    const stderr = res.stderr.trim();
+    const why = !parsed.ok ? parsed.problem : `the scan script exited with ${res.exitCode ?? res.signal}`;
+    throw new HostError(host.name, 'command', `${host.name}: cannot read the check paths: ${why}`,
+      /awk: (not found|command not found)|sh: \d+: awk/.test(stderr) ? `install awk (mawk, gawk or busybox) on ${host.name}` : undefined,
+      stderr ? stderr.split('\n').slice(-5).join('\n') : undefined);
+  }
+  return hostHoldings(host.name, parsed.files, decoder);
+}
+
+/** The whole check: never throws because of one host; a host that fails is in the report with its error. */
+export async function checkFleet(inv: Pick<Inventory, 'file'>, hosts: readonly Host[], options: Partial<CheckOptions> = {}): Promise<CheckRun> {
+  const opts = { ...defaultCheckOptions, ...options };
+  validateCheckPaths(inv, hosts);
+  const scripts = new Map<string, string>();
+  const scriptFor = (h: Host) => {
+    const key = JSON.stringify(h.vars.checkPaths);
+    let s = scripts.get(key);
+    if (!s) scripts.set(key, (s = buildScanScript({ paths: h.vars.checkPaths })));
+    return s;
+  };
+  for (const h of hosts) scriptFor(h);
+
+  const started = Date.now();
+  const decoder = new CertDecoder();
+  const outcomes = new Map<string, HostOutcome>();
+  const fail = (name: string, e: HostError): HostOutcome => ({
+    ok: false,
+    failure: { host: name, kind: e.kind, message: e.shortMessage.replace(new RegExp(`^${escapeRe(name)}: `), ''), ...(e.hint ? { hint: e.hint } : {}) },
+  });
+  const fleet = await openFleet(hosts, {
+    ...opts.connect,
+    forks: opts.forks,
+    acceptNewHostKeys: opts.acceptNewHostKeys,
+    ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+  });
+  let counters: TransportCounters;
+  try {
+    for (const [name, err] of fleet.errors) outcomes.set(name, fail(name, err));
+    const byName = new Map(hosts.map((h) => [h.name, h]));
+    const results = await fleet.run((remote) => scanHost(remote, byName.get(remote.host)!, scriptFor(byName.get(remote.host)!), decoder));
+    for (const r of results) outcomes.set(r.host, r.ok ? { ok: true, holdings: r.value } : fail(r.host, r.error));
+    counters = fleet.counters();
+  } finally {
+    await fleet.close();
+  }
+  const now = opts.now?.() ?? new Date();
+  const checkPaths = [...new Set(hosts.flatMap((h) => h.vars.checkPaths))];
+  const report = buildReport({ hosts: hosts.map((h) => ({ name: h.name, address: h.address })), outcomes, warnDays: opts.warnDays, now, checkPaths });
+  return { report, counters, durationMs: Date.now() - started };
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
