@@ -1,7 +1,7 @@
 // Load and validate a playbook YAML file: unknown step types and parameters are errors with file and line.
 import { readFile } from 'node:fs/promises';
 import { InputError, type InputIssue } from '../errors.js';
-import { parseYaml, type LocatedYaml } from '../yaml/located.js';
+import { parseYaml } from '../yaml/located.js';
 import {
   ValidationContext,
   isInvalid,
@@ -99,7 +99,7 @@ export function parsePlaybook(text: string, file: string): Playbook {
     steps: listOf(stepRule(), { minItems: 1, itemName: 'step' }),
   });
   const value = rule(doc.value, [], ctx);
-  if (!isInvalid(value)) checkTemplates(doc, value as unknown as Record<string, unknown>, ctx);
+  checkTemplates(doc.value, ctx);
   if (ctx.issues.length || isInvalid(value)) throw new InputError(ctx.issues, `${file}: invalid playbook`);
   const v = value as unknown as Omit<Playbook, 'file' | 'steps'> & { steps: Array<StepSpec & { title: string }> };
   return {
@@ -109,7 +109,7 @@ export function parsePlaybook(text: string, file: string): Playbook {
   };
 }
 
-function checkTemplates(doc: LocatedYaml, value: Record<string, unknown>, ctx: ValidationContext): void {
+function checkTemplates(value: unknown, ctx: ValidationContext): void {
   const walk = (v: unknown, path: Array<string | number>) => {
     if (typeof v === 'string') {
       for (const ref of referencesIn(v)) {
@@ -120,7 +120,6 @@ function checkTemplates(doc: LocatedYaml, value: Record<string, unknown>, ctx: V
     else if (isMapping(v)) for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
   };
   walk(value, []);
-  void doc;
 }
 
 export async function loadPlaybook(file: string): Promise<Playbook> {

@@ -1,0 +1,75 @@
+// The host fact parser on recorded output of hostFactsScript, and the etcdctl JSON parsers on recorded etcd 3.4 output.
+import { describe, expect, it } from 'vitest';
+import { hostFactsScript, parseHostFacts } from '../../../src/facts/host-facts.js';
+import { assembleEtcdFacts, parseEndpointStatus, parseMemberList } from '../../../src/facts/etcd-facts.js';
+
+const q = { certDir: '/srv/kubernetes', manifestsDir: '/opt/kubernetes/manifests-multi', parkDir: '/opt/kubernetes', pemFiles: { ca: 'etcd-ca.pem', cert: 'etcd.pem' } };
+const M = '@@certroll:';
+const recorded = [
+  `${M}hostname`, 'node-a',
+  `${M}certdir`, '755 0 0',
+  'etcd-ca.pem\t1338\t644\t0\t0\t1763890000.1234567890',
+  'etcd-key.pem\t1679\t600\t0\t0\t1763890000.0000000000',
+  'sub dir/token.csv\t12\t640\t0\t0\t1763890001.5',
+  `${M}sha256`,
+  `${'a'.repeat(64)}  ./etcd-ca.pem`,
+  `${'b'.repeat(64)}  ./etcd-key.pem`,
+  `${'c'.repeat(64)}  ./sub dir/token.csv`,
+  `${M}pem ca`, '-----BEGIN CERTIFICATE-----', 'MIIB', '-----END CERTIFICATE-----',
+  `${M}pem cert`, `${M}absent`,
+  `${M}manifests`, 'tos-etcd.manifest', 'tos-apiserver.manifest',
+  `${M}parked`,
+  `${M}df`, '/dev/vda1 1000 500 4242 50% /',
+  `${M}du`, '40',
+  `${M}lock`, '{"runId":"r1","startedAt":"2026-01-01T00:00:00Z","controlHost":"ops"}',
+  `${M}backups`, '/srv/kubernetes-bak-r0',
+  `${M}end`, '',
+].join('\n');
+
+describe('host facts', () => {
+  it('parses the listing, checksums, PEMs, manifests, disk, lock and backups', () => {
+    const f = parseHostFacts('tos-1', q, recorded);
+    expect(f.hostname).toBe('node-a');
+    expect(f.certDir).toMatchObject({ exists: true, mode: 0o755, uid: 0 });
+    expect(f.certDir.files.map((x) => [x.path, x.mode, x.sha256[0]])).toEqual([
+      ['etcd-ca.pem', 0o644, 'a'],
+      ['etcd-key.pem', 0o600, 'b'],
+      ['sub dir/token.csv', 0o640, 'c'],
+    ]);
+    expect(f.pems.ca).toBe('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    expect(f.pems.cert).toBeNull();
+    expect(f.manifests.inPlace).toEqual(['tos-etcd.manifest', 'tos-apiserver.manifest']);
+    expect(f.disk).toEqual({ availKiB: 4242, certDirKiB: 40 });
+    expect(f.lock?.runId).toBe('r1');
+    expect(f.backups).toEqual(['/srv/kubernetes-bak-r0']);
+  });
+
+  it('refuses truncated output rather than guessing', () => {
+    expect(() => parseHostFacts('tos-1', q, recorded.replace(`${M}end`, ''))).toThrow(/truncated/);
+  });
+
+  it('quotes every path it puts in the script', () => {
+    const s = hostFactsScript({ ...q, certDir: "/srv/k8s $(touch /tmp/x)'" });
+    expect(s).toContain(`CD='/srv/k8s $(touch /tmp/x)'\\'''`);
+  });
+});
+
+describe('etcd facts', () => {
+  const members = '{"header":{"cluster_id":17237436991929493444,"member_id":9372538179322589801,"raft_term":2},"members":[{"ID":9372538179322589801,"name":"m1","peerURLs":["https://10.1.0.1:2380"],"clientURLs":["https://10.1.0.1:4001"]},{"ID":10501334649042878790,"name":"m2","peerURLs":["https://10.1.0.2:2380"],"clientURLs":["https://10.1.0.2:4001"]}]}';
+  const status = '[{"Endpoint":"https://10.1.0.1:4001","Status":{"header":{"cluster_id":17237436991929493444,"member_id":9372538179322589801,"revision":5,"raft_term":2},"version":"3.4.23","dbSize":20480,"leader":10501334649042878790,"raftIndex":42,"raftTerm":2,"raftAppliedIndex":42,"dbSizeInUse":20480}},{"Endpoint":"https://10.1.0.2:4001","Status":{"header":{"cluster_id":17237436991929493444,"member_id":10501334649042878790,"revision":5,"raft_term":2},"version":"3.4.23","dbSize":20480,"leader":10501334649042878790,"raftIndex":43,"raftTerm":2,"raftAppliedIndex":43,"dbSizeInUse":20480}}]';
+
+  it('keeps 64-bit member ids exact', () => {
+    expect(parseMemberList(members).map((m) => m.id)).toEqual([BigInt('9372538179322589801').toString(16), BigInt('10501334649042878790').toString(16)]);
+    expect(parseEndpointStatus(status)[0]!.leaderId).toBe(BigInt('10501334649042878790').toString(16));
+  });
+
+  it('maps members to inventory hosts by client URL and finds the leader host', () => {
+    const f = assembleEtcdFacts('a', { members, status, health: '[{"endpoint":"https://10.1.0.1:4001","health":true},{"endpoint":"https://10.1.0.2:4001","health":true}]' }, [
+      { name: 'a', hostname: 'a', address: '10.1.0.1' },
+      { name: 'b', hostname: 'b', address: '10.1.0.2' },
+    ]);
+    expect(f.leaderHost).toBe('b');
+    expect(f.health.every((h) => h.healthy)).toBe(true);
+    expect(f.error).toBeUndefined();
+  });
+});
