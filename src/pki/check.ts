@@ -96,14 +96,10 @@ export function checkRenewal(input: CheckRenewalInput): Finding[] {
   }
 
   // Usage of the new leaf: etcd uses one certificate as server, peer and client.
-  const eku = nl.extendedKeyUsage ?? [];
-  const missingEku = ['serverAuth', 'clientAuth'].filter((u) => !eku.includes(u));
-  if (missingEku.length > 0 || (nl.keyUsage && !nl.keyUsage.includes('digitalSignature'))) {
-    f.push({
-      level: 'error',
-      code: 'new-leaf-usage',
-      message: `the new certificate lacks ${[...missingEku, ...(nl.keyUsage?.includes('digitalSignature') === false ? ['digitalSignature'] : [])].join(', ')}: etcd needs server and client auth`,
-    });
+  const lacking = ['serverAuth', 'clientAuth'].filter((u) => !(nl.extendedKeyUsage ?? []).includes(u));
+  if (nl.keyUsage && !nl.keyUsage.includes('digitalSignature')) lacking.push('digitalSignature');
+  if (lacking.length > 0) {
+    f.push({ level: 'error', code: 'new-leaf-usage', message: `the new certificate lacks ${lacking.join(', ')}: etcd needs server and client auth` });
   }
 
   // SANs.
@@ -155,7 +151,7 @@ export function checkRenewal(input: CheckRenewalInput): Finding[] {
   expiry(ol, 'old-leaf', 'the old certificate');
 
   // A renewal never shortens a lifetime (invariant 12), and the new certificates are valid now.
-  const lifetime = (o: ParsedCert, n: ParsedCert, code: string, what: string) => {
+  const lifetime = (o: ParsedCert, n: ParsedCert, code: string, what: string, notYetCode: string) => {
     if (Date.parse(n.notAfter) <= Date.parse(o.notAfter)) {
       f.push({
         level: 'error',
@@ -166,13 +162,13 @@ export function checkRenewal(input: CheckRenewalInput): Finding[] {
     if (Date.parse(n.notBefore) > now) {
       f.push({
         level: 'warning',
-        code: `new-${what.replace(/ /g, '-')}-not-yet-valid`,
+        code: notYetCode,
         message: `the new ${what} is valid only from ${when(n.notBefore)}: check the clocks`,
       });
     }
   };
-  lifetime(oc, nc, 'ca-lifetime-shortened', 'CA');
-  lifetime(ol, nl, 'leaf-lifetime-shortened', 'certificate');
+  lifetime(oc, nc, 'ca-lifetime-shortened', 'CA', 'new-ca-not-yet-valid');
+  lifetime(ol, nl, 'leaf-lifetime-shortened', 'certificate', 'new-leaf-not-yet-valid');
   if (Date.parse(nl.notAfter) > Date.parse(nc.notAfter)) {
     f.push({
       level: 'warning',

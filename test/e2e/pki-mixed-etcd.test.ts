@@ -1,9 +1,8 @@
 // Mixed-state proof on a real 3-member etcd cluster with TLS: members on the renewed CA + new leaf and members still on the old ones trust each other.
 // Self-contained: starts its own /usr/bin/etcd processes on loopback (CERTROLL_PKI_E2E_NET, default 127.0.77) and kills them by pid.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

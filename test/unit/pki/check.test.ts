@@ -90,6 +90,12 @@ describe('checkRenewal', () => {
     expect(checkRenewal({ ...base(), now: soon })).toContainEqual(expect.objectContaining({ level: 'info', code: 'old-leaf-expires-soon' }));
   });
 
+  it('new certificates not yet valid (clock skew) are warned about', () => {
+    const before = new Date(Date.parse(newLeaf.cert.notBefore) - 3_600_000);
+    const f = checkRenewal({ ...base(), now: before });
+    expect(codes(f, 'warning')).toEqual(['new-ca-not-yet-valid', 'new-leaf-not-yet-valid']);
+  });
+
   it('a renewal that shortens a lifetime is an error', async () => {
     const shortCa = renewCa({ caCertPem: w.read('ca.pem'), caKeyPem: w.secret('ca-key.pem'), days: 30 }).certPem;
     const shortLeaf = await issueLeaf({ caCertPem: shortCa, caKeyPem: w.secret('ca-key.pem'), template: w.read('leaf.pem'), sans: newLeaf.cert.sans, days: 30, keyType: 'ecdsa-p256' });
