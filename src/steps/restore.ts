@@ -1,0 +1,72 @@
+// Restore a host's cert dir from its backup: verify the checksum manifest, stage every file beside its target, rename them in,
+// remove files the run created. Shared by `run --on-failure rollback-node` and `certroll rollback`.
+import { HostError } from '../errors.js';
+import { sh } from '../ssh/quote.js';
+import type { Remote } from '../ssh/remote.js';
+import { BACKUP_META, BACKUP_SUMS } from './backup.js';
+
+export interface BackupMeta {
+  runId: string;
+  createdAt: string;
+  source: string;
+  dir: { mode?: number; uid?: number; gid?: number };
+  files: Array<{ path: string; size: number; mode: number; uid: number; gid: number; sha256: string }>;
+}
+
+/** Read and verify a backup on its host (one round trip): its metadata, and whether every file matches the manifest. */
+export async function inspectBackup(r: Remote, backupDir: string): Promise<{ meta: BackupMeta | null; verified: boolean; problem?: string }> {
+  const out = await r.sh(
+    sh`cd ${backupDir} 2>/dev/null || { echo @@missing; exit 0; }; cat ${BACKUP_META} 2>/dev/null || echo '{}'; echo; echo @@sums; if sha256sum --quiet --strict -c ${BACKUP_SUMS} >/dev/null 2>&1; then echo @@ok; else echo @@bad; sha256sum --quiet -c ${BACKUP_SUMS} 2>&1 | head -5; fi`,
+    { allowFailure: true },
+  );
+  if (out.stdout.includes('@@missing')) return { meta: null, verified: false, problem: `${backupDir} does not exist` };
+  const [metaText = '', rest = ''] = out.stdout.split('@@sums');
+  let meta: BackupMeta | null = null;
+  try {
+    const m = JSON.parse(metaText.trim()) as BackupMeta;
+    if (m.runId && Array.isArray(m.files)) meta = m;
+  } catch {
+    /* reported below */
+  }
+  if (!meta) return { meta: null, verified: false, problem: `${backupDir}/${BACKUP_META} is missing or unreadable` };
+  if (!rest.includes('@@ok')) return { meta, verified: false, problem: `${backupDir} does not match its checksum manifest: ${rest.replace('@@bad', '').trim().split('\n').join('; ')}` };
+  return { meta, verified: true };
+}
+
+/**
+ * The restore as one remote script: stage copies (cp -a keeps owner and mode) as hidden siblings, then rename them all in,
+ * back to back; then delete regular files that were not in the backup (created by the run). Directories are left alone.
+ */
+export function restoreScript(meta: BackupMeta, certDir: string, backupDir: string, tag: string, managed: string[]): string {
+  const files = meta.files.map((f) => f.path);
+  const lines = ['set -e', sh`cd ${backupDir}`, sh`sha256sum --quiet --strict -c ${BACKUP_SUMS}`];
+  for (const p of files) {
+    const dir = p.includes('/') ? `${certDir}/${p.slice(0, p.lastIndexOf('/'))}` : certDir;
+    const name = p.slice(p.lastIndexOf('/') + 1);
+    lines.push(sh`mkdir -p -- ${dir}`, sh`cp -a -- ${`${backupDir}/${p}`} ${`${dir}/.${name}.certroll-restore-${tag}`}`);
+  }
+  for (const p of files) {
+    const dir = p.includes('/') ? `${certDir}/${p.slice(0, p.lastIndexOf('/'))}` : certDir;
+    const name = p.slice(p.lastIndexOf('/') + 1);
+    lines.push(sh`mv -f -- ${`${dir}/.${name}.certroll-restore-${tag}`} ${`${dir}/${name}`}`);
+  }
+  // Files the run created: anything now in the cert dir that the backup does not list.
+  lines.push(sh`cd ${certDir}`);
+  lines.push(`find . -type f | sed 's#^\\./##' | while IFS= read -r f; do case "$f" in`);
+  for (const p of files) lines.push(`  ${sh`${p}`}) ;;`);
+  // Only what a run can have created: its managed files and its own hidden staging files. Anything else stays.
+  for (const m of managed) lines.push(`  ${sh`${m}`}) rm -f -- "$f"; echo "removed $f" ;;`);
+  lines.push(`  *.certroll-*) rm -f -- "$f"; echo "removed $f" ;;`, 'esac; done', 'echo @@restored');
+  return lines.join('\n');
+}
+
+/** Restore one host's cert dir from `backupDir`; throws HostError when the backup does not verify or the restore fails. */
+export async function restoreHost(r: Remote, certDir: string, backupDir: string, tag: string, managed: string[]): Promise<{ files: number; removed: string[] }> {
+  const b = await inspectBackup(r, backupDir);
+  if (!b.meta || !b.verified) throw new HostError(r.host, 'command', `${r.host}: cannot restore from ${backupDir}: ${b.problem}`, 'the cert dir was left as it is; inspect the backup by hand');
+  const out = await r.sh(restoreScript(b.meta, certDir, backupDir, tag, managed), { allowFailure: true, timeoutMs: 120_000 });
+  if (out.exitCode !== 0 || !out.stdout.includes('@@restored'))
+    throw new HostError(r.host, 'command', `${r.host}: restore from ${backupDir} failed: ${out.stderr.trim().split('\n').slice(-3).join(' | ') || `exit ${out.exitCode}`}`, `restore by hand: cp -a ${backupDir}/. ${certDir}/`);
+  const removed = out.stdout.split('\n').filter((l) => l.startsWith('removed ')).map((l) => l.slice(8));
+  return { files: b.meta.files.length, removed };
+}
