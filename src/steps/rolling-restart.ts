@@ -83,7 +83,20 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
   },
 };
 
-async function restartOne(ctx: ApplyContext, spec: RollingRestartStep, a: RestartAction, report: (m: string) => void): Promise<void> {
+/** What restarting one node needs: shared by the rolling restart of `run` and of `rollback`. */
+export type RestartContext = Pick<ApplyContext, 'inventory' | 'playbook' | 'remote' | 'scope' | 'runId' | 'signal'>;
+
+/** Build the restart action of one etcd host (what `plan` would have planned), for callers outside a plan. */
+export function restartActionFor(ctx: RestartContext, spec: RollingRestartStep, host: string, order: number, leader: boolean, pauseSeconds = spec.pauseSeconds): RestartAction {
+  const v = ctx.inventory.hosts.find((h) => h.name === host)!.vars;
+  return { kind: 'restart', host, order, leader, manifests: spec.manifests, parkDir: v.parkDir, manifestsDir: v.manifestsDir, pauseSeconds, checksAfter: [] };
+}
+
+/**
+ * Restart one etcd node: check health and quorum, park its manifests, wait until its containers are gone, pause,
+ * move them back, wait until it is healthy, caught up and the apiserver answers. Throws SafetyStop naming the node and check.
+ */
+export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, a: RestartAction, report: (m: string) => void): Promise<void> {
   const r = ctx.remote(a.host);
   const n = (ctx.inventory.groups.etcd ?? []).length;
   const pre = await queryCluster(ctx, a.host);
@@ -160,7 +173,7 @@ async function restartOne(ctx: ApplyContext, spec: RollingRestartStep, a: Restar
 }
 
 /** Poll `check` every 200 ms until it is true or `timeoutSeconds` pass (or the run is interrupted). */
-async function poll(ctx: ApplyContext, timeoutSeconds: number, check: () => Promise<boolean>): Promise<boolean> {
+async function poll(ctx: Pick<ApplyContext, 'signal'>, timeoutSeconds: number, check: () => Promise<boolean>): Promise<boolean> {
   const deadline = Date.now() + timeoutSeconds * 1000;
   for (;;) {
     if (await check()) return true;
