@@ -25,7 +25,9 @@ export function parseScanOutput(stdout: string): ScanParse {
   const lines = stdout.split('\n');
   if (lines.at(-1) === '') lines.pop();
   const files: ScannedFile[] = [];
-  if (lines[0] !== SCAN_PROTOCOL) {
+  // Lines before the header come from the login shell's rc files (an `echo` in .bashrc): skipped.
+  const start = lines.indexOf(SCAN_PROTOCOL);
+  if (start < 0) {
     return { ok: false, problem: `unexpected output from the scan script (expected "${SCAN_PROTOCOL}", got ${JSON.stringify((lines[0] ?? '').slice(0, 80))})`, files };
   }
   let cur: ScannedFile | undefined;
@@ -37,7 +39,7 @@ export function parseScanOutput(stdout: string): ScanParse {
     else cur.pemBlocks.push(block.join('\n') + '\n');
     block = undefined;
   };
-  for (let n = 1; n < lines.length; n++) {
+  for (let n = start + 1; n < lines.length; n++) {
     const line = lines[n]!;
     const tab = line.indexOf('\t');
     const tag = tab < 0 ? line : line.slice(0, tab);

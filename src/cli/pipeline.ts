@@ -1,5 +1,6 @@
 // The one pipeline shared by `plan` and `run`: inventory → facts → material → plan. Only reads; never writes anywhere.
 import { hostname, userInfo } from 'node:os';
+import { resolve } from 'node:path';
 import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { loadPlaybook } from '../playbook/load.js';
@@ -15,6 +16,7 @@ import type { Material } from '../steps/types.js';
 import { Secret } from '../secret.js';
 import { newRunId } from '../journal/journal.js';
 import { PkiError } from '../pki/index.js';
+import { sha256 } from '../steps/shared.js';
 
 export interface PipelineArgs {
   inventory: string;
@@ -26,6 +28,8 @@ export interface PipelineArgs {
   pauseSeconds?: number;
   runId?: string;
   now?: Date;
+  /** Continue a stopped run: its plan, the facts before it, and the nodes it restarted. */
+  resume?: { plan: Plan; preFacts: FleetFacts; restarted: string[] };
 }
 
 export interface Prepared {
@@ -68,10 +72,20 @@ export async function preparePlan(args: PipelineArgs): Promise<Prepared> {
     let material: Material | null = null;
     let summary = null;
     const findings: Warning[] = [];
+    if (args.resume) {
+      const r = await resumeMaterial(fleet, inventory, playbook, facts, args.resume);
+      findings.push(...r.findings);
+      if (r.material) {
+        material = r.material;
+        summary = args.resume.plan.material;
+      }
+      need.needed = true;
+      need.reasons = [`resuming run ${args.resume.plan.runId}${args.resume.restarted.length ? ` (already restarted: ${args.resume.restarted.join(', ')})` : ''}`];
+    }
     const fm = facts.hosts[inventory.firstMaster];
     const remote = fleet.remotes.get(inventory.firstMaster);
     const hasKey = fm?.certDir.files.some((f) => f.path === playbook.files.caKey);
-    if ((need.needed || args.force) && fm && remote && hasKey && fm.pems.ca && fm.pems.cert) {
+    if (!material && !findings.some((f) => f.level === 'block') && (need.needed || args.force) && fm && remote && hasKey && fm.pems.ca && fm.pems.cert) {
       const keyPath = `${fm.certDir.path}/${playbook.files.caKey}`;
       const caKeyPem = new Secret((await remote.readFile(keyPath)).toString('utf8'));
       try {
@@ -92,8 +106,10 @@ export async function preparePlan(args: PipelineArgs): Promise<Prepared> {
       summary,
       findings,
       need,
+      ...(args.resume ? { resume: { restarted: args.resume.restarted } } : {}),
       options: { runId: args.runId ?? newRunId(now), now, renewWithinDays: args.renewWithinDays, force: args.force, ...(args.pauseSeconds !== undefined ? { pauseSeconds: args.pauseSeconds } : {}) },
     });
+    plan.playbook = resolve(plan.playbook);
     return { inventory, playbook, fleet, facts, material, plan };
   } catch (e) {
     await fleet.close();
@@ -102,3 +118,51 @@ export async function preparePlan(args: PipelineArgs): Promise<Prepared> {
 }
 
 export const controlIdentity = () => ({ controlHost: hostname(), user: (() => { try { return userInfo().username; } catch { return 'unknown'; } })() });
+
+/**
+ * On resume: refuse when the fleet changed in a way the stopped run cannot explain, and recover the new material from a host
+ * that already holds it (verified against the run's plan by sha256). When no host has the new files yet, material is made anew.
+ */
+async function resumeMaterial(
+  fleet: Fleet,
+  inventory: Inventory,
+  playbook: Playbook,
+  facts: FleetFacts,
+  resume: NonNullable<PipelineArgs['resume']>,
+): Promise<{ material: Material | null; findings: Warning[] }> {
+  const findings: Warning[] = [];
+  const m = resume.plan.material;
+  const newSha: Record<string, string | undefined> = m ? { [playbook.files.ca]: m.newCa.sha256, [playbook.files.cert]: m.newLeaf.sha256, [playbook.files.key]: m.newKeySha256 } : {};
+  let holder: string | undefined;
+  for (const [host, now] of Object.entries(facts.hosts)) {
+    const before = resume.preFacts.hosts[host];
+    if (!before) continue;
+    const pre = new Map(before.certDir.files.map((f) => [f.path, f.sha256]));
+    for (const f of now.certDir.files) {
+      if (f.path.includes('.certroll-')) continue;
+      const old = pre.get(f.path);
+      const isNew = newSha[f.path] !== undefined && f.sha256 === newSha[f.path];
+      if (isNew && f.path === playbook.files.cert) holder ??= host;
+      if (old === f.sha256 || isNew) continue;
+      findings.push({ level: 'block', code: 'fleet-changed', host, message: `${host}: ${now.certDir.path}/${f.path} is neither the file from before run ${resume.plan.runId} nor the file it installs; resuming is unsafe (use \`certroll rollback --run ${resume.plan.runId}\` or inspect by hand)` });
+    }
+    for (const p of pre.keys()) if (!now.certDir.files.some((f) => f.path === p)) findings.push({ level: 'block', code: 'fleet-changed', host, message: `${host}: ${now.certDir.path}/${p} disappeared since run ${resume.plan.runId} started; resuming is unsafe` });
+  }
+  if (findings.length || !holder || !m) return { material: null, findings };
+  const r = fleet.remotes.get(holder)!;
+  const dir = facts.hosts[holder]!.certDir.path;
+  const read = async (name: string) => (await r.readFile(`${dir}/${name}`)).toString('utf8');
+  const [ca, cert, key] = [await read(playbook.files.ca), await read(playbook.files.cert), await read(playbook.files.key)];
+  if (sha256(ca) !== m.newCa.sha256 || sha256(cert) !== m.newLeaf.sha256 || sha256(key) !== m.newKeySha256)
+    return { material: null, findings: [{ level: 'block', code: 'fleet-changed', host: holder, message: `${holder}: the new files of run ${resume.plan.runId} do not all match its plan; resuming is unsafe` }] };
+  return {
+    findings,
+    material: {
+      files: {
+        ca: { content: ca, sha256: m.newCa.sha256, size: Buffer.byteLength(ca), notAfter: m.newCa.notAfter },
+        cert: { content: cert, sha256: m.newLeaf.sha256, size: Buffer.byteLength(cert), notAfter: m.newLeaf.notAfter },
+        key: { content: new Secret(key), sha256: m.newKeySha256, size: Buffer.byteLength(key) },
+      },
+    },
+  };
+}

@@ -87,3 +87,41 @@ export async function listRuns(root = journalRoot()): Promise<RunSummary[]> {
   }
   return out;
 }
+
+export interface StoredRun {
+  dir: string;
+  summary: RunSummary | null;
+  plan: unknown;
+  facts: unknown;
+  events: JournalEvent[];
+}
+
+/** Read a run back from the journal; null when it is not there. Tolerates a torn last line in events.jsonl. */
+export async function readRun(runId: string, root = journalRoot()): Promise<StoredRun | null> {
+  const dir = join(root, runId);
+  const json = async (name: string) => {
+    try {
+      return JSON.parse(await readFile(join(dir, name), 'utf8')) as unknown;
+    } catch {
+      return null;
+    }
+  };
+  const plan = await json('plan.json');
+  if (!plan) return null;
+  let events: JournalEvent[] = [];
+  try {
+    events = (await readFile(join(dir, 'events.jsonl'), 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as JournalEvent];
+        } catch {
+          return [];
+        }
+      });
+  } catch {
+    /* no events yet */
+  }
+  return { dir, summary: (await json('run.json')) as RunSummary | null, plan, facts: await json('facts.json'), events };
+}

@@ -4,7 +4,7 @@ import type { Playbook } from '../playbook/types.js';
 import type { FleetFacts } from '../facts/types.js';
 import { parseCertificates } from '../pki/index.js';
 import { stepModules } from '../steps/index.js';
-import type { Material, PlanContext } from '../steps/types.js';
+import type { Material, PlanContext, ResumeState } from '../steps/types.js';
 import type { Scope } from '../playbook/template.js';
 import { clusterProblems, endpointsOf } from '../steps/etcd-health.js';
 import type { MaterialSummary, Plan, PlannedStep, Warning } from './types.js';
@@ -87,6 +87,7 @@ export interface PlanInput {
   findings: Warning[];
   need: RenewalNeed;
   options: PlanOptions;
+  resume?: ResumeState;
 }
 
 export function buildPlan(input: PlanInput): Plan {
@@ -108,6 +109,7 @@ export function buildPlan(input: PlanInput): Plan {
     scope: (n) => hostScope(inv, playbook, n),
     warn,
     planned,
+    ...(input.resume ? { resume: input.resume } : {}),
   };
 
   for (const u of facts.unreachable)

@@ -12,7 +12,7 @@ export function describeAction(a: Action): string {
     case 'precheck':
       return `check: ${a.checks.join('; ')}`;
     case 'backup':
-      return `back up ${a.from} → ${a.to} (${a.files} files, ${a.kib} KiB), verify by sha256`;
+      return a.existing ? `keep the existing backup ${a.to} (verify it by sha256, never re-take it)` : `back up ${a.from} → ${a.to} (${a.files} files, ${a.kib} KiB), verify by sha256`;
     case 'stage':
       return `stage ${base(a.path)} as ${base(a.staged)}: sha256 ${short(a.sha256)} mode ${octal(a.mode)} owner ${a.uid}:${a.gid}${a.notAfter ? `, valid until ${a.notAfter}` : ''}${a.secret ? ' (private key: content never shown)' : ''}`;
     case 'swap':

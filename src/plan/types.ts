@@ -14,7 +14,7 @@ export interface Warning {
 export type Action =
   | { kind: 'lock'; host: string; path: string }
   | { kind: 'precheck'; host: string; checks: string[] }
-  | { kind: 'backup'; host: string; from: string; to: string; files: number; kib: number }
+  | { kind: 'backup'; host: string; from: string; to: string; files: number; kib: number; /** Resume: the backup exists; it is verified, never re-taken. */ existing?: boolean }
   | {
       kind: 'stage';
       host: string;

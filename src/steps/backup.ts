@@ -5,6 +5,7 @@ import { sh } from '../ssh/quote.js';
 import type { BackupStep } from '../playbook/types.js';
 import type { Action } from '../plan/types.js';
 import type { StepModule } from './types.js';
+import { inspectBackup } from './restore.js';
 
 /** Inside each backup: the sha256 manifest (sha256sum format) and metadata for a restore from the host alone. */
 export const BACKUP_SUMS = '.certroll-backup.sha256';
@@ -19,8 +20,9 @@ export const backup: StepModule<BackupStep> = {
       const f = ctx.hostFacts(name);
       const from = ctx.host(name).vars.certDir;
       const to = backupDirOf(from, ctx.runId);
-      if (f?.backups.includes(to)) ctx.warn({ level: 'block', code: 'backup-exists', host: name, message: `${name}: ${to} already exists; certroll never overwrites a backup` });
-      actions.push({ kind: 'backup', host: name, from, to, files: f?.certDir.files.length ?? 0, kib: f?.disk.certDirKiB ?? 0 });
+      const exists = Boolean(f?.backups.includes(to));
+      if (exists && !ctx.resume) ctx.warn({ level: 'block', code: 'backup-exists', host: name, message: `${name}: ${to} already exists; certroll never overwrites a backup` });
+      actions.push({ kind: 'backup', host: name, from, to, files: f?.certDir.files.length ?? 0, kib: f?.disk.certDirKiB ?? 0, ...(exists ? { existing: true } : {}) });
     }
     return { hosts, actions, notes: [] };
   },
@@ -31,6 +33,11 @@ export const backup: StepModule<BackupStep> = {
         title: `${a.host}: ${a.from} → ${a.to}`,
         host: a.host,
         run: async (report: (m: string) => void) => {
+          if (a.existing) {
+            const b = await inspectBackup(ctx.remote(a.host), a.to);
+            if (!b.verified) throw new HostError(a.host, 'command', `${a.host}: the existing backup ${a.to} does not verify: ${b.problem}`, 'inspect it by hand; certroll will not overwrite it');
+            return report(`existing backup verified (${b.meta!.files.length} files)`);
+          }
           const f = ctx.facts.hosts[a.host];
           if (!f) throw new Error(`no facts for ${a.host}`);
           const sums = f.certDir.files.map((x) => `${x.sha256}  ./${x.path}\n`).join('');

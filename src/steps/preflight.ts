@@ -20,7 +20,7 @@ export const preflight: StepModule<PreflightStep> = {
       if (name === ctx.inventory.firstMaster) checks.push('CA key present', 'etcd cluster healthy with a leader');
       actions.push({ kind: 'precheck', host: name, checks });
       if (!f) continue;
-      if (f.lock) {
+      if (f.lock && f.lock.runId !== ctx.runId) {
         ctx.warn({
           level: 'block',
           code: 'lock-held',
@@ -62,7 +62,7 @@ export const preflight: StepModule<PreflightStep> = {
         const lockDir = lockDirOf(host.vars.certDir);
         const owner = JSON.stringify({ runId: ctx.runId, startedAt: ctx.plan.createdAt, controlHost: ctx.options.controlHost, user: ctx.options.user });
         const res = await r.sh(
-          sh`${raw(ctx.options.breakLock ? sh`rm -rf -- ${lockDir};` : '')} if mkdir -- ${lockDir} 2>/dev/null; then cat > ${lockDir}/owner.json && echo @@locked; else cat ${lockDir}/owner.json 2>/dev/null; echo; echo @@held; fi`,
+          sh`${raw(ctx.options.breakLock ? sh`rm -rf -- ${lockDir};` : '')} if mkdir -- ${lockDir} 2>/dev/null; then cat > ${lockDir}/owner.json && echo @@locked; elif grep -qF -- ${ctx.runId} ${lockDir}/owner.json 2>/dev/null; then echo @@locked; else cat ${lockDir}/owner.json 2>/dev/null; echo; echo @@held; fi`,
           { stdin: owner },
         );
         if (!res.stdout.includes('@@locked')) {

@@ -8,6 +8,7 @@ import type { RollingRestartStep } from '../playbook/types.js';
 import type { Action } from '../plan/types.js';
 import type { ApplyContext, StepModule, WorkItem } from './types.js';
 import { clusterProblems, endpointOf, endpointsOf, etcdctlLine, queryCluster } from './etcd-health.js';
+import { restoreHost } from './restore.js';
 import { sleep } from './shared.js';
 
 type RestartAction = Extract<Action, { kind: 'restart' }>;
@@ -36,7 +37,8 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
     const hosts = ctx.hostsOf(spec.targets);
     if (!ctx.material) return { hosts, actions: [], notes: ['no new certificates: no restart needed'] };
     const leader = ctx.facts.etcd?.leaderHost;
-    const order = restartOrder(hosts, leader);
+    const done = new Set(ctx.resume?.restarted ?? []);
+    const order = restartOrder(hosts.filter((h) => !done.has(h)), leader);
     const pause = ctx.pauseSeconds ?? spec.pauseSeconds;
     const actions: Action[] = order.map((h, i) => {
       const v = ctx.host(h).vars;
@@ -61,7 +63,7 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
         checksAfter: ['etcd member healthy with the new certificates', `raft index within ${spec.maxRaftLag} of the leader`, ...(spec.apiserverCheck ? ['apiserver answers'] : [])],
       };
     });
-    const notes = [`restart order: ${order.join(' → ')}${leader ? ` (leader ${leader} last)` : ' (leader unknown)'}`, 'before each node: cluster healthy and keeps quorum without it'];
+    const notes = [...(done.size ? [`already restarted by the stopped run: ${[...done].join(', ')}`] : []), `restart order: ${order.join(' → ')}${leader ? ` (leader ${leader} last)` : ' (leader unknown)'}`, 'before each node: cluster healthy and keeps quorum without it'];
     return { hosts: order, actions, notes };
   },
   apply(step, spec, ctx) {
@@ -76,7 +78,13 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
         remaining.splice(remaining.indexOf(host), 1);
         const a = planned.find((p) => p.host === host)!;
         report(`${host}${host === pre.leaderHost ? ' (leader)' : ''}: checking cluster health and quorum`);
-        await restartOne(ctx, spec, a, report);
+        try {
+          await restartOne(ctx, spec, a, report);
+          void ctx.journalNote?.({ event: 'node-restarted', host });
+        } catch (e) {
+          if (!(e instanceof SafetyStop) || e.check !== 'health-timeout') throw e;
+          throw await onNodeFailure(ctx, spec, a, e, report);
+        }
       },
     }));
     return { items, concurrent: false };
@@ -96,13 +104,13 @@ export function restartActionFor(ctx: RestartContext, spec: RollingRestartStep, 
  * Restart one etcd node: check health and quorum, park its manifests, wait until its containers are gone, pause,
  * move them back, wait until it is healthy, caught up and the apiserver answers. Throws SafetyStop naming the node and check.
  */
-export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, a: RestartAction, report: (m: string) => void): Promise<void> {
+export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, a: RestartAction, report: (m: string) => void, opts: { skipQuorumCheck?: boolean } = {}): Promise<void> {
   const r = ctx.remote(a.host);
   const n = (ctx.inventory.groups.etcd ?? []).length;
-  const pre = await queryCluster(ctx, a.host);
-  const problems = clusterProblems(pre, n);
-  const healthy = pre.health.filter((h) => h.healthy).length;
-  if (problems.length || !keepsQuorumWithoutOne(healthy, n))
+  const pre = opts.skipQuorumCheck ? null : await queryCluster(ctx, a.host);
+  const problems = pre ? clusterProblems(pre, n) : [];
+  const healthy = pre ? pre.health.filter((h) => h.healthy).length : n;
+  if (pre && (problems.length || !keepsQuorumWithoutOne(healthy, n)))
     throw new SafetyStop('quorum', `${a.host}: not restarting: ${problems.length ? problems.join('; ') : `only ${healthy} of ${n} members healthy, stopping one would lose quorum`}`, 'repair the cluster, then resume the run', a.host);
 
   const inPlace = (m: string) => `${a.manifestsDir}/${m}`;
@@ -173,6 +181,45 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
 }
 
 /** Poll `check` every 200 ms until it is true or `timeoutSeconds` pass (or the run is interrupted). */
+/** After a node failed its health check: restore it (or every host) from backup and restart it, as --on-failure says. */
+async function onNodeFailure(ctx: ApplyContext, spec: RollingRestartStep, a: RestartAction, cause: SafetyStop, report: (m: string) => void): Promise<Error> {
+  const mode = ctx.options.onFailure;
+  const resume = `certroll run --resume ${ctx.runId} -i ${ctx.inventory.file}`;
+  const rollback = `certroll rollback --run ${ctx.runId} -i ${ctx.inventory.file}`;
+  if (mode === 'stop')
+    return new SafetyStop('health-timeout', `${cause.message.split('\n')[0]}\n--on-failure stop: ${a.host} was left as it is (new certificates, manifests in place)`, `fix ${a.host}, then \`${resume}\`; or put everything back with \`${rollback}\``, a.host);
+  const managed = Object.values(ctx.playbook.files);
+  const restoreOne = async (name: string) => {
+    const h = ctx.inventory.hosts.find((x) => x.name === name)!;
+    const r = await restoreHost(ctx.remote(name), h.vars.certDir, backupDirOf(h.vars.certDir, ctx.runId), ctx.runId, managed);
+    report(`${name}: cert dir restored from backup (${r.files} files${r.removed.length ? `, removed ${r.removed.join(', ')}` : ''})`);
+  };
+  const restored: string[] = [];
+  if (mode === 'rollback-all') {
+    for (const h of ctx.inventory.hosts) if (ctx.remotes.has(h.name)) await restoreOne(h.name), restored.push(h.name);
+  } else {
+    await restoreOne(a.host);
+    restored.push(a.host);
+  }
+  // Restart the failed node with its restored certificates: no quorum precheck (it is the one down), no pause.
+  const again = { ...a, pauseSeconds: 0 };
+  try {
+    await restartOne({ ...ctx }, { ...spec, pauseSeconds: 0 }, again, report, { skipQuorumCheck: true });
+  } catch (e) {
+    return new SafetyStop('rollback-node-failed', `${cause.message.split('\n')[0]}\nrestored ${a.host} from its backup, but it is still not healthy: ${(e as Error).message.split('\n')[0]}`, `look at etcd on ${a.host}; backups: ${backupDirOf(ctx.inventory.hosts.find((h) => h.name === a.host)!.vars.certDir, ctx.runId)}`, a.host);
+  }
+  if (mode === 'rollback-all') {
+    const others = restartOrder((ctx.inventory.groups.etcd ?? []).filter((h) => h !== a.host), (await queryCluster(ctx, a.host)).leaderHost);
+    for (const h of others) await restartOne(ctx, { ...spec, pauseSeconds: 0 }, { ...a, host: h, pauseSeconds: 0 }, report);
+  }
+  return new SafetyStop(
+    'rolled-back',
+    `${cause.message.split('\n')[0]}\n--on-failure ${mode}: restored ${restored.join(', ')} from backup and restarted ${mode === 'rollback-all' ? 'the etcd nodes' : a.host}; the cluster is healthy${mode === 'rollback-node' ? ' (that node with its old certificates, which the other nodes still trust)' : ' with the old certificates'}`,
+    mode === 'rollback-node' ? `fix the cause on ${a.host}, then \`${resume}\`; or put every host back with \`${rollback}\`` : 'nothing else to do: every host holds its backup',
+    a.host,
+  );
+}
+
 async function poll(ctx: Pick<ApplyContext, 'signal'>, timeoutSeconds: number, check: () => Promise<boolean>): Promise<boolean> {
   const deadline = Date.now() + timeoutSeconds * 1000;
   for (;;) {

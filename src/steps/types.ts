@@ -7,6 +7,9 @@ import type { Remote } from '../ssh/remote.js';
 import type { Secret } from '../secret.js';
 import type { Scope } from '../playbook/template.js';
 
+/** What a failed health check during the rolling restart leads to. */
+export type OnFailure = 'rollback-node' | 'stop' | 'rollback-all';
+
 /** New certificate material, in memory only; the key is a Secret. */
 export interface Material {
   files: Record<FileRole, { content: string | Secret<string>; sha256: string; size: number; notAfter?: string }>;
@@ -30,6 +33,13 @@ export interface PlanContext {
   warn(w: Warning): void;
   /** Steps planned so far, in order. */
   planned: PlannedStep[];
+  /** Set when continuing a stopped run: its backups are kept, restarted nodes are not restarted again. */
+  resume?: ResumeState;
+}
+
+export interface ResumeState {
+  /** etcd hosts the stopped run already restarted with the new certificates. */
+  restarted: string[];
 }
 
 export interface StepPlanResult {
@@ -52,10 +62,12 @@ export interface ApplyContext {
   runId: string;
   /** Facts gathered for the plan (what the fleet looked like). */
   facts: FleetFacts;
-  options: { breakLock: boolean; controlHost: string; user: string };
+  options: { breakLock: boolean; controlHost: string; user: string; onFailure: OnFailure };
   report: Report;
   /** Aborted on SIGINT: long waits end early and the step stops at its next safe point. */
   signal: AbortSignal;
+  /** Extra journal records (e.g. which nodes were restarted, for --resume). */
+  journalNote?: (e: { event: string; host?: string; message?: string }) => Promise<void>;
   /** Hosts whose lock this run holds (released at the end). */
   locked: Set<string>;
 }
