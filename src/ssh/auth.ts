@@ -1,6 +1,9 @@
 // Chooses how to log in to a host: identity file (decrypted with a passphrase from env or prompt), ssh-agent, then password.
 import { readFile } from 'node:fs/promises';
-import { utils, type AnyAuthMethod, type AuthHandlerMiddleware, type ParsedKey } from 'ssh2';
+import ssh2, { type AnyAuthMethod, type AuthHandlerMiddleware, type ParsedKey } from 'ssh2';
+
+// ssh2 is CommonJS: take its members from the default export (named imports fail under plain Node ESM).
+const { utils } = ssh2;
 import { HostError } from '../errors.js';
 import type { Host } from '../inventory/types.js';
 import { Secret } from '../secret.js';

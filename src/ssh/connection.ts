@@ -3,7 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { basename, dirname, posix } from 'node:path';
 import pLimit from 'p-limit';
-import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper, type Stats } from 'ssh2';
+import ssh2, { type ClientChannel, type ConnectConfig, type SFTPWrapper, type Stats } from 'ssh2';
+
+// ssh2 is CommonJS: take its members from the default export (named imports fail under plain Node ESM).
+const { Client } = ssh2;
+type Client = InstanceType<typeof Client>;
 import { HostError } from '../errors.js';
 import type { Host } from '../inventory/types.js';
 import { CredentialStore, makeAuthHandler } from './auth.js';
