@@ -151,7 +151,7 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
   const etcdctl = etcdctlLine(ctx, a.host);
   const own = endpointOf(ctx.inventory.hosts.find((h) => h.name === a.host)!);
   const api = spec.apiserverCheck ? quoteArgv(renderArgv(spec.apiserverCheck, ctx.scope(a.host))) : 'true';
-  const probe = `${etcdctl} --endpoints ${own} endpoint health -w json 2>/dev/null; echo @@; ${etcdctl} --endpoints ${endpointsOf(ctx.inventory)} endpoint status -w json 2>/dev/null; echo @@; ${api} >/dev/null 2>&1; echo "@@api $?"`;
+  const probe = `${etcdctl} --endpoints ${own} endpoint health -w json 2>/dev/null; echo @@; ${etcdctl} --endpoints ${endpointsOf(ctx.inventory)} endpoint status -w json 2>/dev/null; ${api} >/dev/null 2>&1; echo "@@api $?"`;
   let last = 'no answer yet';
   const ok = await poll(ctx, spec.healthTimeoutSeconds, async () => {
     const out = await r.sh(raw(probe).text, { allowFailure: true });

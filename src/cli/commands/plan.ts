@@ -18,10 +18,10 @@ export interface PlanArgs {
 }
 
 /** Options `plan` and `run` share. */
-export function planOptions<T>(y: Argv<T>) {
+export function planOptions<T>(y: Argv<T>, required = true) {
   return y
-    .positional('playbook', { type: 'string', demandOption: true, describe: 'Playbook YAML (e.g. playbooks/tos-etcd-renew.yaml)' })
-    .option('inventory', { alias: 'i', type: 'string', demandOption: 'Name the inventory with -i FILE (see inventories/).', describe: 'Inventory YAML file' })
+    .positional('playbook', { type: 'string', demandOption: required, describe: required ? 'Playbook YAML (e.g. playbooks/tos-etcd-renew.yaml)' : 'Playbook YAML (taken from the journal with --resume)' })
+    .option('inventory', { alias: 'i', type: 'string', ...(required ? { demandOption: 'Name the inventory with -i FILE (see inventories/).' } : {}), describe: required ? 'Inventory YAML file' : 'Inventory YAML file (taken from the journal with --resume)' })
     .option('forks', { type: 'number', default: 20, describe: 'Hosts handled in parallel' })
     .option('json', { type: 'boolean', default: false, describe: 'Print the plan as JSON on stdout' })
     .option('color', { type: 'boolean', describe: 'Force colours on/off (default: on for a TTY, off with NO_COLOR)' })

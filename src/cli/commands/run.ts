@@ -27,9 +27,7 @@ export const runCommand: CommandModule<{}, RunArgs> = {
   command: 'run [playbook]',
   describe: 'Run a playbook against the inventory: plan, confirm, then apply with live progress (--resume continues a stopped run)',
   builder: (y) =>
-    planOptions(y)
-      .positional('playbook', { type: 'string', demandOption: false, describe: 'Playbook YAML (taken from the journal with --resume)' })
-      .option('inventory', { alias: 'i', type: 'string', demandOption: false, describe: 'Inventory YAML file (taken from the journal with --resume)' })
+    planOptions(y, false)
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
       .option('break-lock', { type: 'boolean', default: false, describe: 'Remove a stale lock left by a run that died' })
       .option('resume', { type: 'string', describe: 'Continue the stopped run RUN_ID from its first unfinished step' })
