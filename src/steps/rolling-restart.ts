@@ -80,7 +80,7 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
         report(`${host}${host === pre.leaderHost ? ' (leader)' : ''}: checking cluster health and quorum`);
         try {
           await restartOne(ctx, spec, a, report);
-          void ctx.journalNote?.({ event: 'node-restarted', host });
+          await ctx.journalNote?.({ event: 'node-restarted', host, message: host === pre.leaderHost ? 'leader' : 'follower' });
         } catch (e) {
           if (!(e instanceof SafetyStop) || e.check !== 'health-timeout') throw e;
           throw await onNodeFailure(ctx, spec, a, e, report);
