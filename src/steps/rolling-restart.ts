@@ -79,8 +79,9 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
         const a = planned.find((p) => p.host === host)!;
         report(`${host}${host === pre.leaderHost ? ' (leader)' : ''}: checking cluster health and quorum`);
         try {
-          await restartOne(ctx, spec, a, report);
+          const timing = await restartOne(ctx, spec, a, report);
           await ctx.journalNote?.({ event: 'node-restarted', host, message: host === pre.leaderHost ? 'leader' : 'follower' });
+          await ctx.journalNote?.({ event: 'node-timing', host, message: JSON.stringify(timing) });
         } catch (e) {
           if (!(e instanceof SafetyStop) || e.check !== 'health-timeout') throw e;
           throw await onNodeFailure(ctx, spec, a, e, report);
@@ -104,7 +105,14 @@ export function restartActionFor(ctx: RestartContext, spec: RollingRestartStep, 
  * Restart one etcd node: check health and quorum, park its manifests, wait until its containers are gone, pause,
  * move them back, wait until it is healthy, caught up and the apiserver answers. Throws SafetyStop naming the node and check.
  */
-export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, a: RestartAction, report: (m: string) => void, opts: { skipQuorumCheck?: boolean } = {}): Promise<void> {
+/** Where a node's restart spent its time: waiting for the containers to stop, the pause, waiting for health. */
+export interface RestartTiming {
+  stopWaitMs: number;
+  pauseMs: number;
+  healthWaitMs: number;
+}
+
+export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, a: RestartAction, report: (m: string) => void, opts: { skipQuorumCheck?: boolean } = {}): Promise<RestartTiming> {
   const r = ctx.remote(a.host);
   const n = (ctx.inventory.groups.etcd ?? []).length;
   const pre = opts.skipQuorumCheck ? null : await queryCluster(ctx, a.host);
@@ -119,6 +127,7 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
   const unpark = a.manifests.map((m) => sh`if [ -f ${parked(m)} ]; then mv -f -- ${parked(m)} ${inPlace(m)}; fi`).join('; ');
   const restoreHint = `to restore ${a.host} by hand: cp -a ${backupDirOf(ctx.inventory.hosts.find((h) => h.name === a.host)!.vars.certDir, ctx.runId)}/. ${ctx.inventory.hosts.find((h) => h.name === a.host)!.vars.certDir}/ (then remove the .certroll-backup.* files there), and make sure ${a.manifests.join(', ')} are in ${a.manifestsDir}`;
 
+  const timing: RestartTiming = { stopWaitMs: 0, pauseMs: 0, healthWaitMs: 0 };
   let isParked = false;
   const moveBack = async () => {
     await r.sh(unpark);
@@ -129,6 +138,7 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
     isParked = true;
     report(`${a.host}: manifests moved to ${a.parkDir}; waiting for ${spec.containerNames.join(', ')} to stop`);
     const check = quoteArgv(renderArgv(spec.containerCheck, ctx.scope(a.host)));
+    let t = Date.now();
     const gone = await poll(ctx, spec.stopTimeoutSeconds, async () => {
       const out = await r.sh(check, { allowFailure: true });
       return !spec.containerNames.some((c) => out.stdout.includes(c));
@@ -139,7 +149,10 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
     }
     if (a.pauseSeconds > 0) {
       report(`${a.host}: stopped; pausing ${a.pauseSeconds}s`);
+      timing.stopWaitMs = Date.now() - t;
+      t = Date.now();
       await sleep(a.pauseSeconds * 1000, ctx.signal);
+      timing.pauseMs = Date.now() - t;
     }
     await moveBack();
     report(`${a.host}: manifests back in ${a.manifestsDir}; waiting until healthy and caught up`);
@@ -153,6 +166,7 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
   const api = spec.apiserverCheck ? quoteArgv(renderArgv(spec.apiserverCheck, ctx.scope(a.host))) : 'true';
   const probe = `${etcdctl} --endpoints ${own} endpoint health -w json 2>/dev/null; echo @@; ${etcdctl} --endpoints ${endpointsOf(ctx.inventory)} endpoint status -w json 2>/dev/null; ${api} >/dev/null 2>&1; echo "@@api $?"`;
   let last = 'no answer yet';
+  const healthStart = Date.now();
   const ok = await poll(ctx, spec.healthTimeoutSeconds, async () => {
     const out = await r.sh(raw(probe).text, { allowFailure: true });
     const [healthText = '', statusText = '', apiText = ''] = out.stdout.split('@@');
@@ -177,7 +191,9 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
     if (ctx.signal.aborted) throw new Interrupted(`interrupted while waiting for ${a.host} to become healthy (its manifests are in place)`);
     throw new SafetyStop('health-timeout', `${a.host}: not healthy ${spec.healthTimeoutSeconds}s after restart (${last}); the run stopped before the next node`, restoreHint, a.host);
   }
+  timing.healthWaitMs = Date.now() - healthStart;
   report(`${a.host}: healthy with the new certificates and caught up`);
+  return timing;
 }
 
 /** Poll `check` every 200 ms until it is true or `timeoutSeconds` pass (or the run is interrupted). */
