@@ -69,7 +69,7 @@ async function main(): Promise<number> {
       say(`sshd of ${a.host} started`);
     })
     .command('exec <host> [cmd..]', "run a command inside a host's namespaces: exec HOST -- CMD…", (y) => y.options(dirOpt).positional('host', { type: 'string', demandOption: true }).positional('cmd', { type: 'string', array: true }), async (a) => {
-      const argv = (a.cmd ?? []).map(String);
+      const argv = [...(a.cmd ?? []), ...((a['--'] as unknown[] | undefined) ?? [])].map(String);
       if (!argv.length) throw new Error('exec: give a command after --');
       const state = loadState(a.dir);
       const h = state?.hosts.find((x) => x.name === a.host || x.address === a.host);
@@ -84,7 +84,7 @@ async function main(): Promise<number> {
       });
     })
     .demandCommand(1)
-    .parserConfiguration({ 'populate--': false, 'unknown-options-as-args': false })
+    .parserConfiguration({ 'populate--': true })
     .fail((msg, err) => {
       throw err ?? new Error(msg);
     })

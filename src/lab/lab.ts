@@ -34,7 +34,27 @@ export interface LabState {
 }
 
 const PACKAGES = ['openssh-server', 'etcd-server', 'etcd-client', 'mariadb-server', 'python3', 'openssl'];
-const MOUNTPOINTS = ['/opt/kubernetes', '/var/lib/transwarp-manager', '/var/lib/etcd', '/var/lib/mysql', '/run/mysqld', '/run/sshd'];
+const MOUNTPOINTS = ['/opt/kubernetes', '/var/lib/transwarp-manager', '/var/lib/etcd', '/var/lib/mysql', '/run/mysqld'];
+/** sshd's privilege separation dir: created when missing, never removed (other sshds, other labs need it). */
+const SSHD_PRIVSEP = '/run/sshd';
+
+/** Paths that some other mount namespace (another lab, a container) has something mounted on. rmdir would detach those mounts. */
+function mountedInOtherNamespaces(paths: string[]): Set<string> {
+  const out = new Set<string>();
+  const own = mountNs(process.pid);
+  for (const [ns, pids] of pidsByMountNs()) {
+    if (ns === own) continue;
+    try {
+      for (const line of readFileSync(`/proc/${pids[0]}/mountinfo`, 'utf8').split('\n')) {
+        const mp = line.split(' ')[4];
+        if (mp && paths.includes(mp)) out.add(mp);
+      }
+    } catch {
+      /* process gone */
+    }
+  }
+  return out;
+}
 
 export function loadState(dir: string): LabState | undefined {
   const f = join(dir, 'lab.json');
@@ -132,10 +152,13 @@ async function makePristine(layout: LabLayout, hosts: LabHost[]): Promise<void> 
 }
 
 /** Make a host's private directories hold exactly the pristine files (srv, opt/kubernetes, manager templates; empty /tmp and etcd data). */
-async function restoreHostFiles(layout: LabLayout, h: LabHost): Promise<void> {
+const RESTORED = ['var-lib-etcd', 'tmp', 'srv', 'var-lib-transwarp-manager', 'opt-kubernetes'];
+
+async function restoreHostFiles(layout: LabLayout, h: LabHost, parts: string[] = RESTORED): Promise<void> {
   const fs = join(layout.hostsDir, h.name, 'fs');
   const src = join(layout.pristine, 'hosts', h.roles.includes('extra') ? '_extra' : h.name);
-  for (const d of ['srv', 'opt-kubernetes', 'var-lib-transwarp-manager', 'tmp', 'var-lib-etcd']) {
+  // opt-kubernetes (the manifests) comes last: a kubelet stand-in starts pods as soon as their manifest appears.
+  for (const d of RESTORED.filter((x) => parts.includes(x))) {
     const target = join(fs, d);
     await mkdir(target, { recursive: true });
     for (const e of await readdir(target)) await rm(join(target, e), { recursive: true, force: true });
@@ -337,6 +360,7 @@ export async function up(input: Partial<LabOptions> & { namePrefix?: string }, l
       state.createdDirs.push(d);
     }
   }
+  if (!existsSync(SSHD_PRIVSEP)) await mkdir(SSHD_PRIVSEP, { mode: 0o755 });
   await saveState(layout, state);
   try {
     await mkdir(layout.sshDir, { recursive: true, mode: 0o700 });
@@ -406,9 +430,10 @@ export async function down(dir: string, log: Log): Promise<void> {
   }
   if (pids.length) log(`ending ${pids.length} processes in ${state.hosts.length} hosts`);
   await endProcesses(pids, 8000);
+  const busy = mountedInOtherNamespaces(state.createdDirs);
   for (const d of [...state.createdDirs].reverse()) {
     try {
-      if (existsSync(d) && readdirSync(d).length === 0) await rmdir(d);
+      if (existsSync(d) && readdirSync(d).length === 0 && !busy.has(d)) await rmdir(d);
     } catch {
       /* something else uses it now */
     }
@@ -482,15 +507,19 @@ export async function reset(dir: string, log: Log): Promise<void> {
     const ok = join(layout.hostPaths(h).root, 'fs', 'opt-kubernetes');
     for (const e of await readdir(ok)) await rm(join(ok, e), { recursive: true, force: true });
   }
-  const stopped = await waitFor(() => podHosts.every((h) => !containers(layout, h).some((c) => c.status === 'running')), 4000, 50);
+  // etcd members all stopping at once may spend seconds on leadership transfer; their data is wiped anyway, so after 1 s: SIGKILL.
+  const stopped = await waitFor(() => podHosts.every((h) => !containers(layout, h).some((c) => c.status === 'running')), 1000, 50);
   if (!stopped) {
-    await endProcesses(podHosts.flatMap((h) => containers(layout, h).filter((c) => c.status === 'running').map((c) => c.pid!)), 1000);
+    await endProcesses(podHosts.flatMap((h) => containers(layout, h).filter((c) => c.status === 'running').map((c) => c.pid!)), 0);
   }
-  await Promise.all(state.hosts.map((h) => limit(() => restoreHostFiles(layout, h))));
+  log(`pods stopped (${Date.now() - t0} ms)`);
+  await Promise.all(state.hosts.map((h) => limit(() => restoreHostFiles(layout, h, RESTORED.filter((d) => d !== 'opt-kubernetes')))));
+  log(`files restored (${Date.now() - t0} ms)`);
   const manager = state.hosts.find((h) => h.roles.includes('manager'))!;
   if (!manager.mariadbPid || !isAlive(manager.mariadbPid)) manager.mariadbPid = await startMariadb(layout, manager);
   await applyManagerDb(layout, manager);
   await saveState(layout, state);
+  await Promise.all(state.hosts.map((h) => limit(() => restoreHostFiles(layout, h, ['opt-kubernetes']))));
   await startPods(layout, state);
   log(`lab reset in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
