@@ -1,0 +1,210 @@
+// `certroll rollback`: put every host back as it was before a run, from the backups that run made (verified first), then
+// rolling-restart etcd and check every cert dir is byte-identical to before. Works from the hosts alone with --from-backup.
+import type { Argv, CommandModule } from 'yargs';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
+import { ExitCode, Interrupted, SafetyStop, UsageError } from '../../errors.js';
+import { makeUi, setExitCode } from '../common.js';
+import { controlIdentity, loadInputs } from '../pipeline.js';
+import { Journal, journalRoot, newRunId, readRun, type RunSummary } from '../../journal/journal.js';
+import { openFleet } from '../../ssh/fleet.js';
+import { hostScope } from '../../plan/build.js';
+import type { FleetFacts } from '../../facts/types.js';
+import type { Plan } from '../../plan/types.js';
+import { gatherRollbackFacts } from '../../rollback/gather.js';
+import { planRollback } from '../../rollback/plan.js';
+import { renderRollbackPlan } from '../../rollback/render.js';
+import { applyRollback } from '../../rollback/apply.js';
+import type { BeforeState } from '../../rollback/types.js';
+
+export const DEFAULT_PLAYBOOK = 'playbooks/tos-etcd-renew.yaml';
+/** Run ids are made by newRunId(); anything safe as one path component is accepted. */
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+interface RollbackArgs {
+  playbook?: string;
+  inventory?: string;
+  run?: string;
+  'from-backup'?: string;
+  'dry-run': boolean;
+  yes: boolean;
+  json: boolean;
+  color?: boolean;
+  forks: number;
+  pause?: number;
+  'break-lock': boolean;
+  'accept-new-host-keys': boolean;
+}
+
+export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
+  command: 'rollback [playbook]',
+  describe: 'Put every host back as it was before a run: verify all backups, restore the cert dirs, rolling-restart etcd, check byte-identical',
+  builder: (y) =>
+    y
+      .positional('playbook', { type: 'string', describe: `Playbook of the run, for the restart parameters and file names (default: the run's, else ${DEFAULT_PLAYBOOK})` })
+      .option('inventory', { alias: 'i', type: 'string', describe: 'Inventory YAML file (default: the run\'s, from the journal)' })
+      .option('run', { type: 'string', describe: 'Run id to undo (certroll runs lists them)' })
+      .option('from-backup', { type: 'string', describe: 'Without the local journal: a backup dir <certDir>-bak-<run-id>; the state before the run comes from each host\'s backup metadata' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'Print what the rollback would do; change nothing' })
+      .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
+      .option('json', { type: 'boolean', default: false, describe: 'JSON on stdout (the plan with --dry-run, else the result)' })
+      .option('color', { type: 'boolean', describe: 'Force colours on/off (default: on for a TTY, off with NO_COLOR)' })
+      .option('forks', { type: 'number', default: 20, describe: 'Hosts handled in parallel' })
+      .option('pause', { type: 'number', describe: 'Seconds between stopping and starting each etcd node (overrides the playbook)' })
+      .option('break-lock', { type: 'boolean', default: false, describe: 'Remove a stale lock left by a run that died' })
+      .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'Add unknown host keys to known_hosts (changed keys are always refused)' }) as unknown as Argv<RollbackArgs>,
+  handler: async (args) => {
+    const ui = makeUi(args);
+    const r = await resolveRollbackArgs(args);
+    const { inventory, playbook } = await loadInputs(r.inventory, r.playbook);
+    if (r.certDir && !inventory.hosts.some((h) => h.vars.certDir === r.certDir))
+      throw new UsageError(`--from-backup ${args['from-backup']}: no host of ${inventory.file} has the cert dir ${r.certDir} (cert dirs: ${[...new Set(inventory.hosts.map((h) => h.vars.certDir))].join(', ')})`);
+    const now = new Date();
+    const rollbackId = newRunId(now);
+    const fleet = await openFleet(inventory.hosts, { forks: args.forks, acceptNewHostKeys: args['accept-new-host-keys'] });
+    try {
+      const g = await gatherRollbackFacts(fleet, inventory, playbook, r.runId);
+      const plan = planRollback({
+        inventory,
+        playbook,
+        rollbackId,
+        rollbackOf: r.runId,
+        now,
+        source: r.journal ? 'journal' : 'backup',
+        ...(r.journal ? { journal: r.journal } : {}),
+        facts: g.facts,
+        unreachable: g.unreachable,
+        etcd: g.etcd,
+        breakLock: args['break-lock'],
+        ...(args.pause !== undefined ? { pauseSeconds: args.pause } : {}),
+      });
+      if (args['dry-run']) {
+        if (args.json) ui.data(plan);
+        else ui.say(renderRollbackPlan(plan, ui.p) + '\n\n' + ui.p.dim('--dry-run: nothing was changed.'));
+        if (plan.status === 'blocked') setExitCode(ExitCode.findings);
+        return;
+      }
+      if (!args.json) ui.say(renderRollbackPlan(plan, ui.p));
+      if (plan.status === 'blocked')
+        throw new SafetyStop('rollback-blocked', `the rollback is blocked:\n${plan.reasons.map((x) => `  - ${x}`).join('\n')}`, 'fix the problems above and run again; no host was touched');
+      await confirm(args, plan.hosts.length, r.runId);
+
+      const journal = new Journal(rollbackId);
+      await journal.init();
+      await journal.put('rollback-plan.json', plan);
+      const base = { runId: rollbackId, inventory: inventory.file, playbook: playbook.file, startedAt: plan.createdAt, kind: 'rollback', rollbackOf: r.runId };
+      const summary = (s: Partial<RunSummary> & { state: RunSummary['state'] }) => journal.put('run.json', { ...base, ...s });
+      await summary({ state: 'running' });
+      const original = r.journal ? new Journal(r.runId) : null;
+      await original?.event({ event: 'rollback-start', message: `rollback ${rollbackId}` }).catch(() => undefined);
+
+      const abort = new AbortController();
+      let signals = 0;
+      const onSignal = () => {
+        signals++;
+        if (signals === 1) {
+          process.stderr.write('\ninterrupt: finishing the action in progress, then stopping at a safe point (press Ctrl-C again to force)\n');
+          abort.abort();
+        } else {
+          process.stderr.write('\nforced exit: the journal records where the rollback stopped\n');
+          void summary({ state: 'interrupted', endedAt: new Date().toISOString(), error: 'forced exit (second interrupt)' }).finally(() => process.exit(ExitCode.interrupted));
+        }
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const t0 = Date.now();
+      const result = await applyRollback(
+        {
+          plan,
+          inventory,
+          playbook,
+          remotes: fleet.remotes,
+          remote: (h) => {
+            const x = fleet.remotes.get(h);
+            if (!x) throw new SafetyStop('unreachable', `${h} is not connected`, undefined, h);
+            return x;
+          },
+          scope: (n) => hostScope(inventory, playbook, n),
+          signal: abort.signal,
+          journal,
+          options: { breakLock: args['break-lock'], ...controlIdentity(), ...(args.pause !== undefined ? { pauseSeconds: args.pause } : {}) },
+        },
+        { renderer: args.json ? 'silent' : ui.mode.tty ? 'default' : 'simple', forks: args.forks },
+      ).finally(() => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      });
+      const counters = fleet.counters();
+      const interrupted = result.error instanceof Interrupted || (result.error !== undefined && abort.signal.aborted);
+      const state = result.error === undefined ? 'succeeded' : interrupted ? 'interrupted' : 'failed';
+      const message = result.error ? (result.error as Error).message : undefined;
+      await summary({ state, endedAt: new Date().toISOString(), ...(result.stoppedAt ? { stoppedAt: result.stoppedAt } : {}), ...(message ? { error: message } : {}) });
+      await original?.event({ event: state === 'succeeded' ? 'rolled-back' : 'rollback-failed', message: `rollback ${rollbackId}${message ? `: ${message.split('\n')[0]}` : ''}` }).catch(() => undefined);
+      const stats = { wallMs: Date.now() - t0, connections: counters.connections, roundTrips: counters.roundTrips, hosts: fleet.remotes.size };
+      if (args.json) ui.data({ rollbackId, rollbackOf: r.runId, state, stoppedAt: result.stoppedAt, error: message, restored: result.restored, restarted: result.restarted, stats, journal: journal.dir });
+      if (result.error) {
+        if (!args.json) ui.say(ui.p.red(`\nRollback ${rollbackId} of run ${r.runId} ${state} at step "${result.stoppedAt ?? 'start'}". Journal: ${journal.dir}\nIt can be run again: certroll rollback -i ${inventory.file} --run ${r.runId}${r.journal ? '' : ` --from-backup ${args['from-backup']}`}`));
+        if (interrupted && !(result.error instanceof Interrupted)) throw new Interrupted(`${message}\nstopped at a safe point`);
+        throw result.error;
+      }
+      if (!args.json)
+        ui.say(ui.p.green(`\nRollback of run ${r.runId} succeeded in ${(stats.wallMs / 1000).toFixed(1)}s: ${result.restored.length} hosts restored, ${result.restarted.length} etcd nodes restarted, every cert dir byte-identical to before the run. Journal: ${journal.dir}`));
+    } finally {
+      await fleet.close();
+    }
+  },
+};
+
+export interface ResolvedRollback {
+  runId: string;
+  inventory: string;
+  playbook: string;
+  /** Set when the before-state comes from the local journal. */
+  journal?: { before: Record<string, BeforeState>; backedUp: string[] };
+  /** With --from-backup: the cert dir part of the path. */
+  certDir?: string;
+}
+
+/** Which run, which files, and where the before-state comes from; usage errors before anything is read. */
+export async function resolveRollbackArgs(args: Pick<RollbackArgs, 'run' | 'from-backup' | 'inventory' | 'playbook'>): Promise<ResolvedRollback> {
+  let runId = args.run;
+  let certDir: string | undefined;
+  const fb = args['from-backup'];
+  if (fb !== undefined) {
+    const path = fb.replace(/\/+$/, '');
+    const m = /^(\/.*)-bak-([^/]+)$/.exec(path);
+    if (!m || !RUN_ID.test(m[2]!)) throw new UsageError(`--from-backup expects an absolute backup directory <certDir>-bak-<run-id> (e.g. /srv/kubernetes-bak-20261123T094300Z-a1b2c3), got "${fb}"`);
+    if (runId !== undefined && runId !== m[2]) throw new UsageError(`--run ${runId} and --from-backup ${fb} name different runs`);
+    runId = m[2]!;
+    certDir = m[1]!;
+  }
+  if (runId === undefined) throw new UsageError('name the run to undo: certroll rollback -i INVENTORY --run RUN_ID (certroll runs lists them), or --from-backup <certDir>-bak-<run-id>');
+  if (!RUN_ID.test(runId)) throw new UsageError(`--run: "${runId}" is not a run id (like 20261123T094300Z-a1b2c3)`);
+
+  if (certDir !== undefined) {
+    if (!args.inventory) throw new UsageError('name the inventory with -i FILE (with --from-backup there is no journal to take it from)');
+    return { runId, certDir, inventory: args.inventory, playbook: args.playbook ?? DEFAULT_PLAYBOOK };
+  }
+  const stored = await readRun(runId);
+  if (!stored) throw new UsageError(`no run ${runId} in the journal ${journalRoot()} (certroll runs lists them); if the journal is lost, roll back from the hosts alone with --from-backup <certDir>-bak-${runId}`);
+  const plan = stored.plan as Plan;
+  const facts = stored.facts as FleetFacts | null;
+  if (!facts?.hosts) throw new UsageError(`the journal of run ${runId} has no facts.json (the state before the run); use --from-backup <certDir>-bak-${runId}`);
+  const before: Record<string, BeforeState> = {};
+  for (const [h, f] of Object.entries(facts.hosts))
+    before[h] = { files: f.certDir.files.map(({ path, sha256, mode, uid, gid, size }) => ({ path, sha256, mode, uid, gid, size })), dir: { mode: f.certDir.mode, uid: f.certDir.uid, gid: f.certDir.gid } };
+  const backedUp = [...new Set(plan.steps.flatMap((s) => s.actions).filter((a) => a.kind === 'backup').map((a) => a.host))];
+  const inventory = args.inventory ?? plan.inventory;
+  const playbook = args.playbook ?? (plan.playbook && existsSync(plan.playbook) ? plan.playbook : DEFAULT_PLAYBOOK);
+  if (!inventory) throw new UsageError('name the inventory with -i FILE');
+  return { runId, inventory, playbook, journal: { before, backedUp } };
+}
+
+async function confirm(args: RollbackArgs, hosts: number, runId: string): Promise<void> {
+  if (args.yes) return;
+  if (!process.stdin.isTTY) throw new SafetyStop('confirm', 'confirmation needed but stdin is not a terminal', 'review it with --dry-run and pass --yes');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = (await rl.question(`Roll back run ${runId} on ${hosts} hosts (restore and restart etcd)? Type "yes" to go on: `)).trim();
+  rl.close();
+  if (answer !== 'yes') throw new SafetyStop('confirm', 'not confirmed; nothing was changed');
+}

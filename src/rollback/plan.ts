@@ -1,0 +1,215 @@
+// The rollback plan as a pure function of (inventory, playbook, before-state, what was read on each host): no network, unit-tested.
+import type { Inventory } from '../inventory/types.js';
+import type { Playbook, RollingRestartStep } from '../playbook/types.js';
+import type { EtcdFacts } from '../facts/types.js';
+import type { Warning } from '../plan/types.js';
+import { lockDirOf } from '../facts/host-facts.js';
+import { restartOrder, nextNode } from '../steps/rolling-restart.js';
+import { clusterProblems } from '../steps/etcd-health.js';
+import type { BeforeSource, BeforeState, ExpectedFile, FileDiff, RollbackAction, RollbackHostFacts, RollbackPlan, RollbackStep } from './types.js';
+
+export interface RollbackPlanInput {
+  inventory: Inventory;
+  playbook: Playbook;
+  rollbackId: string;
+  rollbackOf: string;
+  now: Date;
+  source: BeforeSource;
+  /** From the local journal (source 'journal'): the before-state per host and the hosts the run backed up. */
+  journal?: { before: Record<string, BeforeState>; backedUp: string[] };
+  /** What was read on each reachable host. */
+  facts: Record<string, RollbackHostFacts>;
+  unreachable: Array<{ host: string; message: string }>;
+  etcd: EtcdFacts | null;
+  /** `--pause` override for the rolling restart. */
+  pauseSeconds?: number;
+  /** `--break-lock`: a lock held by another run is taken over (a warning, not a block). */
+  breakLock?: boolean;
+}
+
+const octal = (m: number) => '0' + m.toString(8).padStart(3, '0');
+
+/** Differences between what a cert dir should hold and what it holds: missing, extra, content, mode, owner (and the dir's own mode/owner when both are known). */
+export function diffState(expected: BeforeState, actual: { files: ExpectedFile[]; dir?: BeforeState['dir'] }): FileDiff[] {
+  const out: FileDiff[] = [];
+  const have = new Map(actual.files.map((f) => [f.path, f]));
+  for (const e of expected.files) {
+    const a = have.get(e.path);
+    have.delete(e.path);
+    if (!a) {
+      out.push({ path: e.path, what: 'missing', detail: `${e.path} is missing` });
+      continue;
+    }
+    if (a.sha256 !== e.sha256) out.push({ path: e.path, what: 'content', detail: `${e.path}: sha256 ${a.sha256.slice(0, 12)}… instead of ${e.sha256.slice(0, 12)}…` });
+    if (a.mode !== e.mode) out.push({ path: e.path, what: 'mode', detail: `${e.path}: mode ${octal(a.mode)} instead of ${octal(e.mode)}` });
+    if (a.uid !== e.uid || a.gid !== e.gid) out.push({ path: e.path, what: 'owner', detail: `${e.path}: owner ${a.uid}:${a.gid} instead of ${e.uid}:${e.gid}` });
+  }
+  for (const a of [...have.values()].sort((x, y) => x.path.localeCompare(y.path))) out.push({ path: a.path, what: 'extra', detail: `${a.path} was not there before the run` });
+  const ed = expected.dir;
+  const ad = actual.dir;
+  if (ed && ad) {
+    if (ed.mode !== undefined && ad.mode !== undefined && ed.mode !== ad.mode) out.push({ path: '.', what: 'dir-mode', detail: `the cert dir's mode is ${octal(ad.mode)} instead of ${octal(ed.mode)}` });
+    if (ed.uid !== undefined && ad.uid !== undefined && (ed.uid !== ad.uid || ed.gid !== ad.gid)) out.push({ path: '.', what: 'dir-owner', detail: `the cert dir's owner is ${ad.uid}:${ad.gid} instead of ${ed.uid}:${ed.gid}` });
+  }
+  return out;
+}
+
+/** Files a run can have created in a cert dir, which the restore removes: the playbook's managed files and certroll's own hidden staging files. */
+export function createdByRun(path: string, playbook: Playbook): boolean {
+  const managed = Object.values(playbook.files);
+  return managed.includes(path) || path.includes('.certroll-');
+}
+
+/** The rolling-restart step of the playbook (its parameters drive the rollback's restart), if any. */
+export function restartSpecOf(playbook: Playbook): RollingRestartStep | undefined {
+  return playbook.steps.find((s): s is RollingRestartStep & { at: { file: string }; title: string } => s.type === 'rolling-restart');
+}
+
+/**
+ * The next etcd node to restart during a rollback: a member that is down or unhealthy first (restarting it cannot cost
+ * quorum, so its quorum precheck is skipped), then followers, the leader last.
+ */
+export function nextRollbackNode(remaining: string[], leader: string | undefined, unhealthy: ReadonlySet<string>): { host: string; skipQuorumCheck: boolean } {
+  const down = remaining.find((h) => unhealthy.has(h));
+  if (down) return { host: down, skipQuorumCheck: true };
+  return { host: nextNode(remaining, leader), skipQuorumCheck: false };
+}
+
+export function planRollback(input: RollbackPlanInput): RollbackPlan {
+  const { inventory: inv, playbook, rollbackOf } = input;
+  const warnings: Warning[] = [];
+  const warn = (w: Warning) => warnings.push(w);
+  const skipped: RollbackPlan['skipped'] = [];
+  const before: Record<string, BeforeState> = {};
+  const restoreActions: RollbackAction[] = [];
+  const verifyActions: RollbackAction[] = [];
+  const lockActions: RollbackAction[] = [];
+  const checkActions: RollbackAction[] = [];
+  const hosts: string[] = [];
+  const unreachable = new Map(input.unreachable.map((u) => [u.host, u.message]));
+
+  for (const h of inv.hosts) {
+    if (input.source === 'journal' && input.journal && !input.journal.backedUp.includes(h.name)) {
+      skipped.push({ host: h.name, why: `run ${rollbackOf} did not back it up (not one of its hosts)` });
+      continue;
+    }
+    if (unreachable.has(h.name)) {
+      warn({ level: 'block', code: 'unreachable', host: h.name, message: `${h.name}: ${unreachable.get(h.name)}` });
+      continue;
+    }
+    const f = input.facts[h.name];
+    if (!f) {
+      warn({ level: 'block', code: 'unreachable', host: h.name, message: `${h.name}: nothing could be read from it` });
+      continue;
+    }
+    hosts.push(h.name);
+    const b = f.backup;
+    if (!b.exists) {
+      warn({ level: 'block', code: 'backup-missing', host: h.name, message: `${h.name}: there is no backup ${f.backupDir}; nothing can be restored there` });
+      continue;
+    }
+    if (!b.verified) {
+      warn({ level: 'block', code: 'backup-corrupt', host: h.name, message: `${h.name}: the backup ${f.backupDir} does not verify: ${b.problem ?? 'unknown problem'}; no host will be touched` });
+      continue;
+    }
+    if (b.metaRunId !== rollbackOf) {
+      warn({ level: 'block', code: 'backup-wrong-run', host: h.name, message: `${h.name}: ${f.backupDir} says it belongs to run ${b.metaRunId ?? '?'}, not ${rollbackOf}` });
+      continue;
+    }
+    const state = input.source === 'journal' ? input.journal?.before[h.name] : b.meta;
+    if (!state) {
+      warn({ level: 'block', code: 'no-before-state', host: h.name, message: `${h.name}: ${input.source === 'journal' ? `the journal of run ${rollbackOf} has no facts for it` : `${f.backupDir} has no readable metadata`}; use --from-backup to rely on the backup alone` });
+      continue;
+    }
+    if (input.source === 'journal' && b.meta) {
+      const d = diffState(state, b.meta).filter((x) => x.what !== 'dir-mode' && x.what !== 'dir-owner');
+      if (d.length)
+        warn({ level: 'block', code: 'backup-mismatch', host: h.name, message: `${h.name}: the metadata of ${f.backupDir} differs from what the journal recorded before run ${rollbackOf}: ${d.slice(0, 3).map((x) => x.detail).join('; ')}` });
+    }
+    const inBackup = diffState({ files: state.files }, { files: b.files });
+    if (inBackup.length) {
+      warn({ level: 'block', code: 'backup-mismatch', host: h.name, message: `${h.name}: ${f.backupDir} does not hold the files from before run ${rollbackOf}: ${inBackup.slice(0, 3).map((x) => x.detail).join('; ')}${inBackup.length > 3 ? ` (+${inBackup.length - 3} more)` : ''}` });
+      continue;
+    }
+    before[h.name] = state;
+
+    const now = diffState(state, f.current);
+    const changes = now.filter((d) => d.what !== 'extra' && d.what !== 'dir-mode' && d.what !== 'dir-owner').map((d) => d.detail);
+    const extras = now.filter((d) => d.what === 'extra');
+    const removes = extras.filter((d) => createdByRun(d.path, playbook)).map((d) => d.path);
+    for (const d of extras.filter((x) => !createdByRun(x.path, playbook)))
+      warn({ level: 'block', code: 'foreign-file', host: h.name, message: `${h.name}: ${f.certDir}/${d.path} was not there before run ${rollbackOf} and certroll did not create it; move it away by hand (the rollback leaves it, and the cert dir would not be as before)` });
+    for (const d of now.filter((x) => x.what === 'dir-mode' || x.what === 'dir-owner'))
+      warn({ level: 'warn', code: 'dir-changed', host: h.name, message: `${h.name}: ${d.detail} (a restore keeps the directory itself as it is)` });
+
+    if (f.lock && f.lock.runId !== input.rollbackId) {
+      const who = `run ${f.lock.runId}${f.lock.startedAt ? `, started ${f.lock.startedAt}` : ''}${f.lock.controlHost ? ` from ${f.lock.controlHost}` : ''}`;
+      if (input.breakLock) warn({ level: 'warn', code: 'lock-held', host: h.name, message: `${h.name}: the lock ${lockDirOf(f.certDir)} is held by ${who} (--break-lock: it will be removed)` });
+      else
+        warn({
+          level: 'block',
+          code: 'lock-held',
+          host: h.name,
+          message: `${h.name}: another certroll run holds the lock ${lockDirOf(f.certDir)} (${who})${f.lock.runId === rollbackOf ? '; is that run still going? if it died, pass --break-lock' : '; wait for it to finish, or use --break-lock if it is stale'}`,
+        });
+    }
+
+    lockActions.push({ kind: 'lock', host: h.name, path: lockDirOf(f.certDir) });
+    verifyActions.push({ kind: 'verify-backup', host: h.name, backupDir: f.backupDir, files: state.files.length });
+    restoreActions.push({ kind: 'restore', host: h.name, from: f.backupDir, to: f.certDir, files: state.files.length, changes, removes });
+    checkActions.push({ kind: 'check', host: h.name, files: state.files.length });
+  }
+
+  // The rolling restart: every etcd host whose cert dir is restored, followers first, the leader last.
+  const spec = restartSpecOf(playbook);
+  const etcdHosts = (inv.groups.etcd ?? []).filter((n) => hosts.includes(n));
+  const leader = input.etcd?.leaderHost;
+  const order = spec ? restartOrder(etcdHosts, leader) : [];
+  const restartNotes: string[] = [];
+  if (!spec) restartNotes.push(`the playbook ${playbook.file} has no rolling-restart step: etcd is not restarted`);
+  else {
+    const pause = input.pauseSeconds ?? spec.pauseSeconds;
+    for (const n of order) {
+      const f = input.facts[n];
+      const missing = spec.manifests.filter((m) => f && !f.manifests.inPlace.includes(m));
+      if (f && missing.length)
+        warn({ level: 'block', code: 'manifest-not-in-place', host: n, message: `${n}: ${missing.join(', ')} not in ${inv.hosts.find((x) => x.name === n)!.vars.manifestsDir}${missing.some((m) => f.manifests.parked.includes(m)) ? ' (parked: a node left stopped?); move it back first' : ''}` });
+    }
+    if (order.length) restartNotes.push(`restart order: ${order.join(' → ')}${leader ? ` (leader ${leader} last)` : ' (leader unknown)'}; re-decided before each node`, 'before each node: cluster healthy and keeps quorum without it (a member that is already down goes first)', `pause ${pause}s between stop and start`);
+    const n = (inv.groups.etcd ?? []).length;
+    if (input.etcd && n) {
+      const problems = input.etcd.error ? [input.etcd.error] : clusterProblems(input.etcd, n);
+      if (problems.length) warn({ level: 'warn', code: 'cluster-unhealthy', message: `etcd cluster now: ${problems.join('; ')} (unhealthy members are restarted first)` });
+    }
+  }
+  const restartActions: RollbackAction[] = spec
+    ? order.map((h, i) => ({ kind: 'restart', host: h, order: i + 1, leader: h === leader, manifests: spec.manifests, pauseSeconds: input.pauseSeconds ?? spec.pauseSeconds }))
+    : [];
+
+  const steps: RollbackStep[] = [
+    { id: 'lock', title: 'take the run lock', actions: lockActions, notes: ['released at the end, whatever happens'] },
+    { id: 'verify', title: 'verify every backup', actions: verifyActions, notes: ['every host before touching any: sha256 manifest, and content equal to the state before the run'] },
+    { id: 'restore', title: 'restore the cert dirs', actions: restoreActions, notes: ['staged copies (owner and mode kept), then back-to-back renames; files the run created are removed'] },
+    { id: 'restart', title: 'rolling restart of etcd', actions: restartActions, notes: restartNotes },
+    { id: 'check', title: 'check every cert dir is as before the run', actions: checkActions, notes: ['sha256, mode and owner of every file'] },
+  ];
+  const blocks = warnings.filter((w) => w.level === 'block');
+  if (!hosts.length && !blocks.length) blocks.push({ level: 'block', code: 'no-hosts', message: `no host of ${inv.file} holds a backup of run ${rollbackOf}` }), warnings.push(blocks[0]!);
+  return {
+    kind: 'rollback',
+    rollbackId: input.rollbackId,
+    rollbackOf,
+    createdAt: input.now.toISOString(),
+    inventory: inv.file,
+    playbook: playbook.file,
+    source: input.source,
+    status: blocks.length ? 'blocked' : 'ready',
+    reasons: blocks.length ? blocks.map((b) => b.message) : [`put ${hosts.length} host${hosts.length === 1 ? '' : 's'} back as before run ${rollbackOf} (before-state from ${input.source === 'journal' ? 'the local journal' : 'the backups on the hosts'})`],
+    warnings,
+    hosts,
+    skipped,
+    restartOrder: order,
+    steps,
+    before,
+  };
+}
