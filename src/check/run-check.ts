@@ -1,7 +1,9 @@
 // Runs the check on a fleet: validates the check paths, then per host one connection and one exec of the scan script, then folds.
 import { HostError, InputError, type InputIssue } from '../errors.js';
 import type { Host, Inventory } from '../inventory/types.js';
-import { openFleet, type ConnectOptions, type SshEvent, type TransportCounters } from '../ssh/index.js';
+import pLimit from 'p-limit';
+import { connect, CredentialStore, defaultConnectOptions, toHostError, type ConnectOptions, type SshEvent, type TransportCounters } from '../ssh/index.js';
+import { once } from '../ssh/options.js';
 import type { Remote } from '../ssh/remote.js';
 import { CertDecoder, hostHoldings } from './holdings.js';
 import type { CheckReport, HostOutcome, HostHoldings } from './model.js';
@@ -86,22 +88,40 @@ export async function checkFleet(inv: Pick<Inventory, 'file'>, hosts: readonly H
     ok: false,
     failure: { host: name, kind: e.kind, message: e.shortMessage.replace(new RegExp(`^${escapeRe(name)}: `), ''), ...(e.hint ? { hint: e.hint } : {}) },
   });
-  const fleet = await openFleet(hosts, {
+  // Each host is connected, scanned and closed in one task (no barrier between connecting every host and reading
+  // them): hosts that answer fast are done while slow ones still handshake, and sshd sessions end as early as possible.
+  const connectOpts: ConnectOptions = {
+    ...defaultConnectOptions,
     ...opts.connect,
     forks: opts.forks,
     acceptNewHostKeys: opts.acceptNewHostKeys,
     ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
-  });
-  let counters: TransportCounters;
-  try {
-    for (const [name, err] of fleet.errors) outcomes.set(name, fail(name, err));
-    const byName = new Map(hosts.map((h) => [h.name, h]));
-    const results = await fleet.run((remote) => scanHost(remote, byName.get(remote.host)!, scriptFor(byName.get(remote.host)!), decoder));
-    for (const r of results) outcomes.set(r.host, r.ok ? { ok: true, holdings: r.value } : fail(r.host, r.error));
-    counters = fleet.counters();
-  } finally {
-    await fleet.close();
-  }
+  };
+  connectOpts.passphrase = once(connectOpts.passphrase);
+  connectOpts.password = once(connectOpts.password);
+  connectOpts.becomePassword = once(connectOpts.becomePassword);
+  const store = new CredentialStore(connectOpts);
+  const limit = pLimit(Math.max(1, opts.forks));
+  const counters: TransportCounters = { connections: 0, roundTrips: 0 };
+  await Promise.all(
+    hosts.map((h) =>
+      limit(async () => {
+        let remote: Remote | undefined;
+        try {
+          remote = await connect(h, connectOpts, store);
+          outcomes.set(h.name, { ok: true, holdings: await scanHost(remote, h, scriptFor(h), decoder) });
+        } catch (err) {
+          outcomes.set(h.name, fail(h.name, toHostError(h.name, err)));
+        } finally {
+          if (remote) {
+            counters.connections += remote.counters.connections;
+            counters.roundTrips += remote.counters.roundTrips;
+            await remote.close().catch(() => undefined);
+          }
+        }
+      }),
+    ),
+  );
   const now = opts.now?.() ?? new Date();
   const checkPaths = [...new Set(hosts.flatMap((h) => h.vars.checkPaths))];
   const report = buildReport({ hosts: hosts.map((h) => ({ name: h.name, address: h.address })), outcomes, warnDays: opts.warnDays, now, checkPaths });

@@ -1,0 +1,83 @@
+// `certroll check`: every certificate on every selected host, folded fleet-wide; exit 1 on expiry within --warn-days, 2 on unread hosts.
+import { randomBytes } from 'node:crypto';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, basename, resolve } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { UsageError } from '../../errors.js';
+import { loadInventory } from '../../inventory/load.js';
+import { selectHosts } from '../../inventory/limit.js';
+import { checkFleet } from '../../check/run-check.js';
+import { renderText } from '../../check/render-text.js';
+import { renderPrometheus } from '../../check/render-prometheus.js';
+import { makeUi, setExitCode, withFleetOptions, type GlobalOptions } from '../common.js';
+
+export type CheckFormat = 'table' | 'json' | 'prometheus';
+
+export interface CheckArgs extends GlobalOptions {
+  'warn-days': number;
+  format?: CheckFormat;
+  output?: string;
+}
+
+/** Write a file by rename, so that node_exporter never reads half a file. */
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const abs = resolve(file);
+  const tmp = join(dirname(abs), `.${basename(abs)}.certroll-tmp-${randomBytes(4).toString('hex')}`);
+  try {
+    await writeFile(tmp, text, { mode: 0o644 });
+    await rename(tmp, abs);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw new UsageError(`cannot write ${file}: ${(e as Error).message}`);
+  }
+}
+
+export const checkCommand: CommandModule<{}, any> = {
+  command: 'check',
+  describe: 'Read every certificate on every host (one SSH round trip each): expiry, issuer, SANs, copies that differ',
+  builder: (y: Argv) =>
+    withFleetOptions(y)
+      .option('warn-days', { type: 'number', default: 30, describe: 'Exit 1 when a certificate expires within this many days (or has expired)' })
+      .option('format', { choices: ['table', 'json', 'prometheus'] as const, describe: 'Output: table (default), json (same as --json), prometheus (node_exporter textfile metrics)' })
+      .option('output', { alias: 'o', type: 'string', describe: 'Write the output to this file (atomically: for the node_exporter textfile collector) instead of stdout' })
+      .check((a) => {
+        const w = a['warn-days'];
+        if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) throw new UsageError(`--warn-days: expected a number of days >= 0, got ${String(w)}`);
+        if (a.json && a.format && a.format !== 'json') throw new UsageError(`--json and --format ${a.format} contradict each other: give one`);
+        return true;
+      })
+      .example('$0 check -i inventories/prod.yaml', 'Table of every certificate, expiring ones highlighted')
+      .example('$0 check -i inv.yaml --format prometheus -o /var/lib/node_exporter/textfile/certroll.prom', 'Metrics for node_exporter'),
+  handler: async (argv) => {
+    const args = argv as unknown as CheckArgs;
+    const format: CheckFormat = args.format ?? (args.json ? 'json' : 'table');
+    const ui = makeUi({ json: format !== 'table', ...(args.color !== undefined ? { color: args.color } : {}) });
+    const inv = await loadInventory(args.inventory);
+    const hosts = selectHosts(inv, args.limit);
+    const run = await checkFleet(inv, hosts, {
+      warnDays: args['warn-days'],
+      forks: args.forks,
+      acceptNewHostKeys: args['accept-new-host-keys'],
+      onEvent: (e) => {
+        if (e.type === 'host-key-added') ui.say(ui.p.yellow(`note: ${e.host}: added host key ${e.fingerprint} to ${e.file}`));
+      },
+    });
+    const { report } = run;
+    let text: string;
+    if (format === 'json') {
+      text = JSON.stringify({ ...report, run: { durationMs: run.durationMs, connections: run.counters.connections, roundTrips: run.counters.roundTrips } }, null, 2) + '\n';
+    } else if (format === 'prometheus') {
+      text = renderPrometheus(report);
+    } else {
+      text = renderText(report, ui.p) + '\n';
+    }
+    if (args.output) {
+      await writeAtomically(args.output, text);
+      if (format !== 'table') {
+        const s = report.summary;
+        ui.say(`wrote ${args.output}: ${s.hostsRead}/${s.hosts} hosts read, ${s.expired} expired, ${s.expiring} expiring within ${report.warnDays} days`);
+      }
+    } else process.stdout.write(text);
+    setExitCode(report.summary.exitCode);
+  },
+};
