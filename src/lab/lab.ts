@@ -1,7 +1,7 @@
 // The local lab's lifecycle: bring a TOS-like cluster of namespaced hosts up, report on it, reset it to its expiring PKI, take it down.
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { chmod, chown, cp, mkdir, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, lstat, mkdir, readFile, readdir, rename, rm, rmdir, utimes, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
@@ -162,7 +162,10 @@ async function restoreHostFiles(layout: LabLayout, h: LabHost, parts: string[] =
     const target = join(fs, d);
     await mkdir(target, { recursive: true });
     for (const e of await readdir(target)) await rm(join(target, e), { recursive: true, force: true });
-    if (existsSync(join(src, d))) await cp(join(src, d), target, { recursive: true, preserveTimestamps: true });
+    if (existsSync(join(src, d))) {
+      await cp(join(src, d), target, { recursive: true, preserveTimestamps: true });
+      await copyDirTimes(join(src, d), target);
+    }
   }
   await chmod(join(fs, 'tmp'), 0o1777);
   await chmod(join(fs, 'var-lib-etcd'), 0o700);
@@ -171,6 +174,15 @@ async function restoreHostFiles(layout: LabLayout, h: LabHost, parts: string[] =
   await mkdir(join(fs, 'root', '.ssh'), { recursive: true, mode: 0o700 });
   await chmod(join(fs, 'root'), 0o700);
   await writeFile(join(fs, 'root', '.ssh', 'authorized_keys'), pub, { mode: 0o600 });
+}
+
+/** Give every directory under target the mtime of its twin under src (cp sets them before filling the directory). */
+async function copyDirTimes(src: string, target: string): Promise<void> {
+  for (const e of await readdir(src, { withFileTypes: true })) {
+    if (e.isDirectory()) await copyDirTimes(join(src, e.name), join(target, e.name));
+  }
+  const st = await lstat(src);
+  await utimes(target, st.atime, st.mtime);
 }
 
 async function prepareHost(layout: LabLayout, h: LabHost): Promise<void> {

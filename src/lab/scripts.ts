@@ -211,10 +211,14 @@ for c in sorted(containers, key=lambda c: -c['created']):
     if running:
         try:
             with open('/proc/%d/stat' % c['pid']) as f:
-                if f.read().rsplit(')', 1)[1].split()[0] == 'Z':
-                    continue
+                alive = f.read().rsplit(')', 1)[1].split()[0] != 'Z'
         except OSError:
-            continue
+            alive = False
+        if not alive:  # exited, the kubelet has not recorded it yet
+            running = False
+            c = dict(c, exitCode=0, finished=time.time())
+            if not show_all:
+                continue
     cmd = ' '.join(c['command'])
     cmd = '"' + (cmd[:19] + '\\u2026' if len(cmd) > 20 else cmd) + '"'
     status = ('Up ' + ago(c['created'])) if running else ('Exited (%d) %s ago' % (c['exitCode'], ago(c['finished'])))
