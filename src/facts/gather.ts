@@ -7,6 +7,7 @@ import type { FleetFacts, HostFacts } from './types.js';
 import { factsQuery } from '../steps/shared.js';
 import { queryCluster } from '../steps/etcd-health.js';
 import { hostScope } from '../plan/build.js';
+import { gatherManagerFacts } from '../manager/facts.js';
 
 export async function gatherFacts(fleet: Fleet, inv: Inventory, playbook: Playbook, now = new Date()): Promise<FleetFacts> {
   const facts: FleetFacts = { gatheredAt: now.toISOString(), hosts: {}, unreachable: [], etcd: null };
@@ -36,5 +37,7 @@ export async function gatherFacts(fleet: Fleet, inv: Inventory, playbook: Playbo
       facts.etcd = { queriedFrom: from, members: [], statuses: [], health: [], memberOfHost: {}, error: (e as Error).message };
     }
   }
+  const manager = await gatherManagerFacts(inv, playbook, { remote: (n) => fleet.remotes.get(n) });
+  if (manager) facts.manager = manager;
   return facts;
 }

@@ -1,4 +1,5 @@
 // What certroll knows about the fleet after the read-only gathering: the only way the plan learns about hosts.
+import type { ManagerFacts } from '../manager/types.js';
 
 export interface FileFact {
   /** Path relative to the directory it was listed in. */
@@ -88,4 +89,6 @@ export interface FleetFacts {
   hosts: Record<string, HostFacts>;
   unreachable: HostFailure[];
   etcd: EtcdFacts | null;
+  /** The Manager host's templates and database, when the playbook has manager steps (src/manager/facts.ts). */
+  manager?: ManagerFacts;
 }

@@ -25,5 +25,15 @@ export function describeAction(a: Action): string {
       return `verify ${a.files.map((f) => base(f.path)).join(', ')} by sha256${a.cluster ? '; etcd serves the new certificate' : ''}`;
     case 'unlock':
       return `release the run lock ${a.path}`;
+    case 'manager-backup':
+      return a.existing ? `keep the existing Manager template backup ${a.dir} (verify it by sha256)` : `back up ${a.files.map(base).join(', ')} → ${a.dir}, verify by sha256`;
+    case 'manager-file':
+      return a.what === 'config-json'
+        ? `rewrite ${a.path}: ${a.changes} "expiry" value${a.changes === 1 ? '' : 's'} (text substitution, rest unchanged, result checked to be JSON): sha256 ${a.before ? short(a.before) : 'absent'} → ${short(a.sha256)}`
+        : `write the new CA to ${a.path}: sha256 ${a.before ? short(a.before) : 'absent'} → ${short(a.sha256)} mode ${octal(a.mode)} owner ${a.uid}:${a.gid}`;
+    case 'db-backup':
+      return a.existing ? `keep the existing backup table ${a.backup} in ${a.target}` : `back up table ${a.table} → ${a.backup} in ${a.target} (CREATE TABLE … LIKE, copy every row, compare counts)`;
+    case 'db-update':
+      return `update ${a.rows.map((r) => r.key).join(', ')} in ${a.table} (${a.target}) in one transaction, then read back and compare: ${a.rows.map((r) => `${r.key} ${r.before ? short(r.before) : 'missing'} → ${short(r.sha256)}${r.secret ? ' (private key: never shown)' : ''}`).join('; ')}`;
   }
 }

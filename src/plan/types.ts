@@ -46,7 +46,29 @@ export type Action =
     }
   | { kind: 'exec'; host: string; argv: string[]; why: string; skipIfMissing?: string }
   | { kind: 'verify'; host: string; files: Array<{ path: string; sha256: string; notAfter?: string }>; cluster: boolean }
-  | { kind: 'unlock'; host: string; path: string };
+  | { kind: 'unlock'; host: string; path: string }
+  /** Copy the Manager's template files into a backup dir on its host, with a sha256 manifest, before changing them. */
+  | { kind: 'manager-backup'; host: string; dir: string; files: string[]; existing?: boolean }
+  /** Replace one Manager template file (etcd-ca.pem or config.json) by an atomic write keeping mode and owner. */
+  | {
+      kind: 'manager-file';
+      host: string;
+      what: 'template-ca' | 'config-json';
+      path: string;
+      /** sha256 of the file now (null: absent). */
+      before: string | null;
+      sha256: string;
+      size: number;
+      mode: number;
+      uid: number;
+      gid: number;
+      /** config.json: how many "expiry" values change. */
+      changes?: number;
+    }
+  /** CREATE TABLE <backup> LIKE <table>; INSERT … SELECT; verify counts and the managed rows. */
+  | { kind: 'db-backup'; host: string; target: string; table: string; backup: string; existing?: boolean }
+  /** Update the managed rows in one transaction, then read them back and compare byte for byte. */
+  | { kind: 'db-update'; host: string; target: string; table: string; rows: Array<{ key: string; role: FileRole; before: string | null; sha256: string; size: number; secret: boolean }> };
 
 export type ActionKind = Action['kind'];
 

@@ -61,6 +61,15 @@ const stepShapes: Record<StepType, Record<string, Rule<unknown>>> = {
     skipIfMissing: optional(str({ pattern: /^[A-Za-z0-9._+-]+$/, expected: 'a program name', maxLength: 200 })),
   },
   verify: { targets: withDefault(targets(), ['etcd', 'master', 'flannel', 'manager']) },
+  'manager-templates': {
+    targets: withDefault(targets(), ['manager']),
+    expiryFrom: withDefault(str({ pattern: /^[0-9]+[hms]$/, expected: 'a cfssl duration in hours like "87600h"', maxLength: 20 }), '87600h'),
+    expiry: withDefault(str({ pattern: /^[0-9]+[hms]$/, expected: 'a cfssl duration in hours like "876000h"', maxLength: 20 }), '876000h'),
+  },
+  'manager-db': {
+    on: withDefault(target(), 'first(manager)'),
+    table: withDefault(str({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, expected: "a table name (letters, digits, '_'), at most 30 characters", maxLength: 30 }), 'manager_info'),
+  },
 };
 
 export const stepTypes = Object.keys(stepShapes) as StepType[];

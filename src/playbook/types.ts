@@ -58,6 +58,23 @@ export interface VerifyStep {
   targets: TargetSpec[];
 }
 
+/** Copy the new CA into the Manager's TOS templates/gencerts and raise config.json's "expiry" values (issue 6). */
+export interface ManagerTemplatesStep {
+  type: 'manager-templates';
+  targets: TargetSpec[];
+  /** The "expiry" value to replace in config.json. */
+  expiryFrom: string;
+  /** Its replacement. */
+  expiry: string;
+}
+/** Back up the Manager's `manager_info` table, then update the CA, certificate and key rows in one transaction (issue 6). */
+export interface ManagerDbStep {
+  type: 'manager-db';
+  /** The host the mysql client runs on (the Manager host); must resolve to exactly one host. */
+  on: TargetSpec;
+  table: string;
+}
+
 export type StepSpec =
   | PreflightStep
   | BackupStep
@@ -66,7 +83,9 @@ export type StepSpec =
   | DistributeStep
   | RollingRestartStep
   | RestartFlannelStep
-  | VerifyStep;
+  | VerifyStep
+  | ManagerTemplatesStep
+  | ManagerDbStep;
 
 export type StepType = StepSpec['type'];
 

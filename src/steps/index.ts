@@ -9,6 +9,8 @@ import { distribute } from './distribute.js';
 import { rollingRestart } from './rolling-restart.js';
 import { restartFlannel } from './restart-flannel.js';
 import { verify } from './verify.js';
+import { managerTemplates } from './manager-templates.js';
+import { managerDb } from './manager-db.js';
 
 export const stepModules: Record<StepType, StepModule<never>> = {
   preflight,
@@ -19,4 +21,6 @@ export const stepModules: Record<StepType, StepModule<never>> = {
   'rolling-restart': rollingRestart,
   'restart-flannel': restartFlannel,
   verify,
+  'manager-templates': managerTemplates,
+  'manager-db': managerDb,
 } as unknown as Record<StepType, StepModule<never>>;
