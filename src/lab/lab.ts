@@ -441,7 +441,8 @@ export async function down(dir: string, log: Log): Promise<void> {
     pids.push(...(byNs.get(ns) ?? []));
   }
   if (pids.length) log(`ending ${pids.length} processes in ${state.hosts.length} hosts`);
-  await endProcesses(pids, 8000);
+  // Everything is thrown away, so no long grace: etcd members stopping together can spend seconds handing over leadership.
+  await endProcesses(pids, 2000);
   const busy = mountedInOtherNamespaces(state.createdDirs);
   for (const d of [...state.createdDirs].reverse()) {
     try {
