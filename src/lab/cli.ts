@@ -7,6 +7,10 @@ import { down, labExec, loadState, reset, startSshd, status, stopSshd, up, ancho
 import { hostEnv, nsenterArgs } from './proc.js';
 
 const say = (msg: string) => process.stdout.write(msg + '\n');
+// `npm run lab -- status | head`: a closed pipe is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+});
 
 function printStatus(s: LabStatus): void {
   say(`lab ${s.dir}: ${s.up ? 'UP' : 'NOT HEALTHY'}   inventory ${s.inventory}`);
