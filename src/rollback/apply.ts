@@ -14,6 +14,9 @@ import { endpointOf, queryCluster } from '../steps/etcd-health.js';
 import { readCertDir, readRollbackHost } from './gather.js';
 import { diffState, nextRollbackNode, restartSpecOf } from './plan.js';
 import type { RollbackAction, RollbackPlan, RollbackStep } from './types.js';
+import { inspectTemplatesBackup, restoreManagerTemplates } from '../manager/templates.js';
+import { restoreManagerDb } from '../manager/db.js';
+import { managerDbPassword } from '../manager/mysql.js';
 
 export interface RollbackContext {
   plan: RollbackPlan;
@@ -38,6 +41,8 @@ export interface RollbackResult {
   stoppedAt?: string;
   restarted: Array<{ host: string; leader: boolean; timing: RestartTiming }>;
   restored: Array<{ host: string; files: number; removed: string[] }>;
+  /** Manager templates and DB rows put back (issue 6). */
+  manager: Array<{ host: string; what: 'templates' | 'db'; found: boolean; restored: string[]; removed?: string[] }>;
 }
 
 type Item = { title: string; host?: string; run: (report: (m: string) => void) => Promise<void> };
@@ -90,6 +95,11 @@ function itemsOf(ctx: RollbackContext, step: RollbackStep, result: RollbackResul
           if (!f.backup.verified) throw new SafetyStop('backup-corrupt', `${a.host}: the backup ${a.backupDir} does not verify: ${f.backup.problem}`, 'no host has been touched; inspect the backup by hand', a.host);
           const d = diffState({ files: before.files }, { files: f.backup.files });
           if (d.length) throw new SafetyStop('backup-mismatch', `${a.host}: ${a.backupDir} changed since the rollback was planned: ${d.slice(0, 3).map((x) => x.detail).join('; ')}`, 'no host has been touched; inspect the backup by hand', a.host);
+          const tpl = ctx.plan.steps.flatMap((s) => s.actions).find((x): x is Extract<RollbackAction, { kind: 'manager-templates' }> => x.kind === 'manager-templates' && x.host === a.host);
+          if (tpl) {
+            const t = await inspectTemplatesBackup(ctx.remote(a.host), tpl.backupDir);
+            if (!t?.verified) throw new SafetyStop('backup-corrupt', `${a.host}: the Manager template backup ${tpl.backupDir} does not verify: ${t?.problem ?? 'it is gone'}`, 'no host has been touched; inspect the backup by hand', a.host);
+          }
           report(`${before.files.length} files verified by sha256`);
         },
       }));
@@ -105,6 +115,35 @@ function itemsOf(ctx: RollbackContext, step: RollbackStep, result: RollbackResul
           report(`restored ${r.files} files${r.removed.length ? `, removed ${r.removed.join(', ')}` : ''}`);
         },
       }));
+    case 'manager':
+      return step.actions.flatMap((a): Item[] => {
+        if (a.kind === 'manager-templates')
+          return [{
+            title: `${a.host}: templates`,
+            host: a.host,
+            run: async (report) => {
+              const r = await restoreManagerTemplates(ctx.remote(a.host), { certDir: host(a.host).vars.certDir, runId: ctx.plan.rollbackOf });
+              result.manager.push({ host: a.host, what: 'templates', found: r.found, restored: r.restored, removed: r.removed });
+              await ctx.journal.event({ event: 'manager-templates-restored', host: a.host, message: `${r.restored.length} restored, ${r.removed.length} removed` });
+              report(r.found ? `templates restored (${r.restored.length} files${r.removed.length ? `, removed ${r.removed.length}` : ''})` : 'no template backup: nothing to restore');
+            },
+          }];
+        if (a.kind === 'manager-db')
+          return [{
+            title: `${a.host}: ${a.table}`,
+            host: a.host,
+            run: async (report) => {
+              const db = host(a.host).vars.managerDb;
+              const password = db ? managerDbPassword(db) : null;
+              if (!db || !password) throw new SafetyStop('db-password-missing', `${a.host}: no Manager DB settings or password to restore ${a.table}`, `set $${db?.passwordEnv ?? 'CERTROLL_DB_PASSWORD'} and run the rollback again`, a.host);
+              const r = await restoreManagerDb(ctx.remote(a.host), { db, password, runId: ctx.plan.rollbackOf, table: a.table });
+              result.manager.push({ host: a.host, what: 'db', found: r.found, restored: r.restored });
+              await ctx.journal.event({ event: 'manager-db-restored', host: a.host, message: r.found ? r.restored.join(', ') : 'no backup table' });
+              report(r.found ? `rows ${r.restored.join(', ')} restored from ${r.backup}` : `no backup table ${r.backup}: nothing to restore`);
+            },
+          }];
+        return [];
+      });
     case 'restart': {
       const spec = restartSpecOf(ctx.playbook);
       const planned = of('restart');
@@ -153,10 +192,10 @@ function itemsOf(ctx: RollbackContext, step: RollbackStep, result: RollbackResul
 
 /** Run the plan; never throws (the error is in the result). Locks taken are released and restore staging files removed at the end. */
 export async function applyRollback(ctx: RollbackContext, opts: RollbackOptions): Promise<RollbackResult> {
-  const result: RollbackResult = { restarted: [], restored: [] };
+  const result: RollbackResult = { restarted: [], restored: [], manager: [] };
   const locked = new Set<string>();
   let current: string | undefined;
-  const concurrent = (id: RollbackStep['id']) => id !== 'restart';
+  const concurrent = (id: RollbackStep['id']) => id !== 'restart' && id !== 'manager';
   const tasks: ListrTask[] = ctx.plan.steps
     .filter((s) => s.actions.length)
     .map((step, i) => {

@@ -9,6 +9,7 @@ import { BACKUP_META, BACKUP_SUMS } from '../steps/backup.js';
 import { inspectBackup, type BackupMeta } from '../steps/restore.js';
 import { queryCluster } from '../steps/etcd-health.js';
 import { hostScope } from '../plan/build.js';
+import { inspectTemplatesBackup, managerTemplatesBackupDir } from '../manager/templates.js';
 import type { BeforeState, ExpectedFile, RollbackHostFacts } from './types.js';
 
 const SPLIT = '@@certroll-rollback:split';
@@ -20,7 +21,7 @@ export function metaToBefore(meta: BackupMeta): BeforeState {
 }
 
 /** Read one host: the backup's manifest check and metadata (inspectBackup), then the cert dir and the backup dir listed with sha256, mode and owner. */
-export async function readRollbackHost(r: Remote, host: Host, playbook: Playbook, runId: string): Promise<RollbackHostFacts> {
+export async function readRollbackHost(r: Remote, host: Host, playbook: Playbook, runId: string, opts: { managerTemplates?: boolean } = {}): Promise<RollbackHostFacts> {
   const certDir = host.vars.certDir;
   const backupDir = backupDirOf(certDir, runId);
   const b = await inspectBackup(r, backupDir);
@@ -35,7 +36,14 @@ export async function readRollbackHost(r: Remote, host: Host, playbook: Playbook
   const cur = parseHostFacts(host.name, q(certDir, false), curText);
   const bak = parseHostFacts(host.name, q(backupDir, false), bakText);
   const exists = !(b.problem ?? '').endsWith('does not exist');
+  let managerTemplates: RollbackHostFacts['managerTemplates'];
+  if (opts.managerTemplates) {
+    const dir = managerTemplatesBackupDir(certDir, runId);
+    const t = await inspectTemplatesBackup(r, dir);
+    managerTemplates = { dir, found: t !== null, verified: Boolean(t?.verified), ...(t?.problem ? { problem: t.problem } : {}), files: t?.meta?.files.length ?? 0 };
+  }
   return {
+    ...(managerTemplates ? { managerTemplates } : {}),
     host: host.name,
     certDir,
     backupDir,
@@ -58,10 +66,11 @@ export async function gatherRollbackFacts(
   inv: Inventory,
   playbook: Playbook,
   runId: string,
+  templateHosts: readonly string[] = [],
 ): Promise<{ facts: Record<string, RollbackHostFacts>; unreachable: Array<{ host: string; message: string }>; etcd: EtcdFacts | null }> {
   const facts: Record<string, RollbackHostFacts> = {};
   const unreachable = [...fleet.errors].map(([host, e]) => ({ host, message: e.shortMessage }));
-  const outcomes = await fleet.run((r) => readRollbackHost(r, inv.hosts.find((h) => h.name === r.host)!, playbook, runId));
+  const outcomes = await fleet.run((r) => readRollbackHost(r, inv.hosts.find((h) => h.name === r.host)!, playbook, runId, { managerTemplates: templateHosts.includes(r.host) }));
   for (const o of outcomes) {
     if (o.ok) facts[o.host] = o.value;
     else unreachable.push({ host: o.host, message: o.error.shortMessage });

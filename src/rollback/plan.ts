@@ -6,6 +6,8 @@ import type { Warning } from '../plan/types.js';
 import { lockDirOf } from '../facts/host-facts.js';
 import { restartOrder, nextNode } from '../steps/rolling-restart.js';
 import { clusterProblems } from '../steps/etcd-health.js';
+import { backupTableName } from '../manager/sql.js';
+import type { ManagerScope } from './types.js';
 import type { BeforeSource, BeforeState, ExpectedFile, FileDiff, RollbackAction, RollbackHostFacts, RollbackPlan, RollbackStep } from './types.js';
 
 export interface RollbackPlanInput {
@@ -25,6 +27,8 @@ export interface RollbackPlanInput {
   pauseSeconds?: number;
   /** `--break-lock`: a lock held by another run is taken over (a warning, not a block). */
   breakLock?: boolean;
+  /** What the playbook changed on the Manager (issue 6); omitted when it changes nothing there. */
+  manager?: ManagerScope;
 }
 
 const octal = (m: number) => '0' + m.toString(8).padStart(3, '0');
@@ -160,6 +164,26 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
     checkActions.push({ kind: 'check', host: h.name, files: state.files.length });
   }
 
+  // The Manager (issue 6): template files from their backup beside the cert dir, then the manager_info rows from their backup table.
+  const managerActions: RollbackAction[] = [];
+  const managerNotes: string[] = [];
+  const m = input.manager;
+  if (m) {
+    for (const n of m.templateHosts) {
+      const t = input.facts[n]?.managerTemplates;
+      if (!t) continue;
+      if (!t.found) managerNotes.push(`${n}: no Manager template backup ${t.dir} (run ${rollbackOf} stopped before changing the templates): nothing to restore`);
+      else if (!t.verified) warn({ level: 'block', code: 'backup-corrupt', host: n, message: `${n}: the Manager template backup ${t.dir} does not verify: ${t.problem ?? 'unknown problem'}; no host will be touched` });
+      else managerActions.push({ kind: 'manager-templates', host: n, backupDir: t.dir, files: t.files });
+    }
+    if (m.dbHost) {
+      const table = m.table ?? 'manager_info';
+      if (!m.passwordSet) warn({ level: 'block', code: 'db-password-missing', host: m.dbHost, message: `${m.dbHost}: the Manager DB rows may need restoring, but $${m.passwordEnv ?? 'CERTROLL_DB_PASSWORD'} is not set; set it (never on the command line) and run again` });
+      else managerActions.push({ kind: 'manager-db', host: m.dbHost, table, backup: backupTableName(table, rollbackOf) });
+      managerNotes.push('the DB rows are restored from the backup table when the run made one; other rows are left alone');
+    }
+  }
+
   // The rolling restart: every etcd host whose cert dir is restored, followers first, the leader last.
   const spec = restartSpecOf(playbook);
   const etcdHosts = (inv.groups.etcd ?? []).filter((n) => hosts.includes(n));
@@ -190,6 +214,7 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
     { id: 'lock', title: 'take the run lock', actions: lockActions, notes: ['released at the end, whatever happens'] },
     { id: 'verify', title: 'verify every backup', actions: verifyActions, notes: ['every host before touching any: sha256 manifest, and content equal to the state before the run'] },
     { id: 'restore', title: 'restore the cert dirs', actions: restoreActions, notes: ['staged copies (owner and mode kept), then back-to-back renames; files the run created are removed'] },
+    { id: 'manager', title: 'restore the Manager templates and DB rows', actions: managerActions, notes: managerNotes },
     { id: 'restart', title: 'rolling restart of etcd', actions: restartActions, notes: restartNotes },
     { id: 'check', title: 'check every cert dir is as before the run', actions: checkActions, notes: ['sha256, mode and owner of every file'] },
   ];

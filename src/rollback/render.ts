@@ -15,6 +15,10 @@ export function describeRollbackAction(a: RollbackAction): string {
       ];
       return `restore ${a.to} from ${a.from} (${a.files} files): ${what.join('; ')}`;
     }
+    case 'manager-templates':
+      return `put the Manager template files back from ${a.backupDir} (${a.files} files, verified by sha256 first)`;
+    case 'manager-db':
+      return `put the PEM rows of ${a.table} back from ${a.backup} when it exists (one transaction, compared afterwards)`;
     case 'restart':
       return `#${a.order}${a.leader ? ' (leader, last)' : ''}: move ${a.manifests.join(', ')} out, wait until stopped, pause ${a.pauseSeconds}s, move back; wait until healthy with the old certificates and caught up`;
     case 'check':

@@ -42,6 +42,20 @@ export interface RollbackHostFacts {
   current: { exists: boolean; files: ExpectedFile[]; dir?: { mode?: number; uid?: number; gid?: number } };
   lock: { runId: string; startedAt?: string; controlHost?: string } | null;
   manifests: { inPlace: string[]; parked: string[] };
+  /** The Manager template backup of the run on this host (issue 6), when the playbook changes templates here. */
+  managerTemplates?: { dir: string; found: boolean; verified: boolean; problem?: string; files: number };
+}
+
+/** What the playbook changed on the Manager (issue 6), and whether the DB password is at hand. */
+export interface ManagerScope {
+  /** Hosts of the manager-templates step. */
+  templateHosts: string[];
+  /** Host of the manager-db step (the mysql client runs there), when the playbook has one and the inventory configures managerDb. */
+  dbHost?: string;
+  table?: string;
+  /** The environment variable that must hold the DB password, and whether it is set. */
+  passwordEnv?: string;
+  passwordSet?: boolean;
 }
 
 /** A difference between what a cert dir should hold and what it holds. */
@@ -55,12 +69,14 @@ export type RollbackAction =
   | { kind: 'lock'; host: string; path: string }
   | { kind: 'verify-backup'; host: string; backupDir: string; files: number }
   | { kind: 'restore'; host: string; from: string; to: string; files: number; changes: string[]; removes: string[] }
+  | { kind: 'manager-templates'; host: string; backupDir: string; files: number }
+  | { kind: 'manager-db'; host: string; table: string; backup: string }
   | { kind: 'restart'; host: string; order: number; leader: boolean; manifests: string[]; pauseSeconds: number }
   | { kind: 'check'; host: string; files: number }
   | { kind: 'unlock'; host: string; path: string };
 
 export interface RollbackStep {
-  id: 'lock' | 'verify' | 'restore' | 'restart' | 'check';
+  id: 'lock' | 'verify' | 'restore' | 'manager' | 'restart' | 'check';
   title: string;
   actions: RollbackAction[];
   notes: string[];

@@ -15,7 +15,10 @@ import { gatherRollbackFacts } from '../../rollback/gather.js';
 import { planRollback } from '../../rollback/plan.js';
 import { renderRollbackPlan } from '../../rollback/render.js';
 import { applyRollback } from '../../rollback/apply.js';
-import type { BeforeState } from '../../rollback/types.js';
+import type { BeforeState, ManagerScope } from '../../rollback/types.js';
+import type { Inventory } from '../../inventory/types.js';
+import type { Playbook } from '../../playbook/types.js';
+import { resolveTargets } from '../../plan/build.js';
 
 export const DEFAULT_PLAYBOOK = 'playbooks/tos-etcd-renew.yaml';
 /** Run ids are made by newRunId(); anything safe as one path component is accepted. */
@@ -63,7 +66,8 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
     const rollbackId = newRunId(now);
     const fleet = await openFleet(inventory.hosts, { forks: args.forks, acceptNewHostKeys: args['accept-new-host-keys'] });
     try {
-      const g = await gatherRollbackFacts(fleet, inventory, playbook, r.runId);
+      const manager = managerScope(inventory, playbook);
+      const g = await gatherRollbackFacts(fleet, inventory, playbook, r.runId, manager?.templateHosts ?? []);
       const plan = planRollback({
         inventory,
         playbook,
@@ -76,6 +80,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
         unreachable: g.unreachable,
         etcd: g.etcd,
         breakLock: args['break-lock'],
+        ...(manager ? { manager } : {}),
         ...(args.pause !== undefined ? { pauseSeconds: args.pause } : {}),
       });
       if (args['dry-run']) {
@@ -141,7 +146,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
       await summary({ state, endedAt: new Date().toISOString(), ...(result.stoppedAt ? { stoppedAt: result.stoppedAt } : {}), ...(message ? { error: message } : {}) });
       await original?.event({ event: state === 'succeeded' ? 'rolled-back' : 'rollback-failed', message: `rollback ${rollbackId}${message ? `: ${message.split('\n')[0]}` : ''}` }).catch(() => undefined);
       const stats = { wallMs: Date.now() - t0, connections: counters.connections, roundTrips: counters.roundTrips, hosts: fleet.remotes.size };
-      if (args.json) ui.data({ rollbackId, rollbackOf: r.runId, state, stoppedAt: result.stoppedAt, error: message, restored: result.restored, restarted: result.restarted, stats, journal: journal.dir });
+      if (args.json) ui.data({ rollbackId, rollbackOf: r.runId, state, stoppedAt: result.stoppedAt, error: message, restored: result.restored, manager: result.manager, restarted: result.restarted, stats, journal: journal.dir });
       if (result.error) {
         if (!args.json) ui.say(ui.p.red(`\nRollback ${rollbackId} of run ${r.runId} ${state} at step "${result.stoppedAt ?? 'start'}". Journal: ${journal.dir}\nIt can be run again: certroll rollback -i ${inventory.file} --run ${r.runId}${r.journal ? '' : ` --from-backup ${args['from-backup']}`}`));
         if (interrupted && !(result.error instanceof Interrupted)) throw new Interrupted(`${message}\nstopped at a safe point`);
@@ -198,6 +203,19 @@ export async function resolveRollbackArgs(args: Pick<RollbackArgs, 'run' | 'from
   const playbook = args.playbook ?? (plan.playbook && existsSync(plan.playbook) ? plan.playbook : DEFAULT_PLAYBOOK);
   if (!inventory) throw new UsageError('name the inventory with -i FILE');
   return { runId, inventory, playbook, journal: { before, backedUp } };
+}
+
+/** What the playbook changes on the Manager (issue 6): the hosts of its manager-templates step and the host of its manager-db step. */
+export function managerScope(inv: Inventory, playbook: Playbook, env: NodeJS.ProcessEnv = process.env): ManagerScope | undefined {
+  const templateHosts = [...new Set(playbook.steps.flatMap((s) => (s.type === 'manager-templates' ? resolveTargets(inv, s.targets) : [])))];
+  const dbStep = playbook.steps.find((s) => s.type === 'manager-db');
+  const dbHost = dbStep && dbStep.type === 'manager-db' ? resolveTargets(inv, [dbStep.on])[0] : undefined;
+  const db = dbHost ? inv.hosts.find((h) => h.name === dbHost)!.vars.managerDb : undefined;
+  if (!templateHosts.length && !db) return undefined;
+  return {
+    templateHosts,
+    ...(db && dbHost && dbStep?.type === 'manager-db' ? { dbHost, table: dbStep.table, passwordEnv: db.passwordEnv, passwordSet: Boolean(env[db.passwordEnv]) } : {}),
+  };
 }
 
 async function confirm(args: RollbackArgs, hosts: number, runId: string): Promise<void> {

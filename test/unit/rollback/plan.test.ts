@@ -70,7 +70,7 @@ describe('rollback plan', () => {
   it('after a successful run: lock, verify every backup, restore, restart followers first and the leader last, check', () => {
     const p = planRollback(input());
     expect(p.status).toBe('ready');
-    expect(p.steps.map((s) => s.id)).toEqual(['lock', 'verify', 'restore', 'restart', 'check']);
+    expect(p.steps.map((s) => s.id)).toEqual(['lock', 'verify', 'restore', 'manager', 'restart', 'check']);
     expect(p.restartOrder).toEqual(['n1', 'n3', 'n2']);
     const restart = p.steps.find((s) => s.id === 'restart')!.actions;
     expect(restart.map((a) => a.kind === 'restart' && [a.host, a.leader])).toEqual([['n1', false], ['n3', false], ['n2', true]]);
@@ -168,6 +168,34 @@ describe('rollback plan', () => {
     expect(text).toMatch(/n1: restore \/srv\/kubernetes from \/srv\/kubernetes-bak-/);
     expect(text).toMatch(/#3 \(leader, last\)/);
     expect(text).not.toContain('old-key');
+  });
+});
+
+describe('rollback plan: the Manager (issue 6)', () => {
+  const withManager = (t: RollbackHostFacts['managerTemplates'], passwordSet = true) => {
+    const f = input({ inventory: inventory(['n1', 'n2', 'n3'], { manager: ['m1'] }), manager: { templateHosts: ['m1'], dbHost: 'm1', table: 'manager_info', passwordEnv: 'CERTROLL_DB_PASSWORD', passwordSet } });
+    f.journal!.backedUp.push('m1');
+    f.journal!.before.m1 = { files: OLD };
+    f.facts.m1 = { ...hostAfterRun('m1'), ...(t ? { managerTemplates: t } : {}) };
+    return planRollback(f);
+  };
+  const dir = `/srv/kubernetes-manager-bak-${RUN}`;
+
+  it('restores the template files from their verified backup and the DB rows from the backup table', () => {
+    const p = withManager({ dir, found: true, verified: true, files: 2 });
+    expect(p.status).toBe('ready');
+    expect(p.steps.find((s) => s.id === 'manager')!.actions.map((a) => a.kind)).toEqual(['manager-templates', 'manager-db']);
+  });
+
+  it('refuses before touching any host when the template backup does not verify', () => {
+    expect(blocks(withManager({ dir, found: true, verified: false, problem: 'a file does not match', files: 2 }))).toEqual(['backup-corrupt']);
+  });
+
+  it('notes a run that stopped before changing the templates; refuses without the DB password', () => {
+    const p = withManager({ dir, found: false, verified: false, files: 0 }, false);
+    expect(p.steps.find((s) => s.id === 'manager')!.notes.join('\n')).toMatch(/no Manager template backup/);
+    expect(blocks(p)).toEqual(['db-password-missing']);
+    expect(p.reasons[0]).toMatch(/\$CERTROLL_DB_PASSWORD is not set/);
   });
 });
 
