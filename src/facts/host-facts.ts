@@ -16,27 +16,30 @@ export const lockDirOf = (certDir: string) => `${certDir}.certroll-lock`;
 export const backupDirOf = (certDir: string, runId: string) => `${certDir}-bak-${runId}`;
 
 const MARK = '@@certroll:';
+/** A section marker on a line of its own, even after a file that does not end with a newline. */
+const mark = (name: string) => `printf '\\n${MARK}%s\\n' '${name}'`;
 
 /** The script that prints every host fact, sections separated by marker lines. Reads, never writes. */
 export function hostFactsScript(q: HostFactsQuery): string {
   const cd = quote(q.certDir);
   const lines = [
     `CD=${cd}`,
-    `echo '${MARK}hostname'; hostname`,
-    `echo '${MARK}certdir'; if [ -d "$CD" ]; then stat -c '%a %u %g' "$CD"; (cd "$CD" && find . -type f -printf '%P\\t%s\\t%m\\t%U\\t%G\\t%T@\\n'); fi`,
-    `echo '${MARK}sha256'; if [ -d "$CD" ]; then (cd "$CD" && find . -type f -print0 | xargs -0 -r sha256sum); fi`,
+    `${mark('hostname')}; hostname`,
+    `${mark('certdir')}; if [ -d "$CD" ]; then stat -c '%a %u %g' "$CD"; (cd "$CD" && find . -type f -printf '%P\\t%s\\t%m\\t%U\\t%G\\t%T@\\n'); fi`,
+    `${mark('sha256')}; if [ -d "$CD" ]; then (cd "$CD" && find . -type f -print0 | xargs -0 -r sha256sum); fi`,
   ];
   for (const [role, name] of Object.entries(q.pemFiles)) {
-    lines.push(`echo '${MARK}pem ${role}'; if [ -f "$CD"/${quote(name)} ]; then cat "$CD"/${quote(name)}; else echo '${MARK}absent'; fi`);
+    lines.push(`${mark(`pem ${role}`)}; if [ -f "$CD"/${quote(name)} ]; then cat "$CD"/${quote(name)}; else ${mark('absent')}; fi`);
   }
   lines.push(
-    `echo '${MARK}manifests'; ls -1 ${quote(q.manifestsDir)} 2>/dev/null`,
-    `echo '${MARK}parked'; ls -1 ${quote(q.parkDir)} 2>/dev/null | grep '\\.manifest$'`,
-    `echo '${MARK}df'; P="$CD"; while [ ! -e "$P" ]; do P=$(dirname "$P"); done; df -Pk "$P" | tail -n 1`,
-    `echo '${MARK}du'; if [ -d "$CD" ]; then du -sk "$CD" | cut -f1; else echo 0; fi`,
-    `echo '${MARK}lock'; cat ${quote(lockDirOf(q.certDir) + '/owner.json')} 2>/dev/null`,
-    `echo '${MARK}backups'; for b in "$CD"-bak-*; do [ -d "$b" ] && echo "$b"; done`,
-    `echo '${MARK}end'`,
+    `${mark('manifests')}; ls -1 ${quote(q.manifestsDir)} 2>/dev/null`,
+    `${mark('parked')}; ls -1 ${quote(q.parkDir)} 2>/dev/null | grep '\\.manifest$'`,
+    // Free space where the backup goes: beside the cert dir, on its parent's filesystem.
+    `${mark('df')}; P=$(dirname "$CD"); while [ ! -e "$P" ]; do P=$(dirname "$P"); done; df -Pk "$P" | tail -n 1`,
+    `${mark('du')}; if [ -d "$CD" ]; then du -sk "$CD" | cut -f1; else echo 0; fi`,
+    `${mark('lock')}; cat ${quote(lockDirOf(q.certDir) + '/owner.json')} 2>/dev/null`,
+    `${mark('backups')}; for b in "$CD"-bak-*; do [ -d "$b" ] && echo "$b"; done`,
+    `${mark('end')}`,
     'exit 0',
   );
   return lines.join('\n');
@@ -88,7 +91,7 @@ export function parseHostFacts(host: string, q: HostFactsQuery, stdout: string):
   const pems: Record<string, string | null> = {};
   for (const role of Object.keys(q.pemFiles)) {
     const body = s.get(`pem ${role}`);
-    pems[role] = body === undefined || stdout.includes(`${MARK}pem ${role}\n${MARK}absent`) ? null : body.join('\n').trim() + '\n';
+    pems[role] = body === undefined || body.includes(`${MARK}absent`) ? null : body.join('\n').trim() + '\n';
   }
 
   const df = get('df')[0]?.trim().split(/\s+/) ?? [];

@@ -143,6 +143,16 @@ export function buildPlan(input: PlanInput): Plan {
 /** Warnings about the fleet as a whole: divergent copies, missing CA key, expired CA, unhealthy cluster. */
 function fleetWarnings(ctx: PlanContext, warn: (w: Warning) => void): void {
   const { inventory: inv, playbook, facts, now } = ctx;
+  // Another run holding the lock blocks whatever this plan would do (even nothing): say who holds it.
+  for (const [host, f] of Object.entries(facts.hosts)) {
+    if (f.lock && f.lock.runId !== ctx.runId)
+      warn({
+        level: 'block',
+        code: 'lock-held',
+        host,
+        message: `${host}: another certroll run holds the lock ${f.certDir.path}.certroll-lock (run ${f.lock.runId}, started ${f.lock.startedAt}${f.lock.controlHost ? ` from ${f.lock.controlHost}` : ''}); wait for it to finish, or use --break-lock if it is stale`,
+      });
+  }
   for (const role of ['ca', 'cert'] as const) {
     const byHash = new Map<string, string[]>();
     for (const [host, f] of Object.entries(facts.hosts)) {

@@ -20,14 +20,6 @@ export const preflight: StepModule<PreflightStep> = {
       if (name === ctx.inventory.firstMaster) checks.push('CA key present', 'etcd cluster healthy with a leader');
       actions.push({ kind: 'precheck', host: name, checks });
       if (!f) continue;
-      if (f.lock && f.lock.runId !== ctx.runId) {
-        ctx.warn({
-          level: 'block',
-          code: 'lock-held',
-          host: name,
-          message: `${name}: another certroll run holds the lock ${path} (run ${f.lock.runId}, started ${f.lock.startedAt}${f.lock.controlHost ? ` from ${f.lock.controlHost}` : ''}); wait for it to finish, or use --break-lock if it is stale`,
-        });
-      }
       const needKiB = f.disk.certDirKiB + spec.minFreeMiB * 1024;
       if (f.disk.availKiB < needKiB) {
         ctx.warn({

@@ -133,13 +133,16 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
     await r.sh(unpark);
     isParked = false;
   };
+  // From here on the node's restart is one atomic action: an interrupt waits for it to finish (the node healthy again).
+  if (ctx.signal.aborted) throw new Interrupted(`interrupted before restarting ${a.host} (not stopped)`);
+  const whole = { ...ctx, signal: new AbortController().signal };
   try {
     await r.sh(park);
     isParked = true;
     report(`${a.host}: manifests moved to ${a.parkDir}; waiting for ${spec.containerNames.join(', ')} to stop`);
     const check = quoteArgv(renderArgv(spec.containerCheck, ctx.scope(a.host)));
     let t = Date.now();
-    const gone = await poll(ctx, spec.stopTimeoutSeconds, async () => {
+    const gone = await poll(whole, spec.stopTimeoutSeconds, async () => {
       const out = await r.sh(check, { allowFailure: true });
       return !spec.containerNames.some((c) => out.stdout.includes(c));
     });
@@ -151,7 +154,7 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
       report(`${a.host}: stopped; pausing ${a.pauseSeconds}s`);
       timing.stopWaitMs = Date.now() - t;
       t = Date.now();
-      await sleep(a.pauseSeconds * 1000, ctx.signal);
+      await sleep(a.pauseSeconds * 1000, whole.signal);
       timing.pauseMs = Date.now() - t;
     }
     await moveBack();
@@ -167,7 +170,7 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
   const probe = `${etcdctl} --endpoints ${own} endpoint health -w json 2>/dev/null; echo @@; ${etcdctl} --endpoints ${endpointsOf(ctx.inventory)} endpoint status -w json 2>/dev/null; ${api} >/dev/null 2>&1; echo "@@api $?"`;
   let last = 'no answer yet';
   const healthStart = Date.now();
-  const ok = await poll(ctx, spec.healthTimeoutSeconds, async () => {
+  const ok = await poll(whole, spec.healthTimeoutSeconds, async () => {
     const out = await r.sh(raw(probe).text, { allowFailure: true });
     const [healthText = '', statusText = '', apiText = ''] = out.stdout.split('@@');
     let health, status;
@@ -188,7 +191,6 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
     return true;
   });
   if (!ok) {
-    if (ctx.signal.aborted) throw new Interrupted(`interrupted while waiting for ${a.host} to become healthy (its manifests are in place)`);
     throw new SafetyStop('health-timeout', `${a.host}: not healthy ${spec.healthTimeoutSeconds}s after restart (${last}); the run stopped before the next node`, restoreHint, a.host);
   }
   timing.healthWaitMs = Date.now() - healthStart;

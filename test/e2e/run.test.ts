@@ -1,54 +1,28 @@
 // End to end on the real lab: `plan` writes nothing; `run` renews and rolls the etcd certificates with no failed write,
 // checked afterwards with openssl and etcdctl inside each host; a second `plan` has nothing to do.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { startWriter, type WriterStats } from '../support/etcd-writer.js';
+import { LAB_INVENTORY, certroll as certrollCli, freshLab, inHost as inHostOf, type LabHostInfo } from '../support/cli.js';
 
-const run = promisify(execFile);
-const LAB_DIR = process.env.CERTROLL_LAB_DIR || '/var/lib/certroll-lab';
-const INV = join(LAB_DIR, 'inventory.yaml');
 const home = mkdtempSync(join(tmpdir(), 'certroll-e2e-run-'));
-const env = { ...process.env, CERTROLL_HOME: home, NO_COLOR: '1' };
-
-async function lab(...args: string[]): Promise<string> {
-  const r = await run('node', ['dist/lab/cli.js', ...args, '--dir', LAB_DIR], { maxBuffer: 1 << 24, env });
-  return r.stdout;
-}
-/** Run a script inside a lab host's namespaces (not through certroll's SSH): an independent look at the host. */
-async function inHost(host: string, script: string): Promise<string> {
-  const pid = info.hosts.find((h) => h.name === host)!.anchor.pid;
-  return (await run('nsenter', ['--target', String(pid), '--mount', '--uts', '--', 'sh', '-c', script], { maxBuffer: 1 << 24, env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: '/root' } })).stdout;
-}
-async function certroll(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run('node', ['dist/cli/bin.js', ...args], { maxBuffer: 1 << 26, env });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
-
-interface LabInfo {
-  hosts: Array<{ name: string; address: string; roles: string[]; anchor: { pid: number } }>;
-}
-let info: LabInfo;
+const env = { CERTROLL_HOME: home };
+const INV = LAB_INVENTORY;
+let hosts: LabHostInfo[];
+const inHost = (host: string, script: string) => inHostOf(hosts, host, script);
+const certroll = (args: string[]) => certrollCli(args, env);
+const info = { get hosts() { return hosts; } };
 const snapshotScript = `for d in /srv /opt/kubernetes; do find "$d" -type f -exec stat -c '%n %a %u %Y' {} \\; ; done | sort; find /srv -type f -exec sha256sum {} \\; | sort; ls -d /srv/kubernetes-bak-* 2>/dev/null || true`;
 async function snapshot(): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const h of info.hosts) out[h.name] = await inHost(h.name, snapshotScript);
+  for (const h of hosts) out[h.name] = await inHost(h.name, snapshotScript);
   return out;
 }
 
 beforeAll(async () => {
-  const up = await lab('status', '--json').then((t) => (JSON.parse(t) as { up: boolean }).up, () => false);
-  if (!up) await run('node', ['dist/lab/cli.js', 'up', '--dir', LAB_DIR], { env, maxBuffer: 1 << 24 });
-  await lab('reset');
-  info = JSON.parse(await lab('status', '--json')) as LabInfo;
+  hosts = await freshLab();
 }, 600_000);
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 

@@ -44,6 +44,12 @@ describe('host facts', () => {
     expect(f.backups).toEqual(['/srv/kubernetes-bak-r0']);
   });
 
+  it('keeps sections apart when a file does not end with a newline (the script prints markers on lines of their own)', () => {
+    const f = parseHostFacts('tos-1', q, recorded.replace('{"runId":"r1","startedAt":"2026-01-01T00:00:00Z","controlHost":"ops"}', '{"runId":"r2","startedAt":"x"}\n'));
+    expect(f.lock?.runId).toBe('r2');
+    expect(hostFactsScript(q)).toContain(`printf '\\n@@certroll:%s\\n' 'lock'`);
+  });
+
   it('refuses truncated output rather than guessing', () => {
     expect(() => parseHostFacts('tos-1', q, recorded.replace(`${M}end`, ''))).toThrow(/truncated/);
   });

@@ -16,7 +16,7 @@ function errorOf(text: string): string {
 describe('playbook loader', () => {
   it('loads the shipped TOS playbook with every step typed', async () => {
     const pb = await loadPlaybook('playbooks/tos-etcd-renew.yaml');
-    expect(pb.steps.map((s) => s.type)).toEqual(['preflight', 'backup', 'renew-ca', 'issue-cert', 'distribute', 'rolling-restart', 'restart-flannel', 'verify']);
+    expect(pb.steps.map((s) => s.type)).toEqual(['preflight', 'backup', 'renew-ca', 'issue-cert', 'distribute', 'rolling-restart', 'restart-flannel', 'verify', 'manager-templates', 'manager-db']);
     const rr = pb.steps.find((s) => s.type === 'rolling-restart')!;
     expect(rr).toMatchObject({ manifests: ['tos-etcd.manifest', 'tos-apiserver.manifest'], pauseSeconds: 30 });
     expect(rr.at.line).toBeGreaterThan(1);
