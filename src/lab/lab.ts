@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { LabLayout, gencertsDir, inHost, resolveOptions, type LabHost, type LabOptions } from './layout.js';
 import { apiserverManifest, etcdEndpoints, etcdManifest, flannelManifest, inventoryYaml, managerDbSql, myCnf, sshdConfig } from './files.js';
-import { anchorSh, apiserverPy, dockerPy, flannelRestartSh, flanneldPy, genPkiSh, kubeletPy } from './scripts.js';
+import { anchorSh, apiserverPy, dockerPy, flannelRestartSh, flanneldPy, genPkiSh, kubectlSh, kubeletPy } from './scripts.js';
 import {
   cmdline, descendants, endProcesses, hostEnv, isAlive, mountNs, nsenterArgs, pidsByMountNs, run, runOk, sleep, spawnDetached,
   sshBanner, tcpOpen, waitFor, type RunResult,
@@ -110,6 +110,7 @@ async function writeScripts(layout: LabLayout): Promise<void> {
     [join(layout.usrLocalBin, 'lab-flanneld'), flanneldPy],
     [join(layout.usrLocalBin, 'lab-flannel-restart'), flannelRestartSh(layout.hostsDir)],
     [join(layout.usrLocalBin, 'docker'), dockerPy(layout.hostsDir)],
+    [join(layout.usrLocalBin, 'kubectl'), kubectlSh(layout.hostsDir)],
   ];
   for (const [f, text] of files) await writeFile(f, text, { mode: 0o755 });
 }

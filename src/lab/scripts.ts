@@ -346,6 +346,36 @@ echo "flanneld $(cat "$pidfile") stopped; the kubelet stand-in restarts it"
 }
 
 /**
+ * kubectl stand-in for the TOS procedure's flannel restart (step 11), so the shipped playbook runs unchanged on the lab:
+ * `kubectl get po …` lists one flannel pod per lab host running the flanneld stand-in; `kubectl delete po NAME…` restarts
+ * that host's flanneld (SIGTERM; its kubelet stand-in starts a new one), like deleting a DaemonSet pod.
+ */
+export function kubectlSh(hostsDir: string): string {
+  return `#!/bin/sh
+# certroll lab: kubectl stand-in (only what the TOS flannel restart uses: get po, delete po).
+hosts=${JSON.stringify(hostsDir)}
+case " $* " in
+  *" get po"*|*" get pods"*)
+    echo "NAME                        READY   STATUS    RESTARTS   AGE   NODE"
+    for f in "$hosts"/*/run/flanneld.pid; do
+      [ -s "$f" ] || continue
+      h=$(basename "$(dirname "$(dirname "$f")")")
+      echo "kube-flannel-ds-$h   1/1     Running   0          1h    $h"
+    done ;;
+  *" delete po"*|*" delete pod"*)
+    n=0
+    for a in "$@"; do
+      case "$a" in
+        kube-flannel-ds-*) h=\${a#kube-flannel-ds-}; kill -TERM "$(cat "$hosts/$h/run/flanneld.pid")" && echo "pod \"$a\" deleted" && n=$((n+1)) ;;
+      esac
+    done
+    [ "$n" -gt 0 ] || { echo "error: resource name may not be empty" >&2; exit 1; } ;;
+  *) echo "kubectl (certroll lab stand-in): only 'get po' and 'delete po' are supported" >&2; exit 1 ;;
+esac
+`;
+}
+
+/**
  * Generates the lab's original PKI with openssl into OUT: the etcd CA + one etcd leaf (expiring in DAYS days), and the
  * untouchable rest (Kubernetes CA, apiserver cert, admin client cert, token.csv, kubeconfig).
  * env: ETCD_SANS, API_SANS (openssl subjectAltName syntax), DAYS, SERVER (apiserver URL for the kubeconfig).
