@@ -8,14 +8,31 @@ import { HostError } from '../errors.js';
 import type { Host } from '../inventory/types.js';
 import { Secret } from '../secret.js';
 import { envNames, type ConnectOptions } from './options.js';
+import { loadKnownHosts, type KnownHostEntry } from './known-hosts.js';
 
 /** Decrypted identities and typed-in passwords, shared by the hosts of one run, kept in memory only. */
 export class CredentialStore {
   readonly #keys = new Map<string, Promise<Secret<ParsedKey>>>();
+  readonly #knownHosts = new Map<string, Promise<KnownHostEntry[]>>();
   #password?: Promise<Secret<string> | undefined>;
   #becomePassword?: Promise<Secret<string> | undefined>;
 
   constructor(private readonly opts: Pick<ConnectOptions, 'env' | 'passphrase' | 'password' | 'becomePassword'>) {}
+
+  /** A known_hosts file parsed once per run (not once or twice per host); forget() it after appending to it. */
+  knownHosts(file: string): Promise<KnownHostEntry[]> {
+    let p = this.#knownHosts.get(file);
+    if (!p) {
+      p = loadKnownHosts(file);
+      this.#knownHosts.set(file, p);
+      p.catch(() => this.#knownHosts.delete(file));
+    }
+    return p;
+  }
+
+  forgetKnownHosts(file: string): void {
+    this.#knownHosts.delete(file);
+  }
 
   /** The parsed private key of an identity file, asking for its passphrase once if it is encrypted. */
   identity(host: string, file: string): Promise<Secret<ParsedKey>> {

@@ -20,7 +20,6 @@ import {
   hostKeyAlgorithmsFor,
   knownHostsName,
   knownKeyTypes,
-  loadKnownHosts,
   type HostKeyVerdict,
 } from './known-hosts.js';
 import { defaultConnectOptions, envNames, type ConnectOptions, type SshEvent } from './options.js';
@@ -115,7 +114,7 @@ export async function connect(host: Host, options: Partial<ConnectOptions> = {},
 
 async function openClient(host: Host, opts: ConnectOptions, creds: CredentialStore): Promise<SshRemote> {
   const knownHostsFile = expandHome(host.ssh.knownHostsFile);
-  const entries = await loadKnownHosts(knownHostsFile);
+  const entries = await creds.knownHosts(knownHostsFile);
   const serverHostKey = hostKeyAlgorithmsFor(knownKeyTypes(entries, host.address, host.ssh.port), SUPPORTED_HOST_KEY_ALGOS);
   const identity = host.ssh.identityFile ? await creds.identity(host.name, expandHome(host.ssh.identityFile)) : undefined;
   const { handler, tried } = makeAuthHandler(host, creds, opts.env, identity);
@@ -125,10 +124,11 @@ async function openClient(host: Host, opts: ConnectOptions, creds: CredentialSto
 
   const hostVerifier = (key: Buffer, verify: (ok: boolean) => void): void => {
     void (async () => {
-      const verdict = checkHostKey(await loadKnownHosts(knownHostsFile), host.address, host.ssh.port, key);
+      const verdict = checkHostKey(await creds.knownHosts(knownHostsFile), host.address, host.ssh.port, key);
       if (verdict.status === 'known') return verify(true);
       if (verdict.status === 'unknown' && opts.acceptNewHostKeys) {
         await appendKnownHost(knownHostsFile, host.address, host.ssh.port, key);
+        creds.forgetKnownHosts(knownHostsFile);
         opts.onEvent?.({ type: 'host-key-added', host: host.name, fingerprint: fingerprintSha256(key), file: knownHostsFile });
         return verify(true);
       }
