@@ -62,7 +62,7 @@ describe('certroll backups on the lab', () => {
       }
     }
     const text = await certroll(['backups', '-i', lab.inventory], env);
-    expect(text.stdout).toMatch(/HOST\s+BACKUP\s+RUN\s+CREATED\s+SIZE\s+VERIFIED/);
+    expect(text.stdout, text.stderr).toMatch(/HOST\s+BACKUP\s+RUN\s+CREATED\s+SIZE\s+VERIFIED/);
   }, 120_000);
 
   it('a backup whose file changed does not verify (exit code 1, the problem shown)', async () => {
@@ -73,7 +73,7 @@ describe('certroll backups on the lab', () => {
     const b = j.hosts.find((h) => h.host === victim)!.backups.find((x) => x.runId === run1)!;
     expect(b.verified).toBe(false);
     const text = await certroll(['backups', '-i', lab.inventory], env);
-    expect(text.stdout).toMatch(new RegExp(`${victim}: /srv/kubernetes-bak-${run1}: .*does not match its checksum manifest`));
+    expect(text.stdout, text.stderr).toMatch(new RegExp(`${victim}: /srv/kubernetes-bak-${run1}: .*does not match its checksum manifest`));
   }, 120_000);
 
   it('--prune --keep 1 keeps a backup of an unfinished run and one a lock names', async () => {
