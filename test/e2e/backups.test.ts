@@ -40,9 +40,7 @@ beforeAll(async () => {
   expect(existsSync('dist/cli/bin.js'), 'build first: npm run build').toBe(true);
   lab = await resetLab();
   env = { CERTROLL_HOME: home, CERTROLL_DB_PASSWORD: lab.db.password };
-  // As in rollback.test.ts: the shipped playbook with the flannel restart skipped (it needs a kubectl that reaches the cluster).
-  playbook = join(home, 'playbook.yaml');
-  writeFileSync(playbook, readFileSync('playbooks/tos-etcd-renew.yaml', 'utf8').replace(/skipIfMissing: kubectl\b/, 'skipIfMissing: certroll-e2e-no-such-program'));
+  playbook = 'playbooks/tos-etcd-renew.yaml';
   run1 = await runOnce();
   run2 = await runOnce(['--force']);
 }, 900_000);

@@ -2,7 +2,7 @@
 // with the old certificates; --dry-run changes nothing; --from-backup works without the local journal; a tampered backup is refused
 // before any host is touched.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { certroll } from '../support/cli.js';
@@ -12,17 +12,6 @@ const home = mkdtempSync(join(tmpdir(), 'certroll-e2e-rollback-'));
 let lab: LabInfo;
 let env: Record<string, string>;
 let playbook: string;
-
-/**
- * The shipped playbook, except that the flannel restart is skipped: it needs a kubectl that talks to the cluster, which the lab
- * does not have when a real kubectl is installed on the machine; flannel plays no part in what a rollback restores.
- */
-function testPlaybook(): string {
-  const text = readFileSync('playbooks/tos-etcd-renew.yaml', 'utf8').replace(/skipIfMissing: kubectl\b/, 'skipIfMissing: certroll-e2e-no-such-program');
-  const p = join(home, 'playbook.yaml');
-  writeFileSync(p, text);
-  return p;
-}
 
 /** Every file of the cert dir and the Manager templates (path, mode, owner, sha256), the manager_info rows, and any lock dir. */
 async function snapshot(): Promise<Record<string, string>> {
@@ -49,7 +38,7 @@ beforeAll(async () => {
   expect(existsSync('dist/cli/bin.js'), 'build first: npm run build').toBe(true);
   lab = await resetLab();
   env = { CERTROLL_HOME: home, CERTROLL_DB_PASSWORD: lab.db.password };
-  playbook = testPlaybook();
+  playbook = 'playbooks/tos-etcd-renew.yaml';
 }, 600_000);
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
