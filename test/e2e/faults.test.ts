@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hostPath } from './lab-helpers.js';
 import { LAB_INVENTORY, certroll as cli, certrollBackground, freshLab, inHost as inHostOf, lab, type LabHostInfo } from '../support/cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'certroll-e2e-faults-'));
@@ -142,6 +143,42 @@ describe('faults', { timeout: 300_000 }, () => {
     expect(restored.trim()).toBe('done');
     const state = JSON.parse(readFileSync(join(home, 'runs', runId, 'run.json'), 'utf8'));
     expect(state.state).toBe('failed');
+  });
+
+  it('one host\'s sshd killed during distribution: the run stops, every file is old or new (never half-written), --resume completes', async () => {
+    const victim = hosts.find((h) => h.roles.includes('manager'))!.name;
+    const dir = hostPath(victim, '/srv/kubernetes');
+    const bg = certrollBackground(['run', '-i', LAB_INVENTORY, PB, '--yes', '--pause', '1'], { CERTROLL_HOME: home });
+    // Kill the victim's sshd (and its sessions) the moment certroll starts writing staged files there.
+    await until(() => readdirSync(dir).some((f) => f.includes('.certroll-')), 120_000);
+    await lab('stop-sshd', victim);
+    const r = await bg.done;
+    await lab('start-sshd', victim);
+    expect(r.code, bg.output()).not.toBe(0);
+    expect(bg.output()).toContain(victim);
+    const runId = latestRunId();
+    const plan = JSON.parse(readFileSync(join(home, 'runs', runId, 'plan.json'), 'utf8'));
+    const facts = JSON.parse(readFileSync(join(home, 'runs', runId, 'facts.json'), 'utf8'));
+    const m = plan.material;
+    for (const h of hosts) {
+      const sums = await inHost(h.name, 'cd /srv/kubernetes && sha256sum etcd-ca.pem etcd.pem etcd-key.pem');
+      for (const line of sums.trim().split('\n')) {
+        const [sum, file] = line.split(/\s+/);
+        const old = facts.hosts[h.name].certDir.files.find((f: { path: string }) => f.path === file).sha256;
+        const fresh = { 'etcd-ca.pem': m.newCa.sha256, 'etcd.pem': m.newLeaf.sha256, 'etcd-key.pem': m.newKeySha256 }[file!];
+        expect([old, fresh], `${h.name}:${file}`).toContain(sum);
+      }
+    }
+    const resumed = await certroll(['run', '--resume', runId, '--yes', '--pause', '1']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await clusterHealthy()).toBe(3);
+    // Every host, the victim included, now holds the same new files (the stopped run's, or fresh ones when no host had
+    // swapped yet), none of the old ones.
+    const finals = new Set<string>();
+    for (const h of hosts) finals.add(await inHost(h.name, 'cd /srv/kubernetes && sha256sum etcd-ca.pem etcd.pem etcd-key.pem'));
+    expect(finals.size).toBe(1);
+    const oldLeaf = facts.hosts[victim].certDir.files.find((f: { path: string }) => f.path === 'etcd.pem').sha256;
+    expect([...finals][0]).not.toContain(oldLeaf);
   });
 
   it('SIGINT during the rolling restart stops at a safe point, the journal says where, --resume completes', async () => {
