@@ -23,7 +23,7 @@ export const defaults: LabOptions = {
   subnet: '127.20',
   names: ['tos-lab-1', 'tos-lab-2', 'tos-lab-3', 'tos-lab-4', 'tos-lab-5'],
   extra: 0,
-  sshPort: 22,
+  sshPort: Number(process.env.CERTROLL_LAB_SSH_PORT) || 22,
   days: 20,
 };
 
