@@ -56,6 +56,16 @@ export async function loadInputs(inventoryFile: string, playbookFile: string): P
         issues.push({ file: playbook.file, line: step.at.line, path: `steps.${step.title}`, message: `target "${t}" names the group "${g}", which ${inventory.file} does not define (groups: ${Object.keys(inventory.groups).join(', ')})` });
     }
   }
+  // {{ vars.NAME }} must name a cluster variable the inventory has (host vars included).
+  const varNames = new Set(inventory.hosts.flatMap((h) => Object.keys(h.vars)).concat(Object.keys(inventory.vars)));
+  playbook.steps.forEach((step) => {
+    const refs = JSON.stringify(step).match(/\{\{\s*vars\.([A-Za-z_][\w-]*)/g) ?? [];
+    for (const r of refs) {
+      const name = r.replace(/^\{\{\s*vars\./, '');
+      if (!varNames.has(name))
+        issues.push({ file: playbook.file, line: step.at.line, path: `steps.${step.title}`, message: `{{ vars.${name} }}: ${inventory.file} defines no variable "${name}" (variables: ${[...varNames].sort().join(', ')})` });
+    }
+  });
   if (!(inventory.groups.etcd ?? []).length && playbook.steps.some((s) => s.type === 'rolling-restart'))
     issues.push({ file: inventory.file, path: 'groups.etcd', message: 'the playbook restarts etcd but the inventory has no etcd hosts' });
   if (issues.length) throw new InputError(issues);

@@ -194,7 +194,7 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
     throw new SafetyStop('health-timeout', `${a.host}: not healthy ${spec.healthTimeoutSeconds}s after restart (${last}); the run stopped before the next node`, restoreHint, a.host);
   }
   timing.healthWaitMs = Date.now() - healthStart;
-  report(`${a.host}: healthy with the new certificates and caught up`);
+  report(`${a.host}: healthy with the certificates now on disk, caught up with the leader`);
   return timing;
 }
 

@@ -217,6 +217,14 @@ export function parseYaml(text: string, file: string): ParseResult {
     i++; // the document's POP
   }
 
+  // Aliases (*name) are refused: nothing in an inventory or playbook needs them, and nested ones expand exponentially
+  // (a few lines can stand for millions of nodes).
+  const alias = events.find((ev) => ev.type === EVENT_ID.ALIAS);
+  if (alias) {
+    const pos = lines.position(Math.max(0, startOf(alias)));
+    return { issues: [...issues, { file, line: pos.line, column: pos.column, path: '', message: 'YAML aliases (*name) are not supported here: write the value out' }] };
+  }
+
   let values: unknown[];
   try {
     values = constructFromEvents(events, { source: text, filename: file, json: true });
