@@ -15,10 +15,17 @@ try { up = JSON.parse(lab('status', '--json')).up; } catch { up = false; }
 if (!up) lab('up');
 lab('reset');
 
+const dbPassword = (() => {
+  try {
+    return readFileSync(join(labDir, 'db-password'), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+})();
 const t0 = process.hrtime.bigint();
 const r = spawnSync('node', ['dist/cli/bin.js', 'run', '-i', join(labDir, 'inventory.yaml'), 'playbooks/tos-etcd-renew.yaml', '--yes', '--json', '--pause', pause], {
   encoding: 'utf8',
-  env: { ...process.env, CERTROLL_HOME: home, NO_COLOR: '1' },
+  env: { ...process.env, CERTROLL_HOME: home, NO_COLOR: '1', ...(dbPassword ? { CERTROLL_DB_PASSWORD: dbPassword } : {}) },
   maxBuffer: 1 << 26,
 });
 const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;

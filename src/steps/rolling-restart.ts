@@ -7,6 +7,7 @@ import { backupDirOf } from '../facts/host-facts.js';
 import type { RollingRestartStep } from '../playbook/types.js';
 import type { Action } from '../plan/types.js';
 import type { ApplyContext, StepModule, WorkItem } from './types.js';
+import type { EtcdFacts } from '../facts/types.js';
 import { clusterProblems, endpointOf, endpointsOf, etcdctlLine, queryCluster } from './etcd-health.js';
 import { restoreHost } from './restore.js';
 import { sleep } from './shared.js';
@@ -73,13 +74,15 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
       title: `node ${i + 1}/${planned.length}`,
       run: async (report) => {
         if (ctx.signal.aborted) throw new Interrupted(`stopped before restarting node ${i + 1}/${planned.length} (${remaining.join(', ')} not restarted yet)`);
-        const pre = await queryCluster(ctx, remaining[0]!);
-        const host = nextNode(remaining, pre.leaderHost);
+        const first = await queryCluster(ctx, remaining[0]!);
+        const host = nextNode(remaining, first.leaderHost);
+        // Quorum is judged from the node about to stop; reuse the first look when it came from that node.
+        const pre = host === remaining[0] ? first : await queryCluster(ctx, host);
         remaining.splice(remaining.indexOf(host), 1);
         const a = planned.find((p) => p.host === host)!;
         report(`${host}${host === pre.leaderHost ? ' (leader)' : ''}: checking cluster health and quorum`);
         try {
-          const timing = await restartOne(ctx, spec, a, report);
+          const timing = await restartOne(ctx, spec, a, report, { pre });
           await ctx.journalNote?.({ event: 'node-restarted', host, message: host === pre.leaderHost ? 'leader' : 'follower' });
           await ctx.journalNote?.({ event: 'node-timing', host, message: JSON.stringify(timing) });
         } catch (e) {
@@ -112,10 +115,11 @@ export interface RestartTiming {
   healthWaitMs: number;
 }
 
-export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, a: RestartAction, report: (m: string) => void, opts: { skipQuorumCheck?: boolean } = {}): Promise<RestartTiming> {
+export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, a: RestartAction, report: (m: string) => void, opts: { skipQuorumCheck?: boolean; pre?: EtcdFacts } = {}): Promise<RestartTiming> {
   const r = ctx.remote(a.host);
   const n = (ctx.inventory.groups.etcd ?? []).length;
-  const pre = opts.skipQuorumCheck ? null : await queryCluster(ctx, a.host);
+  // The cluster as the caller just saw it (from this node's own view), or a fresh look.
+  const pre = opts.skipQuorumCheck ? null : (opts.pre ?? (await queryCluster(ctx, a.host)));
   const problems = pre ? clusterProblems(pre, n) : [];
   const healthy = pre ? pre.health.filter((h) => h.healthy).length : n;
   if (pre && (problems.length || !keepsQuorumWithoutOne(healthy, n)))
@@ -198,7 +202,7 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
   return timing;
 }
 
-/** Poll `check` every 200 ms until it is true or `timeoutSeconds` pass (or the run is interrupted). */
+/** Poll `check` every 100 ms until it is true or `timeoutSeconds` pass (or the run is interrupted). */
 /** After a node failed its health check: restore it (or every host) from backup and restart it, as --on-failure says. */
 async function onNodeFailure(ctx: ApplyContext, spec: RollingRestartStep, a: RestartAction, cause: SafetyStop, report: (m: string) => void): Promise<Error> {
   const mode = ctx.options.onFailure;
@@ -243,6 +247,6 @@ async function poll(ctx: Pick<ApplyContext, 'signal'>, timeoutSeconds: number, c
   for (;;) {
     if (await check()) return true;
     if (Date.now() >= deadline || ctx.signal.aborted) return false;
-    await sleep(200, ctx.signal);
+    await sleep(100, ctx.signal);
   }
 }
