@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { loadPlaybook } from '../playbook/load.js';
-import type { Playbook } from '../playbook/types.js';
+import type { IssueCertStep, Playbook } from '../playbook/types.js';
 import { InputError, type InputIssue } from '../errors.js';
 import { openFleet, type Fleet } from '../ssh/fleet.js';
 import { gatherFacts } from '../facts/gather.js';
@@ -15,7 +15,7 @@ import type { Plan, Warning } from '../plan/types.js';
 import type { Material } from '../steps/types.js';
 import { Secret } from '../secret.js';
 import { newRunId } from '../journal/journal.js';
-import { PkiError } from '../pki/index.js';
+import { PkiError, generateKey } from '../pki/index.js';
 import { sha256 } from '../steps/shared.js';
 
 export interface PipelineArgs {
@@ -75,6 +75,10 @@ export async function loadInputs(inventoryFile: string, playbookFile: string): P
 export async function preparePlan(args: PipelineArgs): Promise<Prepared> {
   const { inventory, playbook } = await loadInputs(args.inventory, args.playbook);
   const now = args.now ?? new Date();
+  // Generate the new leaf's key (native, off the main thread) while connecting: it is the slowest part of the PKI work.
+  const issue = playbook.steps.find((s) => s.type === 'issue-cert') as IssueCertStep | undefined;
+  const leafKey = issue ? generateKey(issue.keyType) : undefined;
+  leafKey?.catch(() => undefined);
   const fleet = await openFleet(inventory.hosts, { forks: args.forks, acceptNewHostKeys: args.acceptNewHostKeys });
   try {
     const facts = await gatherFacts(fleet, inventory, playbook, now);
@@ -99,7 +103,7 @@ export async function preparePlan(args: PipelineArgs): Promise<Prepared> {
       const keyPath = `${fm.certDir.path}/${playbook.files.caKey}`;
       const caKeyPem = new Secret((await remote.readFile(keyPath)).toString('utf8'));
       try {
-        const r = await makeMaterial({ inventory, playbook, oldCaPem: fm.pems.ca, oldLeafPem: fm.pems.cert, caKeyPem, now });
+        const r = await makeMaterial({ inventory, playbook, oldCaPem: fm.pems.ca, oldLeafPem: fm.pems.cert, caKeyPem, now, ...(leafKey ? { leafKey } : {}) });
         material = r.material;
         summary = r.summary;
         findings.push(...r.findings);

@@ -1,5 +1,5 @@
 // Issue the etcd certificate: a new key, signed by the CA, subject from the old leaf, server+client auth, the CA's key id, exactly the SANs given.
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Secret } from '../secret.js';
 import {
   type Asn1,
@@ -31,6 +31,8 @@ export interface IssueLeafOptions extends IssuerInput, ValidityOptions {
   sans: ReadonlyArray<string | San>;
   keyType?: KeyType;
   keyEncoding?: KeyEncoding;
+  /** A key generated ahead (e.g. while connecting to the fleet) with generateKey(keyType); made here when absent. */
+  key?: Promise<KeyObject>;
 }
 
 export interface IssueLeafResult {
@@ -93,7 +95,7 @@ export async function issueLeaf(opts: IssueLeafOptions): Promise<IssueLeafResult
   const other = sans.find((s) => s.type === 'other');
   if (other) throw new PkiError('bad-san', `cannot re-encode SAN ${formatSan(other)}: only DNS, IP, email and URI SANs are supported`, source);
 
-  const key = await generateKey(keyType);
+  const key = await (opts.key ?? generateKey(keyType));
   const spkiBuf = spkiDer(key);
   const spki = parseDer(spkiBuf);
   const caKid = ca.parsed.subjectKeyIdentifier

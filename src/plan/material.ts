@@ -3,6 +3,7 @@ import { checkRenewal, etcdLeafSans, formatSan, issueLeaf, parseCertificates, re
 import type { Inventory } from '../inventory/types.js';
 import type { IssueCertStep, Playbook, RenewCaStep } from '../playbook/types.js';
 import type { Secret } from '../secret.js';
+import type { KeyObject } from 'node:crypto';
 import type { Material } from '../steps/types.js';
 import { sha256 } from '../steps/shared.js';
 import type { CertSummary, MaterialSummary, Warning } from './types.js';
@@ -14,6 +15,8 @@ export interface MaterialInput {
   oldLeafPem: string;
   caKeyPem: Secret<string>;
   now: Date;
+  /** The new leaf's key, when generated ahead of time. */
+  leafKey?: Promise<KeyObject>;
 }
 
 export interface MaterialResult {
@@ -54,6 +57,7 @@ export async function makeMaterial(input: MaterialInput): Promise<MaterialResult
     days: issue?.days ?? 36500,
     keyType: issue?.keyType ?? 'rsa2048',
     now,
+    ...(input.leafKey ? { key: input.leafKey } : {}),
   });
   const findings: Warning[] = checkRenewal({
     oldCaPem: input.oldCaPem,
