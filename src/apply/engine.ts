@@ -2,7 +2,7 @@
 import { Listr, PRESET_TIMESTAMP, type ListrTask } from 'listr2';
 import { sh } from '../ssh/quote.js';
 import { Interrupted } from '../errors.js';
-import { lockDirOf } from '../facts/host-facts.js';
+import { releaseLock } from '../steps/lock.js';
 import type { Journal } from '../journal/journal.js';
 import { stepModules } from '../steps/index.js';
 import type { ApplyContext, Phase, WorkItem } from '../steps/types.js';
@@ -116,8 +116,7 @@ async function cleanUp(ctx: ApplyContext, failed: boolean): Promise<void> {
       try {
         if (failed) await r.sh(sh`find ${d} -maxdepth 1 -name ${`.*.certroll-${ctx.runId}`} -type f -delete`, { allowFailure: true, timeoutMs: 15_000 });
         if (ctx.locked.has(name)) {
-          const lock = lockDirOf(d);
-          await r.sh(sh`grep -q ${ctx.runId} ${lock}/owner.json 2>/dev/null && rm -rf -- ${lock}`, { allowFailure: true, timeoutMs: 15_000 });
+          await releaseLock(r, d, ctx.runId);
           ctx.locked.delete(name);
         }
       } catch {

@@ -1,12 +1,12 @@
 // Executes a rollback plan as listr2 tasks: lock → verify every backup → restore → rolling restart → check as before; lock released at the end.
 import { Listr, PRESET_TIMESTAMP, type ListrTask } from 'listr2';
+import { releaseLock, takeLock } from '../steps/lock.js';
 import { HostError, Interrupted, SafetyStop } from '../errors.js';
-import { lockDirOf } from '../facts/host-facts.js';
 import type { Inventory } from '../inventory/types.js';
 import type { Playbook } from '../playbook/types.js';
 import type { Journal } from '../journal/journal.js';
 import type { Remote } from '../ssh/remote.js';
-import { sh, raw } from '../ssh/quote.js';
+import { sh } from '../ssh/quote.js';
 import type { Scope } from '../playbook/template.js';
 import { restoreHost } from '../steps/restore.js';
 import { restartActionFor, restartOne, type RestartContext, type RestartTiming } from '../steps/rolling-restart.js';
@@ -48,25 +48,10 @@ export interface RollbackResult {
 type Item = { title: string; host?: string; run: (report: (m: string) => void) => Promise<void> };
 
 /** Take this rollback's lock on a host (the same lock directory and owner file as `run`). */
-async function takeLock(ctx: RollbackContext, host: string): Promise<void> {
+async function takeRollbackLock(ctx: RollbackContext, host: string): Promise<void> {
   const h = ctx.inventory.hosts.find((x) => x.name === host)!;
-  const lockDir = lockDirOf(h.vars.certDir);
-  const id = ctx.plan.rollbackId;
-  const owner = JSON.stringify({ runId: id, startedAt: ctx.plan.createdAt, controlHost: ctx.options.controlHost, user: ctx.options.user, kind: 'rollback', rollbackOf: ctx.plan.rollbackOf });
-  const res = await ctx.remote(host).sh(
-    sh`${raw(ctx.options.breakLock ? sh`rm -rf -- ${lockDir};` : '')} if mkdir -- ${lockDir} 2>/dev/null; then cat > ${lockDir}/owner.json && echo @@locked; elif grep -qF -- ${id} ${lockDir}/owner.json 2>/dev/null; then echo @@locked; else cat ${lockDir}/owner.json 2>/dev/null; echo; echo @@held; fi`,
-    { stdin: owner },
-  );
-  if (!res.stdout.includes('@@locked')) {
-    let holder = res.stdout.replace('@@held', '').trim();
-    try {
-      const o = JSON.parse(holder) as { runId: string; startedAt: string; controlHost?: string };
-      holder = `run ${o.runId}, started ${o.startedAt}${o.controlHost ? ` from ${o.controlHost}` : ''}`;
-    } catch {
-      /* keep raw text */
-    }
-    throw new SafetyStop('lock-held', `${host}: another certroll run holds the lock ${lockDir} (${holder})`, 'wait for that run to end, or pass --break-lock if it is stale; nothing was changed', host);
-  }
+  const owner = { runId: ctx.plan.rollbackId, startedAt: ctx.plan.createdAt, controlHost: ctx.options.controlHost, user: ctx.options.user, kind: 'rollback', rollbackOf: ctx.plan.rollbackOf };
+  await takeLock(ctx.remote(host), h.vars.certDir, owner, ctx.options.breakLock);
 }
 
 function itemsOf(ctx: RollbackContext, step: RollbackStep, result: RollbackResult, locked: Set<string>): Item[] {
@@ -80,7 +65,7 @@ function itemsOf(ctx: RollbackContext, step: RollbackStep, result: RollbackResul
         title: a.host,
         host: a.host,
         run: async (report) => {
-          await takeLock(ctx, a.host);
+          await takeRollbackLock(ctx, a.host);
           locked.add(a.host);
           report('lock taken');
         },
@@ -262,8 +247,7 @@ async function cleanUp(ctx: RollbackContext, locked: Set<string>, failed: boolea
       try {
         if (failed) await r.sh(sh`find ${h.vars.certDir} -name ${`.*.certroll-restore-${ctx.plan.rollbackId}`} -type f -delete`, { allowFailure: true, timeoutMs: 15_000 });
         if (locked.has(name)) {
-          const lock = lockDirOf(h.vars.certDir);
-          await r.sh(sh`grep -q ${ctx.plan.rollbackId} ${lock}/owner.json 2>/dev/null && rm -rf -- ${lock}`, { allowFailure: true, timeoutMs: 15_000 });
+          await releaseLock(r, h.vars.certDir, ctx.plan.rollbackId);
           locked.delete(name);
         }
       } catch (e) {

@@ -1,7 +1,8 @@
 // Step `preflight`: every host reachable and unchanged since the plan, the run lock taken, cert dir writable, disk enough, cluster healthy.
 import { hostFactsScript, lockDirOf, parseHostFacts } from '../facts/host-facts.js';
 import { SafetyStop } from '../errors.js';
-import { sh, raw } from '../ssh/quote.js';
+import { sh } from '../ssh/quote.js';
+import { takeLock } from './lock.js';
 import type { PreflightStep } from '../playbook/types.js';
 import type { StepModule, StepPlanResult } from './types.js';
 import { factsQuery } from './shared.js';
@@ -51,22 +52,7 @@ export const preflight: StepModule<PreflightStep> = {
           if (diff.length)
             throw new SafetyStop('facts-changed', `${name}: the cert dir changed since the plan was made (${diff.slice(0, 5).join(', ')})`, 'run `certroll plan` again and review it', name);
         }
-        const lockDir = lockDirOf(host.vars.certDir);
-        const owner = JSON.stringify({ runId: ctx.runId, startedAt: ctx.plan.createdAt, controlHost: ctx.options.controlHost, user: ctx.options.user });
-        const res = await r.sh(
-          sh`${raw(ctx.options.breakLock ? sh`rm -rf -- ${lockDir};` : '')} if mkdir -- ${lockDir} 2>/dev/null; then cat > ${lockDir}/owner.json && echo @@locked; elif grep -qF -- ${ctx.runId} ${lockDir}/owner.json 2>/dev/null; then echo @@locked; else cat ${lockDir}/owner.json 2>/dev/null; echo; echo @@held; fi`,
-          { stdin: owner },
-        );
-        if (!res.stdout.includes('@@locked')) {
-          let holder = res.stdout.replace('@@held', '').trim();
-          try {
-            const o = JSON.parse(holder) as { runId: string; startedAt: string; controlHost?: string };
-            holder = `run ${o.runId}, started ${o.startedAt}${o.controlHost ? ` from ${o.controlHost}` : ''}`;
-          } catch {
-            /* keep raw text */
-          }
-          throw new SafetyStop('lock-held', `${name}: another certroll run holds the lock ${lockDir} (${holder})`, 'wait for that run to end, or pass --break-lock if it is stale', name);
-        }
+        await takeLock(r, host.vars.certDir, { runId: ctx.runId, startedAt: ctx.plan.createdAt, controlHost: ctx.options.controlHost, user: ctx.options.user }, ctx.options.breakLock);
         ctx.locked.add(name);
         report('lock taken');
         const probe = `${host.vars.certDir}/.certroll-probe-${ctx.runId}`;

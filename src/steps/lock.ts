@@ -1,0 +1,38 @@
+// The per-cluster run lock on a host: a directory beside the cert dir, created atomically with mkdir, naming its holder.
+import { SafetyStop } from '../errors.js';
+import { lockDirOf } from '../facts/host-facts.js';
+import { raw, sh } from '../ssh/quote.js';
+import type { Remote } from '../ssh/remote.js';
+
+export interface LockOwner {
+  /** The run (or rollback) id; a lock already held by the same id is taken again (resume). */
+  runId: string;
+  startedAt: string;
+  controlHost: string;
+  user: string;
+  [more: string]: unknown;
+}
+
+/** Take the lock on one host, or throw SafetyStop('lock-held') naming the holder. `breakLock` removes a stale one first. */
+export async function takeLock(r: Remote, certDir: string, owner: LockOwner, breakLock: boolean): Promise<void> {
+  const lockDir = lockDirOf(certDir);
+  const res = await r.sh(
+    sh`${raw(breakLock ? sh`rm -rf -- ${lockDir};` : '')} if mkdir -- ${lockDir} 2>/dev/null; then cat > ${lockDir}/owner.json && echo @@locked; elif grep -qF -- ${owner.runId} ${lockDir}/owner.json 2>/dev/null; then echo @@locked; else cat ${lockDir}/owner.json 2>/dev/null; echo; echo @@held; fi`,
+    { stdin: JSON.stringify(owner) },
+  );
+  if (res.stdout.includes('@@locked')) return;
+  let holder = res.stdout.replace('@@held', '').trim();
+  try {
+    const o = JSON.parse(holder) as { runId: string; startedAt: string; controlHost?: string };
+    holder = `run ${o.runId}, started ${o.startedAt}${o.controlHost ? ` from ${o.controlHost}` : ''}`;
+  } catch {
+    /* keep the raw text */
+  }
+  throw new SafetyStop('lock-held', `${r.host}: another certroll run holds the lock ${lockDir} (${holder})`, 'wait for that run to end, or pass --break-lock if it is stale; nothing was changed', r.host);
+}
+
+/** Release the lock on one host if this run holds it; never throws. */
+export async function releaseLock(r: Remote, certDir: string, runId: string): Promise<void> {
+  const lock = lockDirOf(certDir);
+  await r.sh(sh`grep -qF -- ${runId} ${lock}/owner.json 2>/dev/null && rm -rf -- ${lock}`, { allowFailure: true, timeoutMs: 15_000 }).catch(() => undefined);
+}
