@@ -1,4 +1,5 @@
 // Turns one host's scanned files into the certificates it holds (decoded once per distinct PEM) and notes on files that gave none.
+import { verifyIssuedBy } from '../pki/index.js';
 import { parseCertificates, type ParsedCert } from '../pki/parse.js';
 import { formatSan } from '../pki/sans.js';
 import type { CertFacts, CertSite, FileNote, HostHoldings } from './model.js';
@@ -46,6 +47,8 @@ export function facts(c: ParsedCert): CertFacts {
     notAfter: c.notAfter,
     isCa: c.isCa,
     selfIssued: c.selfIssued,
+    // Issuer name = subject name is not enough (cfssl gives an apiserver certificate its CA's very name): its own key must verify it.
+    selfSigned: c.selfIssued && verifyIssuedBy(c.pem, c.pem).ok,
     sans: c.sans.map(formatSan),
   };
 }

@@ -28,6 +28,8 @@ export interface CertFacts {
   notAfter: string;
   isCa: boolean;
   selfIssued: boolean;
+  /** Signed by its own key (a root), not merely named like its issuer. */
+  selfSigned: boolean;
   /** `DNS:x`, `IP:y`, … */
   sans: string[];
 }

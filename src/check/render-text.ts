@@ -48,7 +48,7 @@ export function renderText(r: CheckReport, p: Palette): string {
     { header: 'HOSTS', get: (c) => formatHosts(c.hosts, readHosts) },
     { header: 'NOT AFTER', get: (c) => paint(c)(formatDate(c.notAfter)) },
     { header: 'RESIDUAL TIME', get: (c) => paint(c)(formatRemaining(c.remainingSeconds * 1000)), align: 'right' },
-    { header: 'ISSUER', get: (c) => (c.selfIssued ? p.dim('self-signed') : c.issuerCommonName) },
+    { header: 'ISSUER', get: (c) => (c.selfSigned ? p.dim('self-signed') : c.issuerCommonName) },
     { header: 'SANS', get: (c) => String(c.sans.length), align: 'right' },
   ];
   out.push(r.certificates.length ? renderTable(r.certificates, cols) : TEXT.noCerts);
