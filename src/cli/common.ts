@@ -1,6 +1,6 @@
 // What every command shares: global options, the exit code a command sets, output mode and confirmation prompts.
 import type { Argv } from 'yargs';
-import { ExitCode } from '../errors.js';
+import { ExitCode, UsageError } from '../errors.js';
 import { detectOutputMode, palette, type OutputMode, type Palette } from './output.js';
 
 /** The exit code the running command chose (main() returns it). */
@@ -47,5 +47,36 @@ export function makeUi(opts: { json?: boolean; color?: boolean }): Ui {
     p,
     say: (line) => (mode.json ? process.stderr : process.stdout).write(line + '\n'),
     data: (value) => process.stdout.write(JSON.stringify(value, null, 2) + '\n'),
+  };
+}
+
+/** Ask for a secret on the terminal without echoing it; refuses when stdin is not a terminal (CI: use the env variables). */
+export function askSecret(question: string, envHint: string): () => Promise<string> {
+  return async () => {
+    if (!process.stdin.isTTY) throw new UsageError(`${question.replace(/:\s*$/, '')} needed but stdin is not a terminal: set ${envHint}`);
+    const { createInterface } = await import('node:readline');
+    return new Promise<string>((resolve) => {
+      const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+      const out = rl as unknown as { _writeToOutput: (s: string) => void };
+      let asked = false;
+      out._writeToOutput = (s: string) => {
+        if (!asked) process.stderr.write(s);
+        asked = true;
+      };
+      rl.question(question, (answer) => {
+        rl.close();
+        process.stderr.write('\n');
+        resolve(answer);
+      });
+    });
+  };
+}
+
+/** The interactive prompts of the SSH layer (identity passphrase, SSH password, sudo password). */
+export function sshPrompts() {
+  return {
+    passphrase: askSecret('Passphrase for the SSH identity file: ', 'CERTROLL_KEY_PASSPHRASE'),
+    password: askSecret('SSH password: ', 'CERTROLL_SSH_PASSWORD'),
+    becomePassword: askSecret('sudo password: ', 'CERTROLL_BECOME_PASSWORD'),
   };
 }

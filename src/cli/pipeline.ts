@@ -15,6 +15,7 @@ import type { Plan, Warning } from '../plan/types.js';
 import type { Material } from '../steps/types.js';
 import { Secret } from '../secret.js';
 import { newRunId } from '../journal/journal.js';
+import { askSecret, sshPrompts } from './common.js';
 import { PkiError, generateKey } from '../pki/index.js';
 import { sha256 } from '../steps/shared.js';
 
@@ -75,11 +76,15 @@ export async function loadInputs(inventoryFile: string, playbookFile: string): P
 export async function preparePlan(args: PipelineArgs): Promise<Prepared> {
   const { inventory, playbook } = await loadInputs(args.inventory, args.playbook);
   const now = args.now ?? new Date();
+  // The Manager database password: from its environment variable, else asked on the terminal (kept in memory only).
+  const db = inventory.vars.managerDb;
+  if (db && !process.env[db.passwordEnv] && process.stdin.isTTY && playbook.steps.some((s) => s.type === 'manager-db'))
+    process.env[db.passwordEnv] = await askSecret(`Password of ${db.user}@${db.host}:${db.port}/${db.database}: `, db.passwordEnv)();
   // Generate the new leaf's key (native, off the main thread) while connecting: it is the slowest part of the PKI work.
   const issue = playbook.steps.find((s) => s.type === 'issue-cert') as IssueCertStep | undefined;
   const leafKey = issue ? generateKey(issue.keyType) : undefined;
   leafKey?.catch(() => undefined);
-  const fleet = await openFleet(inventory.hosts, { forks: args.forks, acceptNewHostKeys: args.acceptNewHostKeys });
+  const fleet = await openFleet(inventory.hosts, { forks: args.forks, acceptNewHostKeys: args.acceptNewHostKeys, ...sshPrompts() });
   try {
     const facts = await gatherFacts(fleet, inventory, playbook, now);
     const need = renewalNeed(inventory, playbook, facts, now, args.renewWithinDays);

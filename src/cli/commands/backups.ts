@@ -2,7 +2,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { createInterface } from 'node:readline/promises';
 import { ExitCode, SafetyStop, UsageError } from '../../errors.js';
-import { makeUi, setExitCode, withFleetOptions, type GlobalOptions } from '../common.js';
+import { makeUi, setExitCode, sshPrompts, withFleetOptions, type GlobalOptions } from '../common.js';
 import { renderTable } from '../output.js';
 import { loadInventory } from '../../inventory/load.js';
 import { selectHosts } from '../../inventory/limit.js';
@@ -36,7 +36,7 @@ export const backupsCommand: CommandModule<{}, BackupsArgs> = {
     const inventory = await loadInventory(args.inventory);
     const hosts = selectHosts(inventory, args.limit);
     const standing = runStandings(await listRuns());
-    const fleet = await openFleet(hosts, { forks: args.forks, acceptNewHostKeys: args['accept-new-host-keys'] });
+    const fleet = await openFleet(hosts, { forks: args.forks, acceptNewHostKeys: args['accept-new-host-keys'], ...sshPrompts() });
     try {
       const outcomes = await fleet.run((r) => listHostBackups(r, hosts.find((h) => h.name === r.host)!));
       const listed: HostBackups[] = outcomes.flatMap((o) => (o.ok ? [o.value] : []));

@@ -9,7 +9,7 @@ import { selectHosts } from '../../inventory/limit.js';
 import { checkFleet } from '../../check/run-check.js';
 import { renderText } from '../../check/render-text.js';
 import { renderPrometheus } from '../../check/render-prometheus.js';
-import { makeUi, setExitCode, withFleetOptions, type GlobalOptions } from '../common.js';
+import { makeUi, setExitCode, sshPrompts, withFleetOptions, type GlobalOptions } from '../common.js';
 
 export type CheckFormat = 'table' | 'json' | 'prometheus';
 
@@ -58,6 +58,7 @@ export const checkCommand: CommandModule<{}, any> = {
       warnDays: args['warn-days'],
       forks: args.forks,
       acceptNewHostKeys: args['accept-new-host-keys'],
+      connect: sshPrompts(),
       onEvent: (e) => {
         if (e.type === 'host-key-added') ui.say(ui.p.yellow(`note: ${e.host}: added host key ${e.fingerprint} to ${e.file}`));
       },

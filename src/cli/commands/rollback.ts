@@ -4,7 +4,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { ExitCode, Interrupted, SafetyStop, UsageError } from '../../errors.js';
-import { makeUi, setExitCode } from '../common.js';
+import { makeUi, setExitCode, sshPrompts } from '../common.js';
 import { controlIdentity, loadInputs } from '../pipeline.js';
 import { Journal, journalRoot, newRunId, readRun, type RunSummary } from '../../journal/journal.js';
 import { openFleet } from '../../ssh/fleet.js';
@@ -64,7 +64,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
       throw new UsageError(`--from-backup ${args['from-backup']}: no host of ${inventory.file} has the cert dir ${r.certDir} (cert dirs: ${[...new Set(inventory.hosts.map((h) => h.vars.certDir))].join(', ')})`);
     const now = new Date();
     const rollbackId = newRunId(now);
-    const fleet = await openFleet(inventory.hosts, { forks: args.forks, acceptNewHostKeys: args['accept-new-host-keys'] });
+    const fleet = await openFleet(inventory.hosts, { forks: args.forks, acceptNewHostKeys: args['accept-new-host-keys'], ...sshPrompts() });
     try {
       const manager = managerScope(inventory, playbook);
       const g = await gatherRollbackFacts(fleet, inventory, playbook, r.runId, manager?.templateHosts ?? []);
