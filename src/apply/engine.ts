@@ -30,6 +30,22 @@ export interface EngineResult {
   error?: unknown;
 }
 
+/**
+ * The options of a top-level task list of steps, shared by `run` and `rollback`: one step at a time, stop at the first
+ * failure, Ctrl-C handled by the caller (not listr2), plain timestamped lines when stdout is not a terminal.
+ */
+export function topLevelListrOptions(renderer: RendererChoice): never {
+  return {
+    concurrent: false,
+    exitOnError: true,
+    registerSignalListeners: false,
+    renderer,
+    fallbackRenderer: 'simple',
+    rendererOptions: { collapseSubtasks: false, showErrorMessage: true },
+    fallbackRendererOptions: { timestamp: PRESET_TIMESTAMP },
+  } as never;
+}
+
 export async function applyPlan(ctx: ApplyContext, opts: EngineOptions): Promise<EngineResult> {
   const emit = (e: EngineEvent) => {
     opts.onEvent?.(e);
@@ -63,15 +79,7 @@ export async function applyPlan(ctx: ApplyContext, opts: EngineOptions): Promise
       },
     };
   });
-  const list = new Listr(stepTasks, {
-    concurrent: false,
-    exitOnError: true,
-    registerSignalListeners: false,
-    renderer: opts.renderer,
-    fallbackRenderer: 'simple',
-    rendererOptions: { collapseSubtasks: false, showErrorMessage: true } as never,
-    fallbackRendererOptions: { timestamp: PRESET_TIMESTAMP } as never,
-  } as never);
+  const list = new Listr(stepTasks, topLevelListrOptions(opts.renderer));
   const result: EngineResult = {};
   try {
     await list.run();

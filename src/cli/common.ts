@@ -1,6 +1,6 @@
 // What every command shares: global options, the exit code a command sets, output mode and confirmation prompts.
 import type { Argv } from 'yargs';
-import { ExitCode, UsageError } from '../errors.js';
+import { ExitCode, SafetyStop, UsageError } from '../errors.js';
 import { detectOutputMode, palette, type OutputMode, type Palette } from './output.js';
 
 /** The exit code the running command chose (main() returns it). */
@@ -78,5 +78,44 @@ export function sshPrompts() {
     passphrase: askSecret('Passphrase for the SSH identity file: ', 'CERTROLL_KEY_PASSPHRASE'),
     password: askSecret('SSH password: ', 'CERTROLL_SSH_PASSWORD'),
     becomePassword: askSecret('sudo password: ', 'CERTROLL_BECOME_PASSWORD'),
+  };
+}
+
+/** Ask the operator to type "yes" (skipped with --yes; refused without a terminal, saying how to review first). */
+export async function confirmOrStop(yes: boolean, question: string, reviewHint: string): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY) throw new SafetyStop('confirm', 'confirmation needed but stdin is not a terminal', `${reviewHint} and pass --yes`);
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = (await rl.question(`${question} Type "yes" to go on: `)).trim();
+  rl.close();
+  if (answer !== 'yes') throw new SafetyStop('confirm', 'not confirmed; nothing was changed');
+}
+
+/**
+ * Ctrl-C / SIGTERM while changing hosts: the first aborts `signal` (the engine stops at its next safe point), the second
+ * records the forced exit with `onForcedExit` and exits. Call dispose() when the work is over.
+ */
+export function interruptible(what: string, onForcedExit: () => Promise<unknown>): { signal: AbortSignal; dispose(): void } {
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = () => {
+    signals++;
+    if (signals === 1) {
+      process.stderr.write('\ninterrupt: finishing the action in progress, then stopping at a safe point (press Ctrl-C again to force)\n');
+      abort.abort();
+    } else {
+      process.stderr.write(`\nforced exit: the journal records where the ${what} stopped\n`);
+      void onForcedExit().finally(() => process.exit(ExitCode.interrupted));
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: abort.signal,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
   };
 }

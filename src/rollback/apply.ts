@@ -1,5 +1,6 @@
 // Executes a rollback plan as listr2 tasks: lock → verify every backup → restore → rolling restart → check as before; lock released at the end.
-import { Listr, PRESET_TIMESTAMP, type ListrTask } from 'listr2';
+import { Listr, type ListrTask } from 'listr2';
+import { topLevelListrOptions } from '../apply/engine.js';
 import { releaseLock, takeLock } from '../steps/lock.js';
 import { HostError, Interrupted, SafetyStop } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
@@ -218,15 +219,7 @@ export async function applyRollback(ctx: RollbackContext, opts: RollbackOptions)
         },
       };
     });
-  const list = new Listr(tasks, {
-    concurrent: false,
-    exitOnError: true,
-    registerSignalListeners: false,
-    renderer: opts.renderer,
-    fallbackRenderer: 'simple',
-    rendererOptions: { collapseSubtasks: false, showErrorMessage: true } as never,
-    fallbackRendererOptions: { timestamp: PRESET_TIMESTAMP } as never,
-  } as never);
+  const list = new Listr(tasks, topLevelListrOptions(opts.renderer));
   try {
     await list.run();
   } catch (e) {

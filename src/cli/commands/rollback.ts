@@ -2,9 +2,8 @@
 // rolling-restart etcd and check every cert dir is byte-identical to before. Works from the hosts alone with --from-backup.
 import type { Argv, CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline/promises';
 import { ExitCode, Interrupted, SafetyStop, UsageError } from '../../errors.js';
-import { makeUi, setExitCode, sshPrompts } from '../common.js';
+import { confirmOrStop, interruptible, makeUi, setExitCode, sshPrompts } from '../common.js';
 import { controlIdentity, loadInputs } from '../pipeline.js';
 import { Journal, journalRoot, newRunId, readRun, type RunSummary } from '../../journal/journal.js';
 import { openFleet } from '../../ssh/fleet.js';
@@ -92,7 +91,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
       if (!args.json) ui.say(renderRollbackPlan(plan, ui.p));
       if (plan.status === 'blocked')
         throw new SafetyStop('rollback-blocked', `the rollback is blocked:\n${plan.reasons.map((x) => `  - ${x}`).join('\n')}`, 'fix the problems above and run again; no host was touched');
-      await confirm(args, plan.hosts.length, r.runId);
+      await confirmOrStop(args.yes, `Roll back run ${r.runId} on ${plan.hosts.length} hosts (restore and restart etcd)?`, 'review it with --dry-run');
 
       const journal = new Journal(rollbackId);
       await journal.init();
@@ -103,20 +102,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
       const original = r.journal ? new Journal(r.runId) : null;
       await original?.event({ event: 'rollback-start', message: `rollback ${rollbackId}` }).catch(() => undefined);
 
-      const abort = new AbortController();
-      let signals = 0;
-      const onSignal = () => {
-        signals++;
-        if (signals === 1) {
-          process.stderr.write('\ninterrupt: finishing the action in progress, then stopping at a safe point (press Ctrl-C again to force)\n');
-          abort.abort();
-        } else {
-          process.stderr.write('\nforced exit: the journal records where the rollback stopped\n');
-          void summary({ state: 'interrupted', endedAt: new Date().toISOString(), error: 'forced exit (second interrupt)' }).finally(() => process.exit(ExitCode.interrupted));
-        }
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      const interrupt = interruptible('rollback', () => summary({ state: 'interrupted', endedAt: new Date().toISOString(), error: 'forced exit (second interrupt)' }));
       const t0 = Date.now();
       const result = await applyRollback(
         {
@@ -130,17 +116,16 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
             return x;
           },
           scope: (n) => hostScope(inventory, playbook, n),
-          signal: abort.signal,
+          signal: interrupt.signal,
           journal,
           options: { breakLock: args['break-lock'], ...controlIdentity(), ...(args.pause !== undefined ? { pauseSeconds: args.pause } : {}) },
         },
         { renderer: args.json ? 'silent' : ui.mode.tty ? 'default' : 'simple', forks: args.forks },
       ).finally(() => {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        interrupt.dispose();
       });
       const counters = fleet.counters();
-      const interrupted = result.error instanceof Interrupted || (result.error !== undefined && abort.signal.aborted);
+      const interrupted = result.error instanceof Interrupted || (result.error !== undefined && interrupt.signal.aborted);
       const state = result.error === undefined ? 'succeeded' : interrupted ? 'interrupted' : 'failed';
       const message = result.error ? (result.error as Error).message : undefined;
       await summary({ state, endedAt: new Date().toISOString(), ...(result.stoppedAt ? { stoppedAt: result.stoppedAt } : {}), ...(message ? { error: message } : {}) });
@@ -218,11 +203,3 @@ export function managerScope(inv: Inventory, playbook: Playbook, env: NodeJS.Pro
   };
 }
 
-async function confirm(args: RollbackArgs, hosts: number, runId: string): Promise<void> {
-  if (args.yes) return;
-  if (!process.stdin.isTTY) throw new SafetyStop('confirm', 'confirmation needed but stdin is not a terminal', 'review it with --dry-run and pass --yes');
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  const answer = (await rl.question(`Roll back run ${runId} on ${hosts} hosts (restore and restart etcd)? Type "yes" to go on: `)).trim();
-  rl.close();
-  if (answer !== 'yes') throw new SafetyStop('confirm', 'not confirmed; nothing was changed');
-}

@@ -1,9 +1,8 @@
 // `certroll run`: make the same plan as `plan`, confirm, then apply it step by step with live progress and a journal;
 // `--resume RUN_ID` continues a stopped run from where it stopped, after re-checking everything.
 import type { Argv, CommandModule } from 'yargs';
-import { createInterface } from 'node:readline/promises';
 import { ExitCode, Interrupted, SafetyStop, UsageError } from '../../errors.js';
-import { makeUi, setExitCode } from '../common.js';
+import { confirmOrStop, interruptible, makeUi, setExitCode } from '../common.js';
 import { controlIdentity, preparePlan, type PipelineArgs } from '../pipeline.js';
 import { renderPlan } from '../../plan/render.js';
 import { planOptions, type PlanArgs } from './plan.js';
@@ -50,7 +49,7 @@ export const runCommand: CommandModule<{}, RunArgs> = {
       }
       if (plan.status === 'blocked')
         throw new SafetyStop('plan-blocked', `the plan is blocked:\n${plan.reasons.map((r) => `  - ${r}`).join('\n')}`, 'fix the problems above and run again; nothing was changed');
-      await confirm(args, prepared.inventory.hosts.length);
+      await confirmOrStop(args.yes, `Apply this plan to ${prepared.inventory.hosts.length} hosts?`, 'review the plan (certroll plan)');
 
       const journal = new Journal(plan.runId);
       await journal.init();
@@ -60,20 +59,7 @@ export const runCommand: CommandModule<{}, RunArgs> = {
       const base = { runId: plan.runId, inventory: plan.inventory, playbook: plan.playbook, startedAt };
       await journal.summary({ ...base, state: 'running' });
 
-      const abort = new AbortController();
-      let signals = 0;
-      const onSignal = () => {
-        signals++;
-        if (signals === 1) {
-          process.stderr.write('\ninterrupt: finishing the action in progress, then stopping at a safe point (press Ctrl-C again to force)\n');
-          abort.abort();
-        } else {
-          process.stderr.write('\nforced exit: the journal records where the run stopped\n');
-          void journal.summary({ ...base, state: 'interrupted', endedAt: new Date().toISOString(), error: 'forced exit (second interrupt)' }).finally(() => process.exit(ExitCode.interrupted));
-        }
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      const interrupt = interruptible('run', () => journal.summary({ ...base, state: 'interrupted', endedAt: new Date().toISOString(), error: 'forced exit (second interrupt)' }));
       const ctx: ApplyContext = {
         plan,
         inventory: prepared.inventory,
@@ -91,7 +77,7 @@ export const runCommand: CommandModule<{}, RunArgs> = {
         options: { breakLock: args['break-lock'], onFailure: args['on-failure'], ...controlIdentity() },
         report: () => undefined,
         journalNote: (e) => journal.event(e),
-        signal: abort.signal,
+        signal: interrupt.signal,
         locked: new Set(),
       };
       const t0 = Date.now();
@@ -99,12 +85,9 @@ export const runCommand: CommandModule<{}, RunArgs> = {
         renderer: args.json ? 'silent' : ui.mode.tty ? 'default' : 'simple',
         forks: args.forks,
         journal,
-      }).finally(() => {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      });
+      }).finally(() => interrupt.dispose());
       const counters = fleet.counters();
-      const interrupted = result.error instanceof Interrupted || (result.error !== undefined && abort.signal.aborted);
+      const interrupted = result.error instanceof Interrupted || (result.error !== undefined && interrupt.signal.aborted);
       const state = result.error === undefined ? 'succeeded' : interrupted ? 'interrupted' : 'failed';
       const message = result.error ? (result.error as Error).message : undefined;
       await journal.summary({ ...base, state, endedAt: new Date().toISOString(), ...(result.stoppedAt ? { stoppedAt: result.stoppedAt } : {}), ...(message ? { error: message } : {}) });
@@ -157,13 +140,4 @@ function allowBreakingLock(plan: Plan): void {
     plan.status = 'ready';
     plan.reasons = ['--break-lock: taking over a stale lock'];
   }
-}
-
-async function confirm(args: RunArgs, hosts: number): Promise<void> {
-  if (args.yes) return;
-  if (!process.stdin.isTTY) throw new SafetyStop('confirm', 'confirmation needed but stdin is not a terminal', 'review the plan (certroll plan) and pass --yes');
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  const answer = (await rl.question(`Apply this plan to ${hosts} hosts? Type "yes" to go on: `)).trim();
-  rl.close();
-  if (answer !== 'yes') throw new SafetyStop('confirm', 'not confirmed; nothing was changed');
 }
