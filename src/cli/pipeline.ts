@@ -30,7 +30,7 @@ export interface PipelineArgs {
   runId?: string;
   now?: Date;
   /** Continue a stopped run: its plan, the facts before it, and the nodes it restarted. */
-  resume?: { plan: Plan; preFacts: FleetFacts; restarted: string[] };
+  resume?: { plan: Plan; preFacts: FleetFacts; restarted: string[]; done?: Record<number, 'earlier' | 'operator'>; skipped?: number[] };
 }
 
 export interface Prepared {
@@ -125,7 +125,7 @@ export async function preparePlan(args: PipelineArgs): Promise<Prepared> {
       summary,
       findings,
       need,
-      ...(args.resume ? { resume: { restarted: args.resume.restarted } } : {}),
+      ...(args.resume ? { resume: { restarted: args.resume.restarted, ...(args.resume.done ? { done: args.resume.done } : {}) } } : {}),
       options: { runId: args.runId ?? newRunId(now), now, renewWithinDays: args.renewWithinDays, force: args.force, ...(args.pauseSeconds !== undefined ? { pauseSeconds: args.pauseSeconds } : {}) },
     });
     plan.playbook = resolve(plan.playbook);

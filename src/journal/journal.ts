@@ -1,9 +1,9 @@
 // The run journal on the control machine: .certroll/runs/<run-id>/ with the plan, the facts before the run and one JSON line per event. Never a private key.
-import { mkdir, readdir, readFile, rename, writeFile, appendFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-export type RunState = 'planned' | 'running' | 'succeeded' | 'failed' | 'interrupted';
+export type RunState = 'planned' | 'running' | 'succeeded' | 'completed-with-errors' | 'failed' | 'interrupted';
 
 export interface RunSummary {
   runId: string;
@@ -15,10 +15,16 @@ export interface RunSummary {
   /** Where it stopped, when it did not succeed. */
   stoppedAt?: string;
   error?: string;
+  /** Steps that failed or did not run ("6. restart-flannel"), when the run did not complete. */
+  undone?: string[];
+  /** Steps the operator recorded as done by hand (run --resume --skip). */
+  skippedByOperator?: string[];
 }
 
 export interface JournalEvent {
   at: string;
+  /** Playbook step index, on step outcome records. */
+  index?: number;
   /** step-start, step-end, item-start, item-end, item-failed, message, run-end… */
   event: string;
   step?: string;
@@ -64,6 +70,18 @@ export class Journal {
     const line = JSON.stringify({ at: new Date().toISOString(), ...e }) + '\n';
     assertNoKey(line);
     await appendFile(join(this.dir, 'events.jsonl'), line, { mode: 0o600 });
+  }
+  /** A record that must survive a crash (write-ahead intent, step outcome): appended and flushed to disk before returning. */
+  async intent(e: Omit<JournalEvent, 'at'> & Record<string, unknown>): Promise<void> {
+    const line = JSON.stringify({ at: new Date().toISOString(), ...e }) + '\n';
+    assertNoKey(line);
+    const fh = await open(join(this.dir, 'events.jsonl'), 'a', 0o600);
+    try {
+      await fh.write(line);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
   }
   async summary(s: RunSummary): Promise<void> {
     await this.put('run.json', s);

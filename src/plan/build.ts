@@ -120,6 +120,13 @@ export function buildPlan(input: PlanInput): Plan {
   if (doWork && input.material) {
     playbook.steps.forEach((spec, index) => {
       const mod = stepModules[spec.type];
+      const done = input.resume?.done?.[index];
+      // A live change the stopped run finished (or the operator did by hand) is not planned again.
+      if (done && mod.changesLiveState) {
+        const r = mod.plan(spec as never, { ...ctx, warn: () => undefined });
+        planned.push({ index, type: spec.type, title: spec.title, at: spec.at, hosts: r.hosts, actions: [], notes: [done === 'operator' ? 'done by hand (--skip), recorded in the journal' : 'done by the stopped run'], done });
+        return;
+      }
       const r = mod.plan(spec as never, ctx);
       planned.push({ index, type: spec.type, title: spec.title, at: spec.at, hosts: r.hosts, actions: r.actions, notes: r.notes });
     });

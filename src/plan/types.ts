@@ -81,6 +81,8 @@ export interface PlannedStep {
   actions: Action[];
   /** Why a step does nothing, or context worth printing. */
   notes: string[];
+  /** Resume: the stopped run finished this step (`earlier`) or the operator did it by hand (`operator`, --skip); not run again. */
+  done?: 'earlier' | 'operator';
 }
 
 export interface CertSummary {

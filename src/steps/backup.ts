@@ -13,6 +13,8 @@ export const BACKUP_META = '.certroll-backup.json';
 
 export const backup: StepModule<BackupStep> = {
   type: 'backup',
+  needs: ['preflight'],
+  changesLiveState: false,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);
     const actions: Action[] = [];

@@ -10,6 +10,8 @@ type SwapAction = Extract<Action, { kind: 'swap' }>;
 
 export const distribute: StepModule<DistributeStep> = {
   type: 'distribute',
+  needs: ['preflight', 'backup', 'renew-ca', 'issue-cert'],
+  changesLiveState: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);
     if (!ctx.material) return { hosts, actions: [], notes: ['nothing to distribute'] };

@@ -16,6 +16,8 @@ const ORDER: FileRole[] = ['ca', 'cert', 'key'];
 
 export const managerDb: StepModule<ManagerDbStep> = {
   type: 'manager-db',
+  needs: ['distribute'],
+  changesLiveState: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf([spec.on]);
     if (!ctx.material) return { hosts, actions: [], notes: ['no new certificates: the Manager database stays as it is'] };

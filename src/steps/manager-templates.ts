@@ -23,6 +23,8 @@ const text = (c: string | Secret<string>) => (c instanceof Secret ? c.reveal() :
 
 export const managerTemplates: StepModule<ManagerTemplatesStep> = {
   type: 'manager-templates',
+  needs: ['distribute'],
+  changesLiveState: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);
     if (!ctx.material) return { hosts, actions: [], notes: ['no new CA: the Manager templates stay as they are'] };

@@ -10,6 +10,8 @@ import { checkClusterHealthy } from './etcd-health.js';
 
 export const preflight: StepModule<PreflightStep> = {
   type: 'preflight',
+  needs: [],
+  changesLiveState: false,
   plan(spec, ctx): StepPlanResult {
     const hosts = ctx.hostsOf(['all']);
     const actions: StepPlanResult['actions'] = [];

@@ -10,6 +10,8 @@ type ExecAction = Extract<Action, { kind: 'exec' }>;
 
 export const restartFlannel: StepModule<RestartFlannelStep> = {
   type: 'restart-flannel',
+  needs: ['distribute'],
+  changesLiveState: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf([spec.on]);
     if (!ctx.material) return { hosts, actions: [], notes: ['no new certificates: flannel keeps running'] };

@@ -34,6 +34,8 @@ export function nextNode(remaining: string[], leader: string | undefined): strin
 
 export const rollingRestart: StepModule<RollingRestartStep> = {
   type: 'rolling-restart',
+  needs: ['distribute'],
+  changesLiveState: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);
     if (!ctx.material) return { hosts, actions: [], notes: ['no new certificates: no restart needed'] };
@@ -86,7 +88,7 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
           await ctx.journalNote?.({ event: 'node-restarted', host, message: host === pre.leaderHost ? 'leader' : 'follower' });
           await ctx.journalNote?.({ event: 'node-timing', host, message: JSON.stringify(timing) });
         } catch (e) {
-          if (!(e instanceof SafetyStop) || e.check !== 'health-timeout') throw e;
+          if (!(e instanceof SafetyStop) || (e.check !== 'health-timeout' && e.check !== 'container-exited')) throw e;
           throw await onNodeFailure(ctx, spec, a, e, report);
         }
       },
@@ -171,12 +173,17 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
   const etcdctl = etcdctlLine(ctx, a.host);
   const own = endpointOf(ctx.inventory.hosts.find((h) => h.name === a.host)!);
   const api = spec.apiserverCheck ? quoteArgv(renderArgv(spec.apiserverCheck, ctx.scope(a.host))) : 'true';
-  const probe = `${etcdctl} --endpoints ${own} endpoint health -w json 2>/dev/null; echo @@; ${etcdctl} --endpoints ${endpointsOf(ctx.inventory)} endpoint status -w json 2>/dev/null; ${api} >/dev/null 2>&1; echo "@@api $?"`;
+  const check = quoteArgv(renderArgv(spec.containerCheck, ctx.scope(a.host)));
+  const probe = `${etcdctl} --endpoints ${own} endpoint health -w json 2>/dev/null; echo @@; ${etcdctl} --endpoints ${endpointsOf(ctx.inventory)} endpoint status -w json 2>/dev/null; ${api} >/dev/null 2>&1; echo "@@api $?"; echo @@; ${check} 2>/dev/null`;
   let last = 'no answer yet';
   const healthStart = Date.now();
+  const watch = new ContainerWatch(spec.containerNames);
+  let crashed: string | undefined;
+  let exitSeen: { what: string; at: number } | undefined;
   const ok = await poll(whole, spec.healthTimeoutSeconds, async () => {
     const out = await r.sh(raw(probe).text, { allowFailure: true });
-    const [healthText = '', statusText = '', apiText = ''] = out.stdout.split('@@');
+    const [healthText = '', statusText = '', apiText = '', psText = ''] = out.stdout.split('@@');
+    const exited = watch.observe(psText);
     let health, status;
     try {
       health = parseEndpointHealth(healthText);
@@ -185,7 +192,15 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
       last = 'etcdctl output unreadable';
       return false;
     }
-    if (!health[0]?.healthy) return (last = `etcd member not healthy${health[0]?.error ? `: ${health[0].error}` : ''}`), false;
+    if (!health[0]?.healthy) {
+      last = `etcd member not healthy${health[0]?.error ? `: ${health[0].error}` : ''}`;
+      // A container that started and is gone again (or was restarted) while the member is unhealthy: the process exits
+      // at start. Say so now, not after the whole health timeout.
+      if (exited) exitSeen ??= { what: exited, at: Date.now() };
+      // Still unhealthy 5 s after an exit was seen (an apiserver restarting while etcd comes up is not a crash).
+      if (exitSeen && Date.now() - exitSeen.at >= 5000) crashed = exitSeen.what;
+      return false;
+    }
     const mine = status.find((s) => s.endpoint === own);
     const leader = status.find((s) => s.memberId && s.memberId === s.leaderId);
     if (!mine || !leader) return (last = 'no leader visible from this node'), false;
@@ -193,7 +208,10 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
     if (lag > spec.maxRaftLag) return (last = `raft index ${lag} behind the leader`), false;
     if (!apiText.includes('api 0')) return (last = 'apiserver check not passing'), false;
     return true;
-  });
+  }, () => crashed !== undefined);
+  if (!ok && crashed) {
+    throw new SafetyStop('container-exited', `${a.host}: ${crashed} after its manifest returned, and the etcd member is not healthy (${last}): the process exits at start; the run stopped before the next node`, `${restoreHint}; look at the container's logs on ${a.host}`, a.host);
+  }
   if (!ok) {
     throw new SafetyStop('health-timeout', `${a.host}: not healthy ${spec.healthTimeoutSeconds}s after restart (${last}); the run stopped before the next node`, restoreHint, a.host);
   }
@@ -242,11 +260,37 @@ async function onNodeFailure(ctx: ApplyContext, spec: RollingRestartStep, a: Res
   );
 }
 
-async function poll(ctx: Pick<ApplyContext, 'signal'>, timeoutSeconds: number, check: () => Promise<boolean>): Promise<boolean> {
+async function poll(ctx: Pick<ApplyContext, 'signal'>, timeoutSeconds: number, check: () => Promise<boolean>, giveUp: () => boolean = () => false): Promise<boolean> {
   const deadline = Date.now() + timeoutSeconds * 1000;
   for (;;) {
     if (await check()) return true;
-    if (Date.now() >= deadline || ctx.signal.aborted) return false;
+    if (Date.now() >= deadline || ctx.signal.aborted || giveUp()) return false;
     await sleep(100, ctx.signal);
+  }
+}
+
+/**
+ * Watches the container list (the playbook's containerCheck output) across polls after a manifest returned: reports a
+ * container that was running and is gone again, or whose kubelet restart count (the `_N` ending a k8s_… docker name) rose.
+ */
+export class ContainerWatch {
+  private seen = new Map<string, string>();
+  constructor(private readonly names: string[]) {}
+  /** Feed one listing; returns a description of the first exit noticed, if any. */
+  observe(listing: string): string | undefined {
+    const lines = listing.split('\n');
+    for (const name of this.names) {
+      const line = lines.find((l) => l.includes(name));
+      const prev = this.seen.get(name);
+      if (!line) {
+        if (prev !== undefined) return `${name} started and exited again`;
+        continue;
+      }
+      const count = /_(\d+)\s*$/.exec(line.trim().split(/\s+/).find((w) => w.includes(name) && /_\d+$/.test(w)) ?? '')?.[1];
+      const before = prev !== undefined ? /_(\d+)$/.exec(prev)?.[1] : undefined;
+      if (count !== undefined && before !== undefined && Number(count) > Number(before)) return `${name} was restarted by the kubelet (restart count ${before} → ${count})`;
+      this.seen.set(name, count !== undefined ? `${name}_${count}` : name);
+    }
+    return undefined;
   }
 }
