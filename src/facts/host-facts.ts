@@ -12,6 +12,8 @@ export interface HostFactsQuery {
 
 /** Where the per-cluster run lock lives on a host: beside the cert dir, outside what is backed up. */
 export const lockDirOf = (certDir: string) => `${certDir}.certroll-lock`;
+/** The marker a run leaves beside a manifest it parked (JSON: runId, host, manifest, from, to, sha256, parkedAt). */
+export const parkMarkerOf = (parkedPath: string) => `${parkedPath}.certroll-park`;
 /** The backup directory of a run. */
 export const backupDirOf = (certDir: string, runId: string) => `${certDir}-bak-${runId}`;
 

@@ -3,6 +3,7 @@ import { hostFactsScript, lockDirOf, parseHostFacts } from '../facts/host-facts.
 import { SafetyStop } from '../errors.js';
 import { sh } from '../ssh/quote.js';
 import { takeLock } from './lock.js';
+import { failpoint } from '../failpoint.js';
 import type { PreflightStep } from '../playbook/types.js';
 import type { StepModule, StepPlanResult } from './types.js';
 import { factsQuery } from './shared.js';
@@ -56,6 +57,7 @@ export const preflight: StepModule<PreflightStep> = {
         }
         await takeLock(r, host.vars.certDir, { runId: ctx.runId, startedAt: ctx.plan.createdAt, controlHost: ctx.options.controlHost, user: ctx.options.user }, ctx.options.breakLock);
         ctx.locked.add(name);
+        failpoint('lock.after');
         report('lock taken');
         const probe = `${host.vars.certDir}/.certroll-probe-${ctx.runId}`;
         const w = await r.sh(sh`touch -- ${probe} && rm -f -- ${probe}`, { allowFailure: true });

@@ -10,7 +10,9 @@ import type { ApplyContext, StepModule, WorkItem } from './types.js';
 import type { EtcdFacts } from '../facts/types.js';
 import { clusterProblems, endpointOf, endpointsOf, etcdctlLine, queryCluster } from './etcd-health.js';
 import { restoreHost } from './restore.js';
-import { sleep } from './shared.js';
+import { change, sleep } from './shared.js';
+import { failpoint } from '../failpoint.js';
+import { parkMarkerOf } from '../facts/host-facts.js';
 
 type RestartAction = Extract<Action, { kind: 'restart' }>;
 
@@ -87,6 +89,7 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
           const timing = await restartOne(ctx, spec, a, report, { pre });
           await ctx.journalNote?.({ event: 'node-restarted', host, message: host === pre.leaderHost ? 'leader' : 'follower' });
           await ctx.journalNote?.({ event: 'node-timing', host, message: JSON.stringify(timing) });
+          failpoint('node.after');
         } catch (e) {
           if (!(e instanceof SafetyStop) || (e.check !== 'health-timeout' && e.check !== 'container-exited')) throw e;
           throw await onNodeFailure(ctx, spec, a, e, report);
@@ -98,7 +101,7 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
 };
 
 /** What restarting one node needs: shared by the rolling restart of `run` and of `rollback`. */
-export type RestartContext = Pick<ApplyContext, 'inventory' | 'playbook' | 'remote' | 'scope' | 'runId' | 'signal'>;
+export type RestartContext = Pick<ApplyContext, 'inventory' | 'playbook' | 'remote' | 'scope' | 'runId' | 'signal' | 'journalIntent'>;
 
 /** Build the restart action of one etcd host (what `plan` would have planned), for callers outside a plan. */
 export function restartActionFor(ctx: RestartContext, spec: RollingRestartStep, host: string, order: number, leader: boolean, pauseSeconds = spec.pauseSeconds): RestartAction {
@@ -121,7 +124,7 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
   const r = ctx.remote(a.host);
   const n = (ctx.inventory.groups.etcd ?? []).length;
   // The cluster as the caller just saw it (from this node's own view), or a fresh look.
-  const pre = opts.skipQuorumCheck ? null : (opts.pre ?? (await queryCluster(ctx, a.host)));
+  const pre = opts.skipQuorumCheck || a.parked ? null : (opts.pre ?? (await queryCluster(ctx, a.host)));
   const problems = pre ? clusterProblems(pre, n) : [];
   const healthy = pre ? pre.health.filter((h) => h.healthy).length : n;
   if (pre && (problems.length || !keepsQuorumWithoutOne(healthy, n)))
@@ -129,21 +132,30 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
 
   const inPlace = (m: string) => `${a.manifestsDir}/${m}`;
   const parked = (m: string) => `${a.parkDir}/${m}`;
-  const park = a.manifests.map((m) => sh`mv -f -- ${inPlace(m)} ${parked(m)}`).join(' && ');
-  const unpark = a.manifests.map((m) => sh`if [ -f ${parked(m)} ]; then mv -f -- ${parked(m)} ${inPlace(m)}; fi`).join('; ');
+  // Beside each parked manifest, a marker names the run, the original path and the manifest's sha256: a run that dies
+  // here leaves a node that any later run (or `certroll status`) recognises and finishes. Marker first, then the move.
+  const park = a.manifests.map((m) => {
+    const head = JSON.stringify({ runId: ctx.runId, host: a.host, manifest: m, from: inPlace(m), to: parked(m) }).slice(0, -1) + ',"sha256":"';
+    return sh`sha=$(sha256sum < ${inPlace(m)} | cut -c1-64) && printf '%s%s%s\n' ${head} "$sha" ${`","parkedAt":"${new Date().toISOString()}"}`} > ${parkMarkerOf(parked(m))} && mv -f -- ${inPlace(m)} ${parked(m)}`;
+  }).join(' && ');
+  const unpark = a.manifests.map((m) => sh`if [ -f ${parked(m)} ]; then mv -f -- ${parked(m)} ${inPlace(m)}; fi; rm -f -- ${parkMarkerOf(parked(m))}`).join('; ');
   const restoreHint = `to restore ${a.host} by hand: cp -a ${backupDirOf(ctx.inventory.hosts.find((h) => h.name === a.host)!.vars.certDir, ctx.runId)}/. ${ctx.inventory.hosts.find((h) => h.name === a.host)!.vars.certDir}/ (then remove the .certroll-backup.* files there), and make sure ${a.manifests.join(', ')} are in ${a.manifestsDir}`;
 
   const timing: RestartTiming = { stopWaitMs: 0, pauseMs: 0, healthWaitMs: 0 };
   let isParked = false;
   const moveBack = async () => {
-    await r.sh(unpark);
+    await change(ctx, a.host, 'unpark', a.manifests.map(inPlace).join(' '), () => r.sh(unpark));
     isParked = false;
   };
   // From here on the node's restart is one atomic action: an interrupt waits for it to finish (the node healthy again).
-  if (ctx.signal.aborted) throw new Interrupted(`interrupted before restarting ${a.host} (not stopped)`);
+  if (ctx.signal.aborted && !a.parked) throw new Interrupted(`interrupted before restarting ${a.host} (not stopped)`);
   const whole = { ...ctx, signal: new AbortController().signal };
-  try {
-    await r.sh(park);
+  if (a.parked) {
+    // A stopped run left this node parked: its manifests go back first, then the same health checks as any node.
+    report(`${a.host}: manifests parked by run ${a.parked.runIds.join(', ')} (${a.parked.files.join(', ')}); putting them back`);
+    await moveBack();
+  } else try {
+    await change(ctx, a.host, 'park', a.manifests.map(inPlace).join(' '), () => r.sh(park));
     isParked = true;
     report(`${a.host}: manifests moved to ${a.parkDir}; waiting for ${spec.containerNames.join(', ')} to stop`);
     const check = quoteArgv(renderArgv(spec.containerCheck, ctx.scope(a.host)));
@@ -156,6 +168,7 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
       await moveBack();
       throw new SafetyStop('stop-timeout', `${a.host}: ${spec.containerNames.join(', ')} still running ${spec.stopTimeoutSeconds}s after their manifests were moved out; manifests moved back`, restoreHint, a.host);
     }
+    failpoint('stopped.after');
     if (a.pauseSeconds > 0) {
       report(`${a.host}: stopped; pausing ${a.pauseSeconds}s`);
       timing.stopWaitMs = Date.now() - t;

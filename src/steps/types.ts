@@ -70,6 +70,8 @@ export interface ApplyContext {
   signal: AbortSignal;
   /** Extra journal records (e.g. which nodes were restarted, for --resume). */
   journalNote?: (e: { event: string; host?: string; message?: string }) => Promise<void>;
+  /** Write-ahead journal records (intent before a change, result after it): flushed to disk before returning. */
+  journalIntent?: (e: { event: string; host?: string; message?: string }) => Promise<void>;
   /** Hosts whose lock this run holds (released at the end). */
   locked: Set<string>;
 }

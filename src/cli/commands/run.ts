@@ -82,7 +82,8 @@ export const runCommand: CommandModule<{}, RunArgs> = {
         facts: prepared.facts,
         options: { breakLock: args['break-lock'], onFailure: args['on-failure'], ...controlIdentity() },
         report: () => undefined,
-        journalNote: (e) => journal.event(e),
+        journalNote: (e) => journal.intent(e),
+        journalIntent: (e) => journal.intent(e),
         signal: interrupt.signal,
         locked: new Set(),
       };
