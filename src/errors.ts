@@ -11,8 +11,12 @@ export const ExitCode = {
   badInput: 3,
   /** A safety check stopped the run (quorum, health, precheck, lock held, confirmation refused). */
   safetyStop: 4,
-  /** Interrupted by SIGINT/SIGTERM at a safe point. */
+  /** Interrupted by SIGINT (Ctrl-C) at a safe point. */
   interrupted: 130,
+  /** Stopped by SIGTERM at a safe point. */
+  terminated: 143,
+  /** Stopped by SIGHUP (terminal or SSH session closed) at a safe point. */
+  hangup: 129,
   /** A bug in certroll. */
   bug: 70,
 } as const;
