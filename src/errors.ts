@@ -13,8 +13,12 @@ export const ExitCode = {
   safetyStop: 4,
   /** The run got past the point of no return (new certificates in place) but some later steps failed or did not run. */
   completedWithErrors: 5,
-  /** Interrupted by SIGINT/SIGTERM at a safe point. */
+  /** Interrupted by SIGINT (Ctrl-C) at a safe point. */
   interrupted: 130,
+  /** Stopped by SIGTERM at a safe point. */
+  terminated: 143,
+  /** Stopped by SIGHUP (terminal or SSH session closed) at a safe point. */
+  hangup: 129,
   /** A bug in certroll. */
   bug: 70,
 } as const;

@@ -92,30 +92,55 @@ export async function confirmOrStop(yes: boolean, question: string, reviewHint: 
   if (answer !== 'yes') throw new SafetyStop('confirm', 'not confirmed; nothing was changed');
 }
 
+/** The signals that mean "stop at the next safe point", and the exit code each ends the process with (128 + signal number). */
+export const STOP_SIGNALS = { SIGINT: ExitCode.interrupted, SIGTERM: ExitCode.terminated, SIGHUP: ExitCode.hangup } as const;
+export type StopSignal = keyof typeof STOP_SIGNALS;
+
+/** The first stop signal this process received while changing hosts (main() picks the exit code from it). */
+export const stopRequest = { signal: null as StopSignal | null };
+
+/** The exit code of an interrupted command: follows the signal that stopped it (130 INT, 143 TERM, 129 HUP). */
+export function interruptExitCode(): number {
+  return stopRequest.signal ? STOP_SIGNALS[stopRequest.signal] : ExitCode.interrupted;
+}
+
 /**
- * Ctrl-C / SIGTERM while changing hosts: the first aborts `signal` (the engine stops at its next safe point), the second
- * records the forced exit with `onForcedExit` and exits. Call dispose() when the work is over.
+ * SIGINT / SIGTERM / SIGHUP while changing hosts: the first aborts `signal` (the engine stops at its next safe point, a
+ * parked member is put back), and the process later exits with that signal's code. A second SIGINT or SIGTERM records the
+ * forced exit with `onForcedExit` and exits. A repeated SIGHUP is not a second request (a closing terminal or SSH session
+ * can send more than one): only the operator can force. Call dispose() when the work is over.
  */
 export function interruptible(what: string, onForcedExit: () => Promise<unknown>): { signal: AbortSignal; dispose(): void } {
   const abort = new AbortController();
-  let signals = 0;
-  const onSignal = () => {
-    signals++;
-    if (signals === 1) {
-      process.stderr.write('\ninterrupt: finishing the action in progress, then stopping at a safe point (press Ctrl-C again to force)\n');
+  const onSignal = (sig: StopSignal) => {
+    if (!stopRequest.signal) {
+      stopRequest.signal = sig;
+      const how = sig === 'SIGHUP' ? 'terminal closed (SIGHUP)' : sig === 'SIGTERM' ? 'SIGTERM' : 'interrupt';
+      process.stderr.write(`\n${how}: finishing the action in progress, then stopping at a safe point (press Ctrl-C again to force)\n`);
       abort.abort();
-    } else {
+    } else if (sig !== 'SIGHUP') {
       process.stderr.write(`\nforced exit: the journal records where the ${what} stopped\n`);
-      void onForcedExit().finally(() => process.exit(ExitCode.interrupted));
+      void onForcedExit().finally(() => process.exit(STOP_SIGNALS[sig]));
     }
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const handlers = (Object.keys(STOP_SIGNALS) as StopSignal[]).map((sig) => [sig, () => onSignal(sig)] as const);
+  for (const [sig, h] of handlers) process.on(sig, h);
   return {
     signal: abort.signal,
     dispose() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const [sig, h] of handlers) process.off(sig, h);
     },
   };
+}
+
+/**
+ * A closed terminal or a reader that went away must not crash a run: write errors on stdout and stderr (EPIPE, EIO, a
+ * destroyed stream) are swallowed. The journal is written to disk independently, so nothing is lost. Idempotent.
+ */
+export function ignoreOutputErrors(streams: NodeJS.WriteStream[] = [process.stdout, process.stderr]): void {
+  for (const s of streams) {
+    if (s.listeners('error').some((l) => (l as { certrollIgnore?: boolean }).certrollIgnore)) continue;
+    const ignore = Object.assign(() => undefined, { certrollIgnore: true });
+    s.on('error', ignore);
+  }
 }

@@ -2,10 +2,11 @@
 import yargs, { type Argv } from 'yargs';
 import { CompletedWithErrors, ExitCode, HostError, InputError, Interrupted, SafetyStop, UsageError } from '../errors.js';
 import { palette, detectOutputMode } from './output.js';
-import { commandResult } from './common.js';
+import { commandResult, ignoreOutputErrors, interruptExitCode } from './common.js';
 import { commands } from './commands/index.js';
 
 export async function main(argv: string[]): Promise<number> {
+  ignoreOutputErrors();
   let jsonMode = argv.includes('--json');
   const p = palette(detectOutputMode({ json: jsonMode }).color && Boolean(process.stderr.isTTY));
   try {
@@ -40,7 +41,10 @@ const EXIT_CODES_HELP = `Exit codes:
   5    run completed with errors: past the point of no return some steps failed or did not run; the output lists them
        and the command that finishes the run (certroll run --resume RUN_ID [--skip STEP])
   70   internal error (a bug in certroll: please report it with the output)
-  130  interrupted; the run stopped at a safe point`;
+  129  stopped by SIGHUP (terminal or SSH session closed) at a safe point; the journal says where
+  130  interrupted (Ctrl-C, SIGINT) at a safe point
+  143  stopped by SIGTERM at a safe point
+       (after 129/130/143: certroll status -i INVENTORY shows the fleet; certroll run --resume RUN_ID finishes)`;
 
 function reportError(err: unknown, p: ReturnType<typeof palette>): number {
   const out = (s: string) => process.stderr.write(s + '\n');
@@ -68,7 +72,7 @@ function reportError(err: unknown, p: ReturnType<typeof palette>): number {
   }
   if (err instanceof Interrupted) {
     out(p.yellow(`interrupted: ${err.message}`));
-    return ExitCode.interrupted;
+    return interruptExitCode();
   }
   const e = err as Error;
   out(p.red(`internal error: ${e?.message ?? String(err)}`));

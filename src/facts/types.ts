@@ -18,7 +18,33 @@ export interface LockInfo {
   startedAt: string;
   controlHost?: string;
   user?: string;
+  /** Process id of the certroll that took the lock, on controlHost. */
+  pid?: number;
+  /** The step the holder was in when it last wrote the lock. */
+  step?: string;
+  /** Set when the owner file exists but is not a valid owner object (the other fields are then placeholders). */
+  unreadable?: string;
 }
+
+/** What the rolling restart writes beside a manifest it parks: `<parkDir>/<manifest>.certroll-park`, one JSON object. */
+export interface ParkMarkerRecord {
+  runId: string;
+  host: string;
+  /** Plain manifest file name, e.g. `tos-etcd.manifest`. */
+  manifest: string;
+  /** Where the manifest lives when in place: `<manifestsDir>/<manifest>`. */
+  from: string;
+  /** Where it was parked: `<parkDir>/<manifest>`. */
+  to: string;
+  /** sha256 of the manifest's content. */
+  sha256: string;
+  parkedAt: string;
+}
+
+/** A park marker found on a host: parsed, or reported as unreadable (never thrown). */
+export type ParkMarker =
+  | ({ /** Marker file name in the park dir. */ file: string; readable: true } & ParkMarkerRecord)
+  | { file: string; readable: false; /** The manifest named by the file name. */ manifest: string; error: string };
 
 export interface HostFacts {
   host: string;
@@ -35,7 +61,15 @@ export interface HostFacts {
   };
   /** Contents of the playbook's managed certificate files (never keys), by file role (`ca`, `cert`); null when absent. */
   pems: Record<string, string | null>;
-  manifests: { inPlace: string[]; parked: string[] };
+  manifests: {
+    inPlace: string[];
+    /** `*.manifest` files in the park dir. */
+    parked: string[];
+    /** sha256 of each parked manifest, by name. */
+    parkedSha256: Record<string, string>;
+    /** `*.certroll-park` markers in the park dir (written by the rolling restart beside a manifest it parks). */
+    markers: ParkMarker[];
+  };
   disk: { availKiB: number; certDirKiB: number };
   lock: LockInfo | null;
   /** Existing backup directories beside the cert dir. */

@@ -10,6 +10,10 @@ export interface LockOwner {
   startedAt: string;
   controlHost: string;
   user: string;
+  /** Process id on controlHost; takeLock fills it in with this process's. */
+  pid?: number;
+  /** The step the holder is in, when it records one. */
+  step?: string;
   [more: string]: unknown;
 }
 
@@ -18,7 +22,7 @@ export async function takeLock(r: Remote, certDir: string, owner: LockOwner, bre
   const lockDir = lockDirOf(certDir);
   const res = await r.sh(
     sh`${raw(breakLock ? sh`rm -rf -- ${lockDir};` : '')} if mkdir -- ${lockDir} 2>/dev/null; then cat > ${lockDir}/owner.json && echo @@locked; elif grep -qF -- ${owner.runId} ${lockDir}/owner.json 2>/dev/null; then echo @@locked; else cat ${lockDir}/owner.json 2>/dev/null; echo; echo @@held; fi`,
-    { stdin: JSON.stringify(owner) },
+    { stdin: JSON.stringify({ pid: process.pid, ...owner }) },
   );
   if (res.stdout.includes('@@locked')) return;
   let holder = res.stdout.replace('@@held', '').trim();

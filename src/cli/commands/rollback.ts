@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { ExitCode, Interrupted, SafetyStop, UsageError } from '../../errors.js';
 import { confirmOrStop, interruptible, makeUi, setExitCode, sshPrompts } from '../common.js';
 import { controlIdentity, loadInputs } from '../pipeline.js';
-import { Journal, journalRoot, newRunId, readRun, type RunSummary } from '../../journal/journal.js';
+import { Journal, checkJournalHome, checkRunId, journalRoot, newRunId, readRun, showValue, type RunSummary } from '../../journal/journal.js';
 import { openFleet } from '../../ssh/fleet.js';
 import { hostScope } from '../../plan/build.js';
 import type { FleetFacts } from '../../facts/types.js';
@@ -163,20 +163,22 @@ export async function resolveRollbackArgs(args: Pick<RollbackArgs, 'run' | 'from
   if (fb !== undefined) {
     const path = fb.replace(/\/+$/, '');
     const m = /^(\/.*)-bak-([^/]+)$/.exec(path);
-    if (!m || !RUN_ID.test(m[2]!)) throw new UsageError(`--from-backup expects an absolute backup directory <certDir>-bak-<run-id> (e.g. /srv/kubernetes-bak-20261123T094300Z-a1b2c3), got "${fb}"`);
+    if (!m || !RUN_ID.test(m[2]!)) throw new UsageError(`--from-backup expects an absolute backup directory <certDir>-bak-<run-id> (e.g. /srv/kubernetes-bak-20261123T094300Z-a1b2c3), got ${showValue(fb)}`);
     if (runId !== undefined && runId !== m[2]) throw new UsageError(`--run ${runId} and --from-backup ${fb} name different runs`);
     runId = m[2]!;
     certDir = m[1]!;
   }
   if (runId === undefined) throw new UsageError('name the run to undo: certroll rollback -i INVENTORY --run RUN_ID (certroll runs lists them), or --from-backup <certDir>-bak-<run-id>');
-  if (!RUN_ID.test(runId)) throw new UsageError(`--run: "${runId}" is not a run id (like 20261123T094300Z-a1b2c3)`);
+  checkRunId(runId, args['from-backup'] !== undefined && args.run === undefined ? '--from-backup' : '--run');
+  checkJournalHome('write');
 
   if (certDir !== undefined) {
     if (!args.inventory) throw new UsageError('name the inventory with -i FILE (with --from-backup there is no journal to take it from)');
     return { runId, certDir, inventory: args.inventory, playbook: args.playbook ?? DEFAULT_PLAYBOOK };
   }
-  const stored = await readRun(runId);
-  if (!stored) throw new UsageError(`no run ${runId} in the journal ${journalRoot()} (certroll runs lists them); if the journal is lost, roll back from the hosts alone with --from-backup <certDir>-bak-${runId}`);
+  const stored = await readRun(runId, undefined, '--run');
+  if (!stored) throw new UsageError(`--run: no run ${runId} in the journal ${journalRoot()} (certroll runs lists them); if the journal is lost, roll back from the hosts alone with --from-backup <certDir>-bak-${runId}`);
+  if (stored.legacy) process.stderr.write(`note: run ${runId} is journaled in the old location ${stored.dir}\n`);
   const plan = stored.plan as Plan;
   const facts = stored.facts as FleetFacts | null;
   if (!facts?.hosts) throw new UsageError(`the journal of run ${runId} has no facts.json (the state before the run); use --from-backup <certDir>-bak-${runId}`);

@@ -6,7 +6,7 @@ import { confirmOrStop, interruptible, makeUi, setExitCode } from '../common.js'
 import { controlIdentity, preparePlan, type PipelineArgs } from '../pipeline.js';
 import { renderPlan } from '../../plan/render.js';
 import { planOptions, type PlanArgs } from './plan.js';
-import { Journal, readRun, type RunState } from '../../journal/journal.js';
+import { Journal, checkJournalHome, readRun, type RunState } from '../../journal/journal.js';
 import { applyPlan } from '../../apply/engine.js';
 import { hostScope } from '../../plan/build.js';
 import type { ApplyContext, OnFailure } from '../../steps/types.js';
@@ -139,14 +139,16 @@ async function resolveArgs(args: RunArgs): Promise<PipelineArgs> {
     force: args.force,
     ...(args.pause !== undefined ? { pauseSeconds: args.pause } : {}),
   };
+  checkJournalHome('write');
   if (!args.resume) {
     if (args.skip?.length) throw new UsageError('--skip goes with --resume RUN_ID: it records a step of a stopped run as done by hand');
     if (!args.playbook) throw new UsageError('name the playbook: certroll run -i INVENTORY PLAYBOOK (or --resume RUN_ID)');
     if (!args.inventory) throw new UsageError('name the inventory with -i FILE');
     return { ...common, inventory: args.inventory, playbook: args.playbook };
   }
-  const stored = await readRun(args.resume);
-  if (!stored) throw new UsageError(`no run ${args.resume} in the journal (certroll runs lists them); to undo a run without its journal use certroll rollback --from-backup`);
+  const stored = await readRun(args.resume, undefined, '--resume');
+  if (!stored) throw new UsageError(`--resume: no run ${args.resume} in the journal (certroll runs lists them); to undo a run without its journal use certroll rollback --from-backup`);
+  if (stored.legacy) process.stderr.write(`note: run ${args.resume} is journaled in the old location ${stored.dir}; it goes on there (new runs go to the per-user state directory)\n`);
   if (stored.summary?.state === 'succeeded') throw new UsageError(`run ${args.resume} already succeeded: nothing to resume`);
   const plan = stored.plan as Plan;
   const restarted = stored.events.filter((e) => e.event === 'node-restarted' && e.host).map((e) => e.host!);

@@ -31,7 +31,7 @@ export class FakeFleet {
       hostname: name,
       certDir: { path: '/srv/kubernetes', exists: true, mode: 0o755, uid: 0, gid: 0, files },
       pems: { ca: pems.ca, cert: pems.cert },
-      manifests: { inPlace: ['tos-etcd.manifest', 'tos-apiserver.manifest'], parked: [] },
+      manifests: { inPlace: ['tos-etcd.manifest', 'tos-apiserver.manifest'], parked: [], parkedSha256: {}, markers: [] },
       disk: { availKiB: opts.availKiB ?? 1_000_000, certDirKiB: 40 },
       lock: opts.lock ?? null,
       backups: [],

@@ -1,0 +1,95 @@
+// Signals on the real lab (issue 17 §2): SIGHUP with the terminal gone and SIGTERM both stop `run` at a safe point, with
+// the signal's exit code (129, 143), the journal saying `interrupted`, no member left parked, and `run --resume` finishing.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LAB_INVENTORY, certroll as cli, freshLab, inHost as inHostOf, lab, labDbEnv, type LabHostInfo } from '../support/cli.js';
+
+const root = mkdtempSync(join(tmpdir(), 'certroll-e2e-signals-'));
+const PB = join(root, 'fast.yaml');
+let home = '';
+let hosts: LabHostInfo[];
+const inHost = (h: string, s: string) => inHostOf(hosts, h, s);
+const etcd = () => hosts.filter((h) => h.roles.includes('etcd'));
+
+function events(runId: string): Array<{ event: string; host?: string; step?: string }> {
+  const f = join(home, 'runs', runId, 'events.jsonl');
+  return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean).flatMap((l) => { try { return [JSON.parse(l)]; } catch { return []; } }) : [];
+}
+const latestRunId = () => readdirSync(join(home, 'runs')).sort().at(-1)!;
+async function until(cond: () => boolean, ms = 120_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting for the run to reach the rolling restart');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+async function clusterHealthy(): Promise<number> {
+  const eps = etcd().map((h) => `https://${h.address}:4001`).join(',');
+  const out = await inHost(etcd()[0]!.name, `ETCDCTL_API=3 etcdctl --cacert /srv/kubernetes/etcd-ca.pem --cert /srv/kubernetes/etcd.pem --key /srv/kubernetes/etcd-key.pem --endpoints ${eps} endpoint health 2>&1 || true`);
+  return (out.match(/is healthy/g) ?? []).length;
+}
+
+/** `certroll run` as a child whose exit code and killing signal are both seen (a death by signal has code null). */
+function startRun() {
+  const child = spawn('node', ['dist/cli/bin.js', 'run', '-i', LAB_INVENTORY, PB, '--yes', '--pause', '3'], {
+    env: { ...process.env, NO_COLOR: '1', ...labDbEnv(), CERTROLL_HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return { child, exit, output: () => out };
+}
+
+beforeAll(() => {
+  writeFileSync(PB, readFileSync('playbooks/tos-etcd-renew.yaml', 'utf8').replace('healthTimeoutSeconds: 180', 'healthTimeoutSeconds: 30').replace('stopTimeoutSeconds: 120', 'stopTimeoutSeconds: 30'));
+});
+beforeEach(async () => {
+  home = mkdtempSync(join(root, 'home-'));
+  hosts = await freshLab();
+}, 600_000);
+afterAll(async () => {
+  rmSync(root, { recursive: true, force: true });
+  await lab('reset');
+}, 600_000);
+
+describe('signals', { timeout: 300_000 }, () => {
+  it('SIGHUP with the terminal gone (stdout and stderr closed) during the rolling restart: exit 129, journal interrupted, no member parked, --resume completes', async () => {
+    const run = startRun();
+    await until(() => existsSync(join(home, 'runs')) && events(latestRunId()).some((e) => e.event === 'node-restarted'));
+    // The terminal closes: the reading ends of stdout and stderr go away (every later write gets EPIPE), then SIGHUP.
+    run.child.stdout.destroy();
+    run.child.stderr.destroy();
+    run.child.kill('SIGHUP');
+    const { code, signal } = await run.exit;
+    expect(signal, 'certroll died of the signal instead of stopping at a safe point').toBeNull();
+    expect(code, run.output()).toBe(129);
+    const runId = latestRunId();
+    const state = JSON.parse(readFileSync(join(home, 'runs', runId, 'run.json'), 'utf8'));
+    expect(state.state).toBe('interrupted');
+    expect(state.stoppedAt).toContain('rolling-restart');
+    for (const h of etcd()) expect(await inHost(h.name, 'ls /opt/kubernetes/manifests-multi')).toContain('tos-etcd.manifest');
+    const resumed = await cli(['run', '--resume', runId, '--yes', '--pause', '1'], { CERTROLL_HOME: home });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await clusterHealthy()).toBe(3);
+  });
+
+  it('SIGTERM during the rolling restart: exit 143, journal interrupted, no member parked', async () => {
+    const run = startRun();
+    await until(() => existsSync(join(home, 'runs')) && events(latestRunId()).some((e) => e.event === 'node-restarted'));
+    run.child.kill('SIGTERM');
+    const { code, signal } = await run.exit;
+    expect(signal).toBeNull();
+    expect(code, run.output()).toBe(143);
+    expect(run.output()).toMatch(/SIGTERM: finishing the action in progress/);
+    const runId = latestRunId();
+    expect(run.output()).toContain(`--resume ${runId}`);
+    expect(JSON.parse(readFileSync(join(home, 'runs', runId, 'run.json'), 'utf8')).state).toBe('interrupted');
+    for (const h of etcd()) expect(await inHost(h.name, 'ls /opt/kubernetes/manifests-multi')).toContain('tos-etcd.manifest');
+    expect(await clusterHealthy()).toBe(3);
+  });
+});
