@@ -6,7 +6,8 @@ import { parseCertificates } from '../pki/index.js';
 import { stepModules } from '../steps/index.js';
 import type { Material, PlanContext, ResumeState } from '../steps/types.js';
 import type { Scope } from '../playbook/template.js';
-import { clusterProblems, endpointsOf } from '../steps/etcd-health.js';
+import { clusterProblems, endpointOf, endpointsOf } from '../steps/etcd-health.js';
+import { parkedNodes } from './unfinished.js';
 import type { MaterialSummary, Plan, PlannedStep, Warning } from './types.js';
 
 export interface PlanOptions {
@@ -191,7 +192,8 @@ function fleetWarnings(ctx: PlanContext, warn: (w: Warning) => void): void {
   if ((inv.groups.etcd ?? []).length) {
     if (!facts.etcd) warn({ level: 'block', code: 'cluster-unknown', message: 'etcd cluster state could not be read' });
     else {
-      const problems = clusterProblems(facts.etcd, inv.groups.etcd!.length);
+      const down = parkedNodes(inv, playbook, facts, ctx.hostsOf).map((p) => endpointOf(inv.hosts.find((h) => h.name === p.host)!));
+      const problems = clusterProblems(facts.etcd, inv.groups.etcd!.length, down);
       if (problems.length) warn({ level: 'block', code: 'cluster-unhealthy', message: `etcd cluster not healthy (queried from ${facts.etcd.queriedFrom}): ${problems.join('; ')}` });
     }
   }

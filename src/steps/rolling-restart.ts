@@ -13,6 +13,7 @@ import { restoreHost } from './restore.js';
 import { change, sleep } from './shared.js';
 import { failpoint } from '../failpoint.js';
 import { parkMarkerOf } from '../facts/host-facts.js';
+import { parkedState } from '../plan/unfinished.js';
 
 type RestartAction = Extract<Action, { kind: 'restart' }>;
 
@@ -43,19 +44,26 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
     if (!ctx.material) return { hosts, actions: [], notes: ['no new certificates: no restart needed'] };
     const leader = ctx.facts.etcd?.leaderHost;
     const done = new Set(ctx.resume?.restarted ?? []);
-    const order = restartOrder(hosts.filter((h) => !done.has(h)), leader);
+    const parkedOf = (h: string) => {
+      const f = ctx.hostFacts(h);
+      return f ? parkedState(f, spec.manifests, ctx.host(h).vars.parkDir) : null;
+    };
+    // A node a dead run left stopped goes first (it is down already); then followers, the leader last.
+    const todo = hosts.filter((h) => !done.has(h));
+    const order = [...todo.filter((h) => parkedOf(h)?.byCertroll), ...restartOrder(todo.filter((h) => !parkedOf(h)?.byCertroll), leader)];
     const pause = ctx.pauseSeconds ?? spec.pauseSeconds;
     const actions: Action[] = order.map((h, i) => {
       const v = ctx.host(h).vars;
-      const f = ctx.hostFacts(h);
-      const missing = spec.manifests.filter((m) => f && !f.manifests.inPlace.includes(m));
-      if (f && missing.length)
+      const p = parkedOf(h);
+      if (p && !p.byCertroll)
         ctx.warn({
           level: 'block',
           code: 'manifest-not-in-place',
           host: h,
-          message: `${h}: ${missing.join(', ')} not in ${v.manifestsDir}${missing.some((m) => f.manifests.parked.includes(m)) ? ` (found in ${v.parkDir}: a node left stopped?)` : ''}; put it back before renewing`,
+          message: `${h}: ${p.unmarked.map((m) => `${v.manifestsDir}/${m}`).join(', ')} not in place${p.unmarked.some((m) => ctx.hostFacts(h)!.manifests.parked.includes(m)) ? ` (found in ${v.parkDir} without a certroll marker: not parked by certroll)` : ''}; put ${p.unmarked.length > 1 ? 'them' : 'it'} back before renewing`,
         });
+      if (p?.byCertroll)
+        ctx.warn({ level: 'warn', code: 'node-parked', host: h, message: `${h}: stopped by run ${p.byCertroll.runIds.join(', ')} (${p.byCertroll.files.join(', ')}); its manifests are put back first, after the new certificates are in place` });
       return {
         kind: 'restart',
         host: h,
@@ -66,6 +74,7 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
         manifestsDir: v.manifestsDir,
         pauseSeconds: pause,
         checksAfter: ['etcd member healthy with the new certificates', `raft index within ${spec.maxRaftLag} of the leader`, ...(spec.apiserverCheck ? ['apiserver answers'] : [])],
+        ...(p?.byCertroll ? { parked: { runIds: p.byCertroll.runIds, files: p.byCertroll.files } } : {}),
       };
     });
     const notes = [...(done.size ? [`already restarted by the stopped run: ${[...done].join(', ')}`] : []), `restart order: ${order.join(' → ')}${leader ? ` (leader ${leader} last)` : ' (leader unknown)'}`, 'before each node: cluster healthy and keeps quorum without it'];
@@ -78,6 +87,16 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
       title: `node ${i + 1}/${planned.length}`,
       run: async (report) => {
         if (ctx.signal.aborted) throw new Interrupted(`stopped before restarting node ${i + 1}/${planned.length} (${remaining.join(', ')} not restarted yet)`);
+        const parked = planned.find((p) => p.parked && remaining.includes(p.host));
+        if (parked) {
+          // Down already (a dead run parked it): no quorum check before, the same health checks after.
+          remaining.splice(remaining.indexOf(parked.host), 1);
+          const timing = await restartOne(ctx, spec, parked, report);
+          await ctx.journalNote?.({ event: 'node-restarted', host: parked.host, message: 'parked by a stopped run' });
+          await ctx.journalNote?.({ event: 'node-timing', host: parked.host, message: JSON.stringify(timing) });
+          failpoint('node.after');
+          return;
+        }
         const first = await queryCluster(ctx, remaining[0]!);
         const host = nextNode(remaining, first.leaderHost);
         // Quorum is judged from the node about to stop; reuse the first look when it came from that node.

@@ -137,6 +137,7 @@ async function resolveArgs(args: RunArgs): Promise<PipelineArgs> {
     acceptNewHostKeys: args['accept-new-host-keys'],
     renewWithinDays: args['renew-within-days'],
     force: args.force,
+    breakLock: args['break-lock'],
     ...(args.pause !== undefined ? { pauseSeconds: args.pause } : {}),
   };
   checkJournalHome('write');
