@@ -52,7 +52,7 @@ type Item = { title: string; host?: string; run: (report: (m: string) => void) =
 async function takeRollbackLock(ctx: RollbackContext, host: string): Promise<void> {
   const h = ctx.inventory.hosts.find((x) => x.name === host)!;
   const owner = { runId: ctx.plan.rollbackId, startedAt: ctx.plan.createdAt, controlHost: ctx.options.controlHost, user: ctx.options.user, kind: 'rollback', rollbackOf: ctx.plan.rollbackOf };
-  await takeLock(ctx.remote(host), h.vars.certDir, owner, ctx.options.breakLock);
+  await takeLock(ctx.remote(host), h.vars.certDir, owner, ctx.options.breakLock || Boolean(ctx.plan.takeOver?.includes(host)));
 }
 
 function itemsOf(ctx: RollbackContext, step: RollbackStep, result: RollbackResult, locked: Set<string>): Item[] {
@@ -153,7 +153,8 @@ function itemsOf(ctx: RollbackContext, step: RollbackStep, result: RollbackResul
           remaining.splice(remaining.indexOf(next.host), 1);
           const leader = next.host === pre.leaderHost;
           report(`${next.host}${leader ? ' (leader)' : ''}${next.skipQuorumCheck ? ' (unhealthy: restarted first)' : ''}: checking cluster health and quorum`);
-          const action = restartActionFor(rctx, spec, next.host, i + 1, leader, pause);
+          const parked = planned.find((p) => p.host === next.host)?.parked;
+          const action = { ...restartActionFor(rctx, spec, next.host, i + 1, leader, pause), ...(parked ? { parked } : {}) };
           const timing = await restartOne(rctx, { ...spec, pauseSeconds: pause }, action, report, { skipQuorumCheck: next.skipQuorumCheck });
           result.restarted.push({ host: next.host, leader, timing });
           await ctx.journal.event({ event: 'node-restarted', host: next.host, message: leader ? 'leader' : 'follower' });

@@ -79,6 +79,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
         unreachable: g.unreachable,
         etcd: g.etcd,
         breakLock: args['break-lock'],
+        controlHost: controlIdentity().controlHost,
         ...(manager ? { manager } : {}),
         ...(args.pause !== undefined ? { pauseSeconds: args.pause } : {}),
       });
