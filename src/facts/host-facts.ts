@@ -114,7 +114,7 @@ export function parseHostFacts(host: string, q: HostFactsQuery, stdout: string):
   const markers: ParkMarker[] = [];
   for (const [name, body] of s) {
     if (!name.startsWith('marker ')) continue;
-    const file = name.slice('marker '.length);
+    const file = printable(name.slice('marker '.length));
     markers.push(body.includes(`${MARK}absent`) ? unreadableMarker(file, 'not a readable regular file') : parseParkMarker(file, body.join('\n')));
   }
   markers.sort((a, b) => a.file.localeCompare(b.file));

@@ -40,6 +40,9 @@ export interface StatusInput {
 /** The lock owner fields status needs beyond LockInfo (rollbacks write kind and rollbackOf). */
 type Owner = LockInfo & { kind?: string; rollbackOf?: string };
 
+/** Text read from a host (file names, error messages) made safe for a terminal: control characters escaped. */
+const clean = (v: string) => v.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 const cmd = (...words: string[]) => words.map((w) => (w.startsWith('-') || /^[A-Za-z0-9_./:@%+=,-]+$/.test(w) ? w : quote(w))).join(' ');
 
 function ageSeconds(startedAt: string | undefined, now: Date): number | undefined {
@@ -96,15 +99,15 @@ function parkedOf(input: StatusInput): { parked: ParkedManifest[]; stale: StaleM
     const markers = f.manifests.markers ?? [];
     for (const m of f.manifests.parked) {
       if (f.manifests.inPlace.includes(m)) continue; // a copy in both places: the member runs
-      const p: ParkedManifest = { host: h.name, manifest: m, path: `${h.parkDir}/${m}`, home: `${h.manifestsDir}/${m}` };
+      const p: ParkedManifest = { host: h.name, manifest: clean(m), path: `${h.parkDir}/${clean(m)}`, home: `${h.manifestsDir}/${clean(m)}` };
       const mk = markers.find((x) => x.manifest === m);
-      if (mk?.readable) p.marker = { file: `${h.parkDir}/${mk.file}`, runId: mk.runId, parkedAt: mk.parkedAt, sha256Matches: f.manifests.parkedSha256?.[m] === mk.sha256 };
-      else if (mk) p.markerProblem = `${h.parkDir}/${mk.file}: ${mk.error}`;
+      if (mk?.readable) p.marker = { file: `${h.parkDir}/${clean(mk.file)}`, runId: mk.runId, parkedAt: mk.parkedAt, sha256Matches: f.manifests.parkedSha256?.[m] === mk.sha256 };
+      else if (mk) p.markerProblem = `${h.parkDir}/${clean(mk.file)}: ${clean(mk.error)}`;
       parked.push(p);
     }
     for (const mk of markers) {
       if (f.manifests.parked.includes(mk.manifest) && !f.manifests.inPlace.includes(mk.manifest)) continue;
-      stale.push({ host: h.name, file: `${h.parkDir}/${mk.file}`, ...(mk.readable ? { runId: mk.runId } : {}) });
+      stale.push({ host: h.name, file: `${h.parkDir}/${clean(mk.file)}`, ...(mk.readable ? { runId: mk.runId } : {}) });
     }
   }
   return { parked, stale };
@@ -164,8 +167,8 @@ function backupsOf(input: StatusInput): BackupRun[] {
   for (const h of input.backups)
     for (const b of h.backups) {
       let r = by.get(b.runId);
-      if (!r) by.set(b.runId, (r = { runId: b.runId, hosts: [], verified: true, createdAt: b.createdAt, journal: standing(b.runId).detail }));
-      r.hosts.push({ host: h.host, dir: b.dir, verified: b.verified, certroll: b.certroll, ...(b.problem ? { problem: b.problem } : {}) });
+      if (!r) by.set(b.runId, (r = { runId: clean(b.runId), hosts: [], verified: true, createdAt: b.createdAt, journal: standing(b.runId).detail }));
+      r.hosts.push({ host: h.host, dir: clean(b.dir), verified: b.verified, certroll: b.certroll, ...(b.problem ? { problem: clean(b.problem) } : {}) });
       if (b.certroll && !b.verified) r.verified = false;
       if (b.createdAt < r.createdAt) r.createdAt = b.createdAt;
     }
@@ -180,8 +183,8 @@ function etcdOf(facts: FleetFacts): EtcdHealth | null {
     healthy: e.health.filter((x) => x.healthy).length,
     total: Math.max(e.members.length, e.health.length),
     ...(e.leaderHost ? { leader: e.leaderHost } : {}),
-    unhealthy: e.health.filter((x) => !x.healthy).map((x) => ({ endpoint: x.endpoint, ...(x.error ? { error: x.error } : {}) })),
-    ...(e.error ? { error: e.error } : {}),
+    unhealthy: e.health.filter((x) => !x.healthy).map((x) => ({ endpoint: clean(x.endpoint), ...(x.error ? { error: clean(x.error) } : {}) })),
+    ...(e.error ? { error: e.error.split('\n').map(clean).join('\n') } : {}),
   };
 }
 
@@ -197,7 +200,7 @@ export function buildStatus(input: StatusInput): StatusReport {
   const certificates = certificatesOf(input);
   const backups = backupsOf(input);
   const etcd = etcdOf(input.facts);
-  const unreachable = input.facts.unreachable.map((u) => ({ host: u.host, kind: u.kind, message: u.message }));
+  const unreachable = input.facts.unreachable.map((u) => ({ host: u.host, kind: u.kind, message: clean(u.message) }));
 
   const latest = ours.at(-1);
   const unfinished = ours.filter((r) => standing(r.runId).state === 'unfinished' && (r === latest || locks.some((l) => l.runId === r.runId)));
@@ -272,8 +275,8 @@ export function buildStatus(input: StatusInput): StatusReport {
     return { why: 'nothing to do: no lock, nothing parked, every host holds the same CA and certificate, etcd healthy' };
   })();
 
-  const clean = !next.command && !next.manual && findings.length === 0;
-  const state = unreachable.length ? 'unreachable' : clean ? 'clean' : 'work-left';
+  const isClean = !next.command && !next.manual && findings.length === 0;
+  const state = unreachable.length ? 'unreachable' : isClean ? 'clean' : 'work-left';
   return {
     schema: STATUS_SCHEMA,
     generatedAt: input.now.toISOString(),

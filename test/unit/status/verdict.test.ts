@@ -269,6 +269,15 @@ describe('status verdict', () => {
     expect(s.next.manual).toEqual(['on n2: rm -- /opt/kubernetes/tos-etcd.manifest.certroll-park']);
   });
 
+  it('never passes a control character from a host through (file names, etcd errors)', () => {
+    const f = new Fleet('new').park('n2', 'x\u001b[2J.manifest', 'unreadable').etcd(['n1', 'n2']);
+    f.facts.etcd!.health[2]!.error = 'bad\u001b]0;title\u0007';
+    const text = renderStatus(f.status(), palette(false));
+    expect(text).toContain('x\\u001b[2J.manifest');
+    expect(text).toContain('bad\\u001b]0;title\\u0007');
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+  });
+
   it('quotes paths with spaces in the commands it prints', () => {
     const s = new Fleet('new').lock(HOSTS, { controlHost: 'elsewhere' }).status({ inventoryArg: 'my inv.yaml' });
     expect(s.next.command).toBe("certroll run -i 'my inv.yaml' playbooks/tos-etcd-renew.yaml --break-lock");
