@@ -11,6 +11,8 @@ export const ExitCode = {
   badInput: 3,
   /** A safety check stopped the run (quorum, health, precheck, lock held, confirmation refused). */
   safetyStop: 4,
+  /** The run got past the point of no return (new certificates in place) but some later steps failed or did not run. */
+  completedWithErrors: 5,
   /** Interrupted by SIGINT (Ctrl-C) at a safe point. */
   interrupted: 130,
   /** Stopped by SIGTERM at a safe point. */
@@ -87,4 +89,9 @@ export class SafetyStop extends Error {
 /** The run was interrupted and stopped at a safe point. */
 export class Interrupted extends Error {
   override name = 'Interrupted';
+}
+
+/** A run past its point of no return where some steps failed or did not run: the message lists them and how to finish. */
+export class CompletedWithErrors extends Error {
+  override name = 'CompletedWithErrors';
 }

@@ -6,6 +6,7 @@ import { releaseLock } from '../steps/lock.js';
 import type { Journal } from '../journal/journal.js';
 import { stepModules } from '../steps/index.js';
 import type { ApplyContext, Phase, WorkItem } from '../steps/types.js';
+import type { StepType } from '../playbook/types.js';
 
 export type RendererChoice = 'default' | 'simple' | 'silent';
 
@@ -24,20 +25,41 @@ export interface EngineOptions {
   onEvent?: (e: EngineEvent) => void;
 }
 
-export interface EngineResult {
-  /** The step (index and title) where the run stopped, when it did not finish. */
-  stoppedAt?: string;
+/** How one planned step ended. */
+export type StepState = 'done' | 'failed' | 'not-run' | 'done-earlier' | 'done-by-operator';
+
+export interface StepOutcome {
+  index: number;
+  /** "6. restart-flannel" */
+  label: string;
+  type: StepType;
+  title: string;
+  state: StepState;
+  /** failed: the error; not-run: why (a step it needs failed, or the run was interrupted). */
+  reason?: string;
   error?: unknown;
 }
 
+export interface EngineResult {
+  /** The step (index and title) where the run stopped, when it did not finish. */
+  stoppedAt?: string;
+  /** The first error, when any step failed. */
+  error?: unknown;
+  /** Every planned step's outcome, in plan order. */
+  outcomes: StepOutcome[];
+  /** Whether a step that changes live state (certificates, manifests, the Manager) started: past the point of no return. */
+  pastNoReturn: boolean;
+}
+
 /**
- * The options of a top-level task list of steps, shared by `run` and `rollback`: one step at a time, stop at the first
- * failure, Ctrl-C handled by the caller (not listr2), plain timestamped lines when stdout is not a terminal.
+ * The options of a top-level task list of steps, shared by `run` and `rollback`: one step at a time, Ctrl-C handled by the
+ * caller (not listr2), plain timestamped lines when stdout is not a terminal. `exitOnError` false: the engine decides
+ * itself which later steps still run after a failure (those that do not need the failed one).
  */
-export function topLevelListrOptions(renderer: RendererChoice): never {
+export function topLevelListrOptions(renderer: RendererChoice, exitOnError = true): never {
   return {
     concurrent: false,
-    exitOnError: true,
+    exitOnError,
     registerSignalListeners: false,
     renderer,
     fallbackRenderer: 'simple',
@@ -46,19 +68,50 @@ export function topLevelListrOptions(renderer: RendererChoice): never {
   } as never;
 }
 
+/** Why step `i` cannot run, given the outcomes so far: a step of a type it needs did not succeed; undefined when it can. */
+export function blockedBy(steps: Array<{ type: StepType; label: string }>, i: number, outcomes: StepOutcome[]): string | undefined {
+  const needs = new Set(stepModules[steps[i]!.type].needs);
+  const bad = outcomes.filter((o) => o.index < i && needs.has(o.type) && (o.state === 'failed' || o.state === 'not-run'));
+  return bad.length ? `needs ${bad.map((o) => `${o.label} (${o.state === 'failed' ? 'failed' : 'not run'})`).join(', ')}` : undefined;
+}
+
 export async function applyPlan(ctx: ApplyContext, opts: EngineOptions): Promise<EngineResult> {
   const emit = (e: EngineEvent) => {
     opts.onEvent?.(e);
     void opts.journal.event({ event: e.event, ...(e.step ? { step: e.step } : {}), ...(e.host ? { host: e.host } : {}), message: e.message ?? e.title }).catch(() => undefined);
   };
-  let current: string | undefined;
-  const stepTasks: ListrTask[] = ctx.plan.steps.map((step) => {
+  const outcomes: StepOutcome[] = [];
+  const labels = ctx.plan.steps.map((step) => ({ type: step.type, label: `${step.index + 1}. ${step.title}` }));
+  const result: EngineResult = { outcomes, pastNoReturn: false };
+  const record = async (o: StepOutcome) => {
+    outcomes.push(o);
+    const message = o.reason ?? (o.error ? firstLine(o.error) : undefined);
+    await opts.journal.intent({ event: `step-${o.state}`, step: o.label, index: o.index, ...(message ? { message } : {}) }).catch(() => undefined);
+  };
+  const stepTasks: ListrTask[] = ctx.plan.steps.map((step, i) => {
     const spec = ctx.playbook.steps[step.index]!;
-    const label = `${step.index + 1}. ${step.title}`;
+    const label = labels[i]!.label;
+    const base = { index: step.index, label, type: step.type, title: step.title };
     return {
       title: label,
       task: async (_c, task) => {
-        current = label;
+        if (step.done) {
+          await record({ ...base, state: step.done === 'operator' ? 'done-by-operator' : 'done-earlier' });
+          task.skip(`${label}: ${step.done === 'operator' ? 'done by hand (--skip)' : 'done by the stopped run'}`);
+          return;
+        }
+        if (ctx.signal.aborted) {
+          await record({ ...base, state: 'not-run', reason: 'interrupted before it started' });
+          task.skip(`${label}: not run (interrupted)`);
+          return;
+        }
+        const blocked = blockedBy(labels, i, outcomes);
+        if (blocked) {
+          await record({ ...base, state: 'not-run', reason: blocked });
+          task.skip(`${label}: not run: ${blocked}`);
+          return;
+        }
+        if (stepModules[step.type].changesLiveState && step.actions.length) result.pastNoReturn = true;
         emit({ event: 'step-start', step: label });
         const phases = ([] as Phase[]).concat(stepModules[step.type].apply(step, spec as never, ctx));
         const toTask = (ph: Phase): ListrTask => ({
@@ -73,24 +126,33 @@ export async function applyPlan(ctx: ApplyContext, opts: EngineOptions): Promise
             if (errors.length) throw errors[0];
           },
         });
-        const sub = task.newListr(phases.length === 1 && !phases[0]!.title ? [toTask({ ...phases[0]!, title: 'hosts' })] : phases.map(toTask), { concurrent: false });
-        await sub.run();
+        try {
+          const sub = task.newListr(phases.length === 1 && !phases[0]!.title ? [toTask({ ...phases[0]!, title: 'hosts' })] : phases.map(toTask), { concurrent: false, exitOnError: true });
+          await sub.run();
+        } catch (e) {
+          await record({ ...base, state: 'failed', error: e });
+          result.error ??= e;
+          result.stoppedAt ??= label;
+          throw e;
+        }
+        await record({ ...base, state: 'done' });
         emit({ event: 'step-end', step: label });
       },
     };
   });
-  const list = new Listr(stepTasks, topLevelListrOptions(opts.renderer));
-  const result: EngineResult = {};
+  // Before the point of no return a failure stops the run (nothing changed); after it, independent steps still run.
+  const list = new Listr(stepTasks, topLevelListrOptions(opts.renderer, false));
   try {
     await list.run();
   } catch (e) {
-    result.error = e;
-    result.stoppedAt = current;
+    result.error ??= e;
   } finally {
     await cleanUp(ctx, result.error !== undefined);
   }
   return result;
 }
+
+const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
 
 function itemTask(item: WorkItem, step: string, emit: (e: EngineEvent) => void, errors: unknown[], ctx: ApplyContext): ListrTask {
   return {

@@ -1,6 +1,6 @@
 // certroll's entry point and its one error boundary: parses the command line, runs a command, maps errors to exit codes.
 import yargs, { type Argv } from 'yargs';
-import { ExitCode, HostError, InputError, Interrupted, SafetyStop, UsageError } from '../errors.js';
+import { CompletedWithErrors, ExitCode, HostError, InputError, Interrupted, SafetyStop, UsageError } from '../errors.js';
 import { palette, detectOutputMode } from './output.js';
 import { commandResult, ignoreOutputErrors, interruptExitCode } from './common.js';
 import { commands } from './commands/index.js';
@@ -38,6 +38,8 @@ const EXIT_CODES_HELP = `Exit codes:
   2    a host could not be reached or a remote command failed
   3    bad input (inventory, playbook, command line); nothing was contacted
   4    a safety check stopped the run (lock held, quorum, health, precheck, confirmation refused)
+  5    run completed with errors: past the point of no return some steps failed or did not run; the output lists them
+       and the command that finishes the run (certroll run --resume RUN_ID [--skip STEP])
   70   internal error (a bug in certroll: please report it with the output)
   129  stopped by SIGHUP (terminal or SSH session closed) at a safe point; the journal says where
   130  interrupted (Ctrl-C, SIGINT) at a safe point
@@ -63,6 +65,10 @@ function reportError(err: unknown, p: ReturnType<typeof palette>): number {
   if (err instanceof SafetyStop) {
     out(p.red(`stopped: ${err.message}`));
     return ExitCode.safetyStop;
+  }
+  if (err instanceof CompletedWithErrors) {
+    out(p.yellow(`completed with errors: ${err.message}`));
+    return ExitCode.completedWithErrors;
   }
   if (err instanceof Interrupted) {
     out(p.yellow(`interrupted: ${err.message}`));

@@ -9,7 +9,8 @@ import { InputError, type InputIssue } from '../errors.js';
 import { openFleet, type Fleet } from '../ssh/fleet.js';
 import { gatherFacts } from '../facts/gather.js';
 import type { FleetFacts } from '../facts/types.js';
-import { buildPlan, renewalNeed } from '../plan/build.js';
+import { buildPlan, renewalNeed, resolveTargets } from '../plan/build.js';
+import { unfinishedReasons } from '../plan/unfinished.js';
 import { makeMaterial } from '../plan/material.js';
 import type { Plan, Warning } from '../plan/types.js';
 import type { Material } from '../steps/types.js';
@@ -27,10 +28,12 @@ export interface PipelineArgs {
   renewWithinDays: number;
   force: boolean;
   pauseSeconds?: number;
+  /** --break-lock: a lock left on the hosts is a run that died (its work counts as unfinished). */
+  breakLock?: boolean;
   runId?: string;
   now?: Date;
   /** Continue a stopped run: its plan, the facts before it, and the nodes it restarted. */
-  resume?: { plan: Plan; preFacts: FleetFacts; restarted: string[] };
+  resume?: { plan: Plan; preFacts: FleetFacts; restarted: string[]; done?: Record<number, 'earlier' | 'operator'>; skipped?: number[] };
 }
 
 export interface Prepared {
@@ -88,6 +91,15 @@ export async function preparePlan(args: PipelineArgs): Promise<Prepared> {
   try {
     const facts = await gatherFacts(fleet, inventory, playbook, now);
     const need = renewalNeed(inventory, playbook, facts, now, args.renewWithinDays);
+    // Fresh files are not enough: a renewal the hosts show unfinished (a run that died) is done again, whole.
+    const unfinished = args.resume ? [] : unfinishedReasons(inventory, playbook, facts, (t) => resolveTargets(inventory, t), { breakingLock: Boolean(args.breakLock) });
+    if (unfinished.length && !need.needed) {
+      need.needed = true;
+      need.reasons = [
+        `the hosts show a renewal that did not finish: ${unfinished.join('; ')}`,
+        `renewing again from ${inventory.firstMaster}'s files, so that every host, every etcd member and the Manager end with one set`,
+      ];
+    }
     let material: Material | null = null;
     let summary = null;
     const findings: Warning[] = [];
@@ -125,7 +137,7 @@ export async function preparePlan(args: PipelineArgs): Promise<Prepared> {
       summary,
       findings,
       need,
-      ...(args.resume ? { resume: { restarted: args.resume.restarted } } : {}),
+      ...(args.resume ? { resume: { restarted: args.resume.restarted, ...(args.resume.done ? { done: args.resume.done } : {}) } } : {}),
       options: { runId: args.runId ?? newRunId(now), now, renewWithinDays: args.renewWithinDays, force: args.force, ...(args.pauseSeconds !== undefined ? { pauseSeconds: args.pauseSeconds } : {}) },
     });
     plan.playbook = resolve(plan.playbook);

@@ -9,9 +9,10 @@ import { InputError, UsageError } from '../errors.js';
 
 /**
  * Journal states; a journal written by a newer certroll may hold others (any lower-case word is read back). `damaged` is
- * never written: listRuns() gives it to a run whose journal cannot be read.
+ * never written: listRuns() gives it to a run whose journal cannot be read. `completed-with-errors`: past the point of no
+ * return, some steps failed or did not run (`undone`).
  */
-export type RunState = 'planned' | 'running' | 'succeeded' | 'failed' | 'interrupted' | 'damaged';
+export type RunState = 'planned' | 'running' | 'succeeded' | 'completed-with-errors' | 'failed' | 'interrupted' | 'damaged';
 
 export interface RunSummary {
   runId: string;
@@ -23,6 +24,10 @@ export interface RunSummary {
   /** Where it stopped, when it did not succeed. */
   stoppedAt?: string;
   error?: string;
+  /** Steps that failed or did not run ("6. restart-flannel"), when the run did not complete. */
+  undone?: string[];
+  /** Steps the operator recorded as done by hand (run --resume --skip). */
+  skippedByOperator?: string[];
   /** `rollback` for a rollback's own journal. */
   kind?: string;
   rollbackOf?: string;
@@ -39,6 +44,8 @@ export interface ListedRun extends RunSummary {
 
 export interface JournalEvent {
   at: string;
+  /** Playbook step index, on step outcome records. */
+  index?: number;
   /** step-start, step-end, item-start, item-end, item-failed, message, run-end, intent… */
   event: string;
   step?: string;
@@ -183,7 +190,7 @@ export class Journal {
     }
   }
   /** A write-ahead intent: the same durable append as event(), to be awaited before the remote change it announces. */
-  async intent(e: Omit<JournalEvent, 'at' | 'event'> & { event?: string }): Promise<void> {
+  async intent(e: Omit<JournalEvent, 'at' | 'event'> & { event?: string; [more: string]: unknown }): Promise<void> {
     await this.event({ event: 'intent', ...e });
   }
   async summary(s: RunSummary): Promise<void> {

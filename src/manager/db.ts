@@ -5,6 +5,7 @@ import type { Remote } from '../ssh/remote.js';
 import { sha256 } from '../steps/shared.js';
 import { ManagerDbError, dbTarget, runSql } from './mysql.js';
 import { backupSql, backupTableName, inspectBackupSql, parseRowFacts, readBackSql, restoreSql, rowsSql, tableExistsSql, taggedRows, unhex, updateSql } from './sql.js';
+import { ident } from './sql.js';
 import type { DbRowFact } from './types.js';
 
 export interface DbConn {
@@ -54,6 +55,11 @@ export function backupProblem(check: BackupCheck, keys: string[], expected: Reco
     if ((want?.sha256 ?? null) !== (got?.sha256 ?? null)) return `row ${k} differs from what the plan saw (changed since?)`;
   }
   return undefined;
+}
+
+/** DROP TABLE a backup table of this run (its name was checked as a plain identifier). */
+export async function dropTable(r: Remote, c: DbConn, table: string): Promise<void> {
+  await runSql(r, c.db, c.password, `DROP TABLE ${ident(table)};\n`, { table: c.table });
 }
 
 /** sha256 of the managed rows now, read-only. */

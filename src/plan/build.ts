@@ -6,7 +6,8 @@ import { parseCertificates } from '../pki/index.js';
 import { stepModules } from '../steps/index.js';
 import type { Material, PlanContext, ResumeState } from '../steps/types.js';
 import type { Scope } from '../playbook/template.js';
-import { clusterProblems, endpointsOf } from '../steps/etcd-health.js';
+import { clusterProblems, endpointOf, endpointsOf } from '../steps/etcd-health.js';
+import { parkedNodes } from './unfinished.js';
 import type { MaterialSummary, Plan, PlannedStep, Warning } from './types.js';
 
 export interface PlanOptions {
@@ -120,6 +121,13 @@ export function buildPlan(input: PlanInput): Plan {
   if (doWork && input.material) {
     playbook.steps.forEach((spec, index) => {
       const mod = stepModules[spec.type];
+      const done = input.resume?.done?.[index];
+      // A live change the stopped run finished (or the operator did by hand) is not planned again.
+      if (done && mod.changesLiveState) {
+        const r = mod.plan(spec as never, { ...ctx, warn: () => undefined });
+        planned.push({ index, type: spec.type, title: spec.title, at: spec.at, hosts: r.hosts, actions: [], notes: [done === 'operator' ? 'done by hand (--skip), recorded in the journal' : 'done by the stopped run'], done });
+        return;
+      }
       const r = mod.plan(spec as never, ctx);
       planned.push({ index, type: spec.type, title: spec.title, at: spec.at, hosts: r.hosts, actions: r.actions, notes: r.notes });
     });
@@ -184,7 +192,8 @@ function fleetWarnings(ctx: PlanContext, warn: (w: Warning) => void): void {
   if ((inv.groups.etcd ?? []).length) {
     if (!facts.etcd) warn({ level: 'block', code: 'cluster-unknown', message: 'etcd cluster state could not be read' });
     else {
-      const problems = clusterProblems(facts.etcd, inv.groups.etcd!.length);
+      const down = parkedNodes(inv, playbook, facts, ctx.hostsOf).map((p) => endpointOf(inv.hosts.find((h) => h.name === p.host)!));
+      const problems = clusterProblems(facts.etcd, inv.groups.etcd!.length, down);
       if (problems.length) warn({ level: 'block', code: 'cluster-unhealthy', message: `etcd cluster not healthy (queried from ${facts.etcd.queriedFrom}): ${problems.join('; ')}` });
     }
   }

@@ -43,6 +43,8 @@ export type Action =
       manifestsDir: string;
       pauseSeconds: number;
       checksAfter: string[];
+      /** The node is already stopped: a certroll run parked its manifests (marker beside each) and died. It is finished first: manifests put back, then the health checks. */
+      parked?: { runIds: string[]; files: string[] };
     }
   | { kind: 'exec'; host: string; argv: string[]; why: string; skipIfMissing?: string }
   | { kind: 'verify'; host: string; files: Array<{ path: string; sha256: string; notAfter?: string }>; cluster: boolean }
@@ -81,6 +83,8 @@ export interface PlannedStep {
   actions: Action[];
   /** Why a step does nothing, or context worth printing. */
   notes: string[];
+  /** Resume: the stopped run finished this step (`earlier`) or the operator did it by hand (`operator`, --skip); not run again. */
+  done?: 'earlier' | 'operator';
 }
 
 export interface CertSummary {

@@ -6,13 +6,18 @@ import type { BackupStep } from '../playbook/types.js';
 import type { Action } from '../plan/types.js';
 import type { StepModule } from './types.js';
 import { inspectBackup } from './restore.js';
+import { change } from './shared.js';
 
 /** Inside each backup: the sha256 manifest (sha256sum format) and metadata for a restore from the host alone. */
 export const BACKUP_SUMS = '.certroll-backup.sha256';
 export const BACKUP_META = '.certroll-backup.json';
+/** Where a backup is written before it is verified and renamed to its final name. */
+export const partialBackupOf = (backupDir: string) => `${backupDir}.partial`;
 
 export const backup: StepModule<BackupStep> = {
   type: 'backup',
+  needs: ['preflight'],
+  changesLiveState: false,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);
     const actions: Action[] = [];
@@ -48,23 +53,34 @@ export const backup: StepModule<BackupStep> = {
             dir: { mode: f.certDir.mode, uid: f.certDir.uid, gid: f.certDir.gid },
             files: f.certDir.files.map(({ path, size, mode, uid, gid, sha256 }) => ({ path, size, mode, uid, gid, sha256 })),
           });
-          // mkdir fails if the backup exists: never nest or overwrite (the `cp -r` trap of the manual procedure).
+          // Written into <to>.partial (its metadata first), verified there, then renamed to <to>: a backup under its final
+          // name is always whole. A .partial of this very run (left by a crash) is removed and written again; one that
+          // names another run is never touched. The final name is never overwritten (the `cp -r` trap of the manual procedure).
+          const partial = partialBackupOf(a.to);
           const script = sh`set -e
-mkdir -m 700 -- ${a.to}
-cp -a -- ${a.from}/. ${a.to}/
-cat > ${a.to}/${BACKUP_SUMS}
-printf '%s\n' ${meta} > ${a.to}/${BACKUP_META}
-chmod 600 ${a.to}/${BACKUP_SUMS} ${a.to}/${BACKUP_META}
-cd ${a.to}
+if [ -e ${a.to} ]; then echo "${a.to} already exists" >&2; exit 5; fi
+if [ -e ${partial} ]; then
+  if [ -f ${partial}/${BACKUP_META} ] && ! grep -qF -- ${ctx.runId} ${partial}/${BACKUP_META}; then echo "${partial} belongs to another run" >&2; exit 6; fi
+  rm -rf -- ${partial}
+  echo redone
+fi
+mkdir -m 700 -- ${partial}
+printf '%s\n' ${meta} > ${partial}/${BACKUP_META}
+cp -a -- ${a.from}/. ${partial}/
+cat > ${partial}/${BACKUP_SUMS}
+chmod 600 ${partial}/${BACKUP_SUMS} ${partial}/${BACKUP_META}
+cd ${partial}
 sha256sum --quiet --strict -c ${BACKUP_SUMS}
 n=$(find . -type f ! -name ${BACKUP_SUMS} ! -name ${BACKUP_META} | wc -l)
 [ "$n" -eq ${String(f.certDir.files.length)} ] || { echo "backup holds $n files, expected ${String(f.certDir.files.length)}" >&2; exit 3; }
+cd /
+mv -T -- ${partial} ${a.to}
 echo verified`;
-          const r = await ctx.remote(a.host).sh(script, { stdin: sums, allowFailure: true, timeoutMs: 300_000 });
+          const r = await change(ctx, a.host, 'backup', `${a.from} → ${a.to}`, () => ctx.remote(a.host).sh(script, { stdin: sums, allowFailure: true, timeoutMs: 300_000 }));
           if (r.exitCode !== 0 || !r.stdout.includes('verified')) {
-            throw new HostError(a.host, 'command', `${a.host}: backup ${a.to} failed or did not verify: ${r.stderr.trim().split('\n').slice(-3).join(' | ') || `exit ${r.exitCode}`}`, `nothing has been changed on any host; fix the cause and run again (remove a partial ${a.to} first if it is there)`);
+            throw new HostError(a.host, 'command', `${a.host}: backup ${a.to} failed or did not verify: ${r.stderr.trim().split('\n').slice(-3).join(' | ') || `exit ${r.exitCode}`}`, `no certificate has been changed on any host; fix the cause and run again (a partial ${partial} of this run is redone by --resume)`);
           }
-          report(`${f.certDir.files.length} files copied and verified by sha256`);
+          report(`${f.certDir.files.length} files copied and verified by sha256${r.stdout.includes('redone') ? ` (a partial backup left by a crash was removed and written again)` : ''}`);
         },
       }));
     return { items, concurrent: true };

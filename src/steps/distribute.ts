@@ -4,12 +4,14 @@ import { sh } from '../ssh/quote.js';
 import type { DistributeStep } from '../playbook/types.js';
 import type { Action, FileRole } from '../plan/types.js';
 import type { StepModule } from './types.js';
-import { applyStage, roles, stageActions, type StageAction } from './shared.js';
+import { applyStage, change, roles, stageActions, type StageAction } from './shared.js';
 
 type SwapAction = Extract<Action, { kind: 'swap' }>;
 
 export const distribute: StepModule<DistributeStep> = {
   type: 'distribute',
+  needs: ['preflight', 'backup', 'renew-ca', 'issue-cert'],
+  changesLiveState: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);
     if (!ctx.material) return { hosts, actions: [], notes: ['nothing to distribute'] };
@@ -44,7 +46,7 @@ export const distribute: StepModule<DistributeStep> = {
           // One remote command: check every staged file is there, then rename them back to back.
           const tests = a.renames.map((r) => sh`[ -f ${r.from} ]`).join(' && ');
           const mvs = a.renames.map((r) => sh`mv -f -- ${r.from} ${r.to}`).join(' && ');
-          const r = await ctx.remote(a.host).sh(`${tests} && ${mvs}`, { allowFailure: true });
+          const r = await change(ctx, a.host, 'swap', a.renames.map((x) => x.to).join(' '), () => ctx.remote(a.host).sh(`${tests} && ${mvs}`, { allowFailure: true }));
           if (r.exitCode !== 0)
             throw new HostError(a.host, 'command', `${a.host}: swapping in the new files failed: ${r.stderr.trim() || `exit ${r.exitCode}`}`, `check ${a.renames.map((x) => x.to).join(', ')} on ${a.host}; the backup is in place`);
           report('swapped');

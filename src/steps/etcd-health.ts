@@ -40,19 +40,25 @@ export async function queryCluster(ctx: Ctx, from: string, endpoints = endpoints
 }
 
 /** Problems that make the cluster unfit for a restart; empty when healthy with one leader. */
-export function clusterProblems(f: EtcdFacts, expectedMembers: number): string[] {
+/**
+ * What is wrong with the cluster. `expectedDown`: client endpoints of members a certroll run left stopped (parked), which
+ * this run starts first; they are not problems as long as the others keep quorum.
+ */
+export function clusterProblems(f: EtcdFacts, expectedMembers: number, expectedDown: string[] = []): string[] {
   const problems: string[] = [];
-  const unhealthy = f.health.filter((h) => !h.healthy);
+  const unhealthy = f.health.filter((h) => !h.healthy && !expectedDown.includes(h.endpoint));
+  const healthy = f.health.filter((h) => h.healthy).length;
+  if (expectedDown.length && healthy < Math.floor(expectedMembers / 2) + 1) problems.push(`only ${healthy} of ${expectedMembers} members healthy: no quorum`);
   for (const h of unhealthy) problems.push(`${h.endpoint} unhealthy${h.error ? `: ${h.error}` : ''}`);
   if (f.health.length < expectedMembers) problems.push(`${f.health.length} of ${expectedMembers} endpoints answered the health check`);
   if (!f.leaderHost && !f.statuses.some((s) => s.leaderId && s.leaderId !== '0')) problems.push('no leader');
   return problems;
 }
 
-export async function checkClusterHealthy(ctx: Ctx, from: string): Promise<EtcdFacts> {
+export async function checkClusterHealthy(ctx: Ctx, from: string, expectedDown: string[] = []): Promise<EtcdFacts> {
   const f = await queryCluster(ctx, from);
   const n = etcdHosts(ctx.inventory).length;
-  const problems = clusterProblems(f, n);
+  const problems = clusterProblems(f, n, expectedDown);
   if (problems.length)
     throw new SafetyStop('cluster-unhealthy', `etcd cluster is not healthy (queried from ${from}): ${problems.join('; ')}`, 'repair the cluster (etcdctl endpoint health) before renewing; nothing was changed by this check', from);
   return f;

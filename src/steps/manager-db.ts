@@ -3,11 +3,11 @@ import { SafetyStop } from '../errors.js';
 import type { ManagerDbStep } from '../playbook/types.js';
 import type { Action, FileRole } from '../plan/types.js';
 import { Secret } from '../secret.js';
-import { backupDb, currentRows, inspectDbBackup, updateDbRows, type DbConn, type RowValue } from '../manager/db.js';
+import { backupDb, currentRows, dropTable, inspectDbBackup, updateDbRows, type DbConn, type RowValue } from '../manager/db.js';
 import { managerDbPassword } from '../manager/mysql.js';
 import { backupTableName, rowValueOf } from '../manager/sql.js';
 import type { ApplyContext, StepModule } from './types.js';
-import { sha256 } from './shared.js';
+import { change, sha256 } from './shared.js';
 
 type DbBackupAction = Extract<Action, { kind: 'db-backup' }>;
 type DbUpdateAction = Extract<Action, { kind: 'db-update' }>;
@@ -16,6 +16,8 @@ const ORDER: FileRole[] = ['ca', 'cert', 'key'];
 
 export const managerDb: StepModule<ManagerDbStep> = {
   type: 'manager-db',
+  needs: ['distribute'],
+  changesLiveState: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf([spec.on]);
     if (!ctx.material) return { hosts, actions: [], notes: ['no new certificates: the Manager database stays as it is'] };
@@ -89,9 +91,18 @@ async function backupOne(ctx: ApplyContext, spec: ManagerDbStep, a: DbBackupActi
   if (a.existing) {
     const check = await inspectDbBackup(r, c, a.backup, keys);
     if (!check) throw new SafetyStop('manager-db-backup', `${a.host}: the backup table ${a.backup} disappeared`, 'inspect the database by hand', a.host);
-    return report(`existing backup table kept (${check.backupRows} rows)`);
+    const incomplete = check.backupRows !== check.tableRows || keys.some((k) => !check.rows[k]);
+    if (!incomplete) return report(`existing backup table kept (${check.backupRows} rows)`);
+    // This run's backup table (its name carries the run id) was cut short by a crash: the rows were never updated before
+    // a verified backup, so the table still holds the values from before the run. Drop it and copy again.
+    const mine = ctx.plan.steps.flatMap((st) => st.actions).find((x): x is DbUpdateAction => x.kind === 'db-update');
+    const now = await currentRows(r, c, keys);
+    if (mine?.rows.some((x) => now[x.key]?.sha256 === x.sha256 && x.before !== x.sha256))
+      throw new SafetyStop('manager-db-backup', `${a.host}: the backup table ${a.backup} is incomplete (${check.backupRows} of ${check.tableRows} rows) and some rows already hold the new values`, 'inspect the database by hand; certroll will not overwrite rows without a whole backup', a.host);
+    await dropTable(r, c, a.backup);
+    report(`an incomplete backup table left by a crash was dropped`);
   }
-  const check = await backupDb(r, c, a.backup, keys, expected);
+  const check = await change(ctx, a.host, 'manager-db-backup', a.backup, () => backupDb(r, c, a.backup, keys, expected));
   report(`${check.backupRows} rows copied to ${a.backup} and checked`);
 }
 
@@ -113,6 +124,6 @@ async function updateOne(ctx: ApplyContext, spec: ManagerDbStep, a: DbUpdateActi
     const want = a.rows.find((x) => x.key === v.key)!.sha256;
     if (sha256(typeof v.value === 'string' ? v.value : v.value.reveal()) !== want) throw new Error(`${v.key}: the value to write does not match the plan's sha256`);
   }
-  await updateDbRows(r, c, values);
+  await change(ctx, a.host, 'manager-db', `${a.table}: ${keys.join(', ')}`, () => updateDbRows(r, c, values));
   report(`${values.length} rows updated in one transaction, read back identical`);
 }

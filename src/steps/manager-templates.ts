@@ -14,7 +14,8 @@ import {
 } from '../manager/templates.js';
 import type { ManagerTemplateFacts } from '../manager/types.js';
 import type { ApplyContext, StepModule } from './types.js';
-import { sha256 } from './shared.js';
+import { change, sha256 } from './shared.js';
+import { sh } from '../ssh/quote.js';
 
 type BackupAction = Extract<Action, { kind: 'manager-backup' }>;
 type FileAction = Extract<Action, { kind: 'manager-file' }>;
@@ -23,6 +24,8 @@ const text = (c: string | Secret<string>) => (c instanceof Secret ? c.reveal() :
 
 export const managerTemplates: StepModule<ManagerTemplatesStep> = {
   type: 'manager-templates',
+  needs: ['distribute'],
+  changesLiveState: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);
     if (!ctx.material) return { hosts, actions: [], notes: ['no new CA: the Manager templates stay as they are'] };
@@ -121,14 +124,18 @@ async function backupOne(ctx: ApplyContext, a: BackupAction, report: (m: string)
   const r = ctx.remote(a.host);
   const f = factsOf(ctx, a.host);
   const existing = await inspectTemplatesBackup(r, a.dir);
-  if (existing) {
+  if (existing && !existing.verified && (!existing.meta || existing.meta.runId === ctx.runId)) {
+    // Half written by this run before a crash (the directory name carries this run id, only this run creates it): redo it.
+    await r.sh(sh`rm -rf -- ${a.dir}`);
+    report(`a partial backup left by a crash was removed`);
+  } else if (existing) {
     // Only this run's own backup can carry its run id: a resumed run keeps it (it holds the files from before the run).
     if (!existing.verified || existing.meta?.runId !== ctx.runId)
       throw new HostError(a.host, 'command', `${a.host}: ${a.dir} exists and is not a verified backup of run ${ctx.runId}: ${existing.problem ?? 'another run'}`, 'inspect it by hand; certroll never overwrites a backup');
     return report(`existing backup kept (${existing.meta.files.length} files verified)`);
   }
   const files = [f.ca!, f.config!].filter((x) => a.files.includes(x.path)).map((fact) => ({ name: fact.path.split('/').pop()!, fact }));
-  await backupTemplates(r, a.dir, templateBackupMeta(ctx.runId, f.gencertsDir!, files));
+  await change(ctx, a.host, 'manager-templates-backup', a.dir, () => backupTemplates(r, a.dir, templateBackupMeta(ctx.runId, f.gencertsDir!, files)));
   report(`${files.filter((x) => x.fact.exists).length} files copied and verified by sha256`);
 }
 
@@ -153,7 +160,7 @@ async function writeOne(ctx: ApplyContext, spec: ManagerTemplatesStep, host: str
       JSON.parse(content);
     }
     if (sha256(content) !== a.sha256) throw new Error(`${host}: ${a.path}: the content to write does not match the plan's sha256`);
-    await writeTemplateFile(r, a.path, content, a.sha256, { mode: a.mode, uid: a.uid, gid: a.gid });
+    await change(ctx, host, 'manager-templates', a.path, () => writeTemplateFile(r, a.path, content, a.sha256, { mode: a.mode, uid: a.uid, gid: a.gid }));
     report(`${a.path.split('/').pop()} written and verified`);
   }
 }

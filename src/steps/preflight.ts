@@ -3,13 +3,16 @@ import { hostFactsScript, lockDirOf, parseHostFacts } from '../facts/host-facts.
 import { SafetyStop } from '../errors.js';
 import { sh } from '../ssh/quote.js';
 import { takeLock } from './lock.js';
+import { failpoint } from '../failpoint.js';
 import type { PreflightStep } from '../playbook/types.js';
 import type { StepModule, StepPlanResult } from './types.js';
 import { factsQuery } from './shared.js';
-import { checkClusterHealthy } from './etcd-health.js';
+import { checkClusterHealthy, endpointOf } from './etcd-health.js';
 
 export const preflight: StepModule<PreflightStep> = {
   type: 'preflight',
+  needs: [],
+  changesLiveState: false,
   plan(spec, ctx): StepPlanResult {
     const hosts = ctx.hostsOf(['all']);
     const actions: StepPlanResult['actions'] = [];
@@ -54,6 +57,7 @@ export const preflight: StepModule<PreflightStep> = {
         }
         await takeLock(r, host.vars.certDir, { runId: ctx.runId, startedAt: ctx.plan.createdAt, controlHost: ctx.options.controlHost, user: ctx.options.user }, ctx.options.breakLock);
         ctx.locked.add(name);
+        failpoint('lock.after');
         report('lock taken');
         const probe = `${host.vars.certDir}/.certroll-probe-${ctx.runId}`;
         const w = await r.sh(sh`touch -- ${probe} && rm -f -- ${probe}`, { allowFailure: true });
@@ -67,7 +71,8 @@ export const preflight: StepModule<PreflightStep> = {
           const k = await r.sh(sh`test -r ${caKey}`, { allowFailure: true });
           if (k.exitCode !== 0) throw new SafetyStop('ca-key-missing', `${name}: the CA key ${caKey} is missing`, `copy ${ctx.playbook.files.caKey} onto ${name}:${host.vars.certDir}/ (mode 0600) and run again`, name);
           if (ctx.inventory.groups.etcd?.length) {
-            await checkClusterHealthy(ctx, name);
+            const parked = ctx.plan.steps.flatMap((st) => st.actions).filter((x) => x.kind === 'restart' && x.parked).map((x) => endpointOf(ctx.inventory.hosts.find((h) => h.name === x.host)!));
+            await checkClusterHealthy(ctx, name, parked);
             report('etcd cluster healthy with a leader');
           }
         }

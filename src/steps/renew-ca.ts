@@ -5,6 +5,8 @@ import { applyStage, stageActions, type StageAction } from './shared.js';
 
 export const renewCa: StepModule<RenewCaStep> = {
   type: 'renew-ca',
+  needs: ['preflight'],
+  changesLiveState: false,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf([spec.on]);
     if (!ctx.material) return { hosts, actions: [], notes: ['no new CA: nothing to renew'] };

@@ -5,11 +5,14 @@ import { renderArgv } from '../playbook/template.js';
 import type { RestartFlannelStep } from '../playbook/types.js';
 import type { Action } from '../plan/types.js';
 import type { StepModule } from './types.js';
+import { change } from './shared.js';
 
 type ExecAction = Extract<Action, { kind: 'exec' }>;
 
 export const restartFlannel: StepModule<RestartFlannelStep> = {
   type: 'restart-flannel',
+  needs: ['distribute'],
+  changesLiveState: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf([spec.on]);
     if (!ctx.material) return { hosts, actions: [], notes: ['no new certificates: flannel keeps running'] };
@@ -33,7 +36,7 @@ export const restartFlannel: StepModule<RestartFlannelStep> = {
               const has = await r.sh(sh`command -v ${a.skipIfMissing}`, { allowFailure: true });
               if (has.exitCode !== 0) return report(`skipped: ${a.skipIfMissing} is not installed on ${a.host}; restart flannel by hand`);
             }
-            const res = await r.sh(quoteArgv(a.argv), { allowFailure: true, timeoutMs: 120_000 });
+            const res = await change(ctx, a.host, 'flannel', a.argv.join(' '), () => r.sh(quoteArgv(a.argv), { allowFailure: true, timeoutMs: 120_000 }));
             if (res.exitCode !== 0)
               throw new HostError(a.host, 'command', `${a.host}: flannel restart command failed (exit ${res.exitCode}): ${res.stderr.trim().split('\n').slice(-2).join(' | ')}`, 'etcd already runs with the new certificates; restart flannel by hand, then run `certroll check`');
             report('flannel restarted');

@@ -10,7 +10,10 @@ import type { ApplyContext, StepModule, WorkItem } from './types.js';
 import type { EtcdFacts } from '../facts/types.js';
 import { clusterProblems, endpointOf, endpointsOf, etcdctlLine, queryCluster } from './etcd-health.js';
 import { restoreHost } from './restore.js';
-import { sleep } from './shared.js';
+import { change, sleep } from './shared.js';
+import { failpoint } from '../failpoint.js';
+import { parkMarkerOf } from '../facts/host-facts.js';
+import { parkedState } from '../plan/unfinished.js';
 
 type RestartAction = Extract<Action, { kind: 'restart' }>;
 
@@ -34,24 +37,33 @@ export function nextNode(remaining: string[], leader: string | undefined): strin
 
 export const rollingRestart: StepModule<RollingRestartStep> = {
   type: 'rolling-restart',
+  needs: ['distribute'],
+  changesLiveState: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);
     if (!ctx.material) return { hosts, actions: [], notes: ['no new certificates: no restart needed'] };
     const leader = ctx.facts.etcd?.leaderHost;
     const done = new Set(ctx.resume?.restarted ?? []);
-    const order = restartOrder(hosts.filter((h) => !done.has(h)), leader);
+    const parkedOf = (h: string) => {
+      const f = ctx.hostFacts(h);
+      return f ? parkedState(f, spec.manifests, ctx.host(h).vars.parkDir) : null;
+    };
+    // A node a dead run left stopped goes first (it is down already); then followers, the leader last.
+    const todo = hosts.filter((h) => !done.has(h));
+    const order = [...todo.filter((h) => parkedOf(h)?.byCertroll), ...restartOrder(todo.filter((h) => !parkedOf(h)?.byCertroll), leader)];
     const pause = ctx.pauseSeconds ?? spec.pauseSeconds;
     const actions: Action[] = order.map((h, i) => {
       const v = ctx.host(h).vars;
-      const f = ctx.hostFacts(h);
-      const missing = spec.manifests.filter((m) => f && !f.manifests.inPlace.includes(m));
-      if (f && missing.length)
+      const p = parkedOf(h);
+      if (p && !p.byCertroll)
         ctx.warn({
           level: 'block',
           code: 'manifest-not-in-place',
           host: h,
-          message: `${h}: ${missing.join(', ')} not in ${v.manifestsDir}${missing.some((m) => f.manifests.parked.includes(m)) ? ` (found in ${v.parkDir}: a node left stopped?)` : ''}; put it back before renewing`,
+          message: `${h}: ${p.unmarked.map((m) => `${v.manifestsDir}/${m}`).join(', ')} not in place${p.unmarked.some((m) => ctx.hostFacts(h)!.manifests.parked.includes(m)) ? ` (found in ${v.parkDir} without a certroll marker: not parked by certroll)` : ''}; put ${p.unmarked.length > 1 ? 'them' : 'it'} back before renewing`,
         });
+      if (p?.byCertroll)
+        ctx.warn({ level: 'warn', code: 'node-parked', host: h, message: `${h}: stopped by run ${p.byCertroll.runIds.join(', ')} (${p.byCertroll.files.join(', ')}); its manifests are put back first, after the new certificates are in place` });
       return {
         kind: 'restart',
         host: h,
@@ -62,6 +74,7 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
         manifestsDir: v.manifestsDir,
         pauseSeconds: pause,
         checksAfter: ['etcd member healthy with the new certificates', `raft index within ${spec.maxRaftLag} of the leader`, ...(spec.apiserverCheck ? ['apiserver answers'] : [])],
+        ...(p?.byCertroll ? { parked: { runIds: p.byCertroll.runIds, files: p.byCertroll.files } } : {}),
       };
     });
     const notes = [...(done.size ? [`already restarted by the stopped run: ${[...done].join(', ')}`] : []), `restart order: ${order.join(' → ')}${leader ? ` (leader ${leader} last)` : ' (leader unknown)'}`, 'before each node: cluster healthy and keeps quorum without it'];
@@ -74,6 +87,16 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
       title: `node ${i + 1}/${planned.length}`,
       run: async (report) => {
         if (ctx.signal.aborted) throw new Interrupted(`stopped before restarting node ${i + 1}/${planned.length} (${remaining.join(', ')} not restarted yet)`);
+        const parked = planned.find((p) => p.parked && remaining.includes(p.host));
+        if (parked) {
+          // Down already (a dead run parked it): no quorum check before, the same health checks after.
+          remaining.splice(remaining.indexOf(parked.host), 1);
+          const timing = await restartOne(ctx, spec, parked, report);
+          await ctx.journalNote?.({ event: 'node-restarted', host: parked.host, message: 'parked by a stopped run' });
+          await ctx.journalNote?.({ event: 'node-timing', host: parked.host, message: JSON.stringify(timing) });
+          failpoint('node.after');
+          return;
+        }
         const first = await queryCluster(ctx, remaining[0]!);
         const host = nextNode(remaining, first.leaderHost);
         // Quorum is judged from the node about to stop; reuse the first look when it came from that node.
@@ -85,8 +108,9 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
           const timing = await restartOne(ctx, spec, a, report, { pre });
           await ctx.journalNote?.({ event: 'node-restarted', host, message: host === pre.leaderHost ? 'leader' : 'follower' });
           await ctx.journalNote?.({ event: 'node-timing', host, message: JSON.stringify(timing) });
+          failpoint('node.after');
         } catch (e) {
-          if (!(e instanceof SafetyStop) || e.check !== 'health-timeout') throw e;
+          if (!(e instanceof SafetyStop) || (e.check !== 'health-timeout' && e.check !== 'container-exited')) throw e;
           throw await onNodeFailure(ctx, spec, a, e, report);
         }
       },
@@ -96,7 +120,7 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
 };
 
 /** What restarting one node needs: shared by the rolling restart of `run` and of `rollback`. */
-export type RestartContext = Pick<ApplyContext, 'inventory' | 'playbook' | 'remote' | 'scope' | 'runId' | 'signal'>;
+export type RestartContext = Pick<ApplyContext, 'inventory' | 'playbook' | 'remote' | 'scope' | 'runId' | 'signal' | 'journalIntent'>;
 
 /** Build the restart action of one etcd host (what `plan` would have planned), for callers outside a plan. */
 export function restartActionFor(ctx: RestartContext, spec: RollingRestartStep, host: string, order: number, leader: boolean, pauseSeconds = spec.pauseSeconds): RestartAction {
@@ -119,7 +143,7 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
   const r = ctx.remote(a.host);
   const n = (ctx.inventory.groups.etcd ?? []).length;
   // The cluster as the caller just saw it (from this node's own view), or a fresh look.
-  const pre = opts.skipQuorumCheck ? null : (opts.pre ?? (await queryCluster(ctx, a.host)));
+  const pre = opts.skipQuorumCheck || a.parked ? null : (opts.pre ?? (await queryCluster(ctx, a.host)));
   const problems = pre ? clusterProblems(pre, n) : [];
   const healthy = pre ? pre.health.filter((h) => h.healthy).length : n;
   if (pre && (problems.length || !keepsQuorumWithoutOne(healthy, n)))
@@ -127,21 +151,30 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
 
   const inPlace = (m: string) => `${a.manifestsDir}/${m}`;
   const parked = (m: string) => `${a.parkDir}/${m}`;
-  const park = a.manifests.map((m) => sh`mv -f -- ${inPlace(m)} ${parked(m)}`).join(' && ');
-  const unpark = a.manifests.map((m) => sh`if [ -f ${parked(m)} ]; then mv -f -- ${parked(m)} ${inPlace(m)}; fi`).join('; ');
+  // Beside each parked manifest, a marker names the run, the original path and the manifest's sha256: a run that dies
+  // here leaves a node that any later run (or `certroll status`) recognises and finishes. Marker first, then the move.
+  const park = a.manifests.map((m) => {
+    const head = JSON.stringify({ runId: ctx.runId, host: a.host, manifest: m, from: inPlace(m), to: parked(m) }).slice(0, -1) + ',"sha256":"';
+    return sh`sha=$(sha256sum < ${inPlace(m)} | cut -c1-64) && printf '%s%s%s\n' ${head} "$sha" ${`","parkedAt":"${new Date().toISOString()}"}`} > ${parkMarkerOf(a.parkDir, m)} && mv -f -- ${inPlace(m)} ${parked(m)}`;
+  }).join(' && ');
+  const unpark = a.manifests.map((m) => sh`if [ -f ${parked(m)} ]; then mv -f -- ${parked(m)} ${inPlace(m)}; fi; rm -f -- ${parkMarkerOf(a.parkDir, m)}`).join('; ');
   const restoreHint = `to restore ${a.host} by hand: cp -a ${backupDirOf(ctx.inventory.hosts.find((h) => h.name === a.host)!.vars.certDir, ctx.runId)}/. ${ctx.inventory.hosts.find((h) => h.name === a.host)!.vars.certDir}/ (then remove the .certroll-backup.* files there), and make sure ${a.manifests.join(', ')} are in ${a.manifestsDir}`;
 
   const timing: RestartTiming = { stopWaitMs: 0, pauseMs: 0, healthWaitMs: 0 };
   let isParked = false;
   const moveBack = async () => {
-    await r.sh(unpark);
+    await change(ctx, a.host, 'unpark', a.manifests.map(inPlace).join(' '), () => r.sh(unpark));
     isParked = false;
   };
   // From here on the node's restart is one atomic action: an interrupt waits for it to finish (the node healthy again).
-  if (ctx.signal.aborted) throw new Interrupted(`interrupted before restarting ${a.host} (not stopped)`);
+  if (ctx.signal.aborted && !a.parked) throw new Interrupted(`interrupted before restarting ${a.host} (not stopped)`);
   const whole = { ...ctx, signal: new AbortController().signal };
-  try {
-    await r.sh(park);
+  if (a.parked) {
+    // A stopped run left this node parked: its manifests go back first, then the same health checks as any node.
+    report(`${a.host}: manifests parked by run ${a.parked.runIds.join(', ')} (${a.parked.files.join(', ')}); putting them back`);
+    await moveBack();
+  } else try {
+    await change(ctx, a.host, 'park', a.manifests.map(inPlace).join(' '), () => r.sh(park));
     isParked = true;
     report(`${a.host}: manifests moved to ${a.parkDir}; waiting for ${spec.containerNames.join(', ')} to stop`);
     const check = quoteArgv(renderArgv(spec.containerCheck, ctx.scope(a.host)));
@@ -154,6 +187,7 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
       await moveBack();
       throw new SafetyStop('stop-timeout', `${a.host}: ${spec.containerNames.join(', ')} still running ${spec.stopTimeoutSeconds}s after their manifests were moved out; manifests moved back`, restoreHint, a.host);
     }
+    failpoint('stopped.after');
     if (a.pauseSeconds > 0) {
       report(`${a.host}: stopped; pausing ${a.pauseSeconds}s`);
       timing.stopWaitMs = Date.now() - t;
@@ -171,12 +205,17 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
   const etcdctl = etcdctlLine(ctx, a.host);
   const own = endpointOf(ctx.inventory.hosts.find((h) => h.name === a.host)!);
   const api = spec.apiserverCheck ? quoteArgv(renderArgv(spec.apiserverCheck, ctx.scope(a.host))) : 'true';
-  const probe = `${etcdctl} --endpoints ${own} endpoint health -w json 2>/dev/null; echo @@; ${etcdctl} --endpoints ${endpointsOf(ctx.inventory)} endpoint status -w json 2>/dev/null; ${api} >/dev/null 2>&1; echo "@@api $?"`;
+  const check = quoteArgv(renderArgv(spec.containerCheck, ctx.scope(a.host)));
+  const probe = `${etcdctl} --endpoints ${own} endpoint health -w json 2>/dev/null; echo @@; ${etcdctl} --endpoints ${endpointsOf(ctx.inventory)} endpoint status -w json 2>/dev/null; ${api} >/dev/null 2>&1; echo "@@api $?"; echo @@; ${check} 2>/dev/null`;
   let last = 'no answer yet';
   const healthStart = Date.now();
+  const watch = new ContainerWatch(spec.containerNames);
+  let crashed: string | undefined;
+  let exitSeen: { what: string; at: number } | undefined;
   const ok = await poll(whole, spec.healthTimeoutSeconds, async () => {
     const out = await r.sh(raw(probe).text, { allowFailure: true });
-    const [healthText = '', statusText = '', apiText = ''] = out.stdout.split('@@');
+    const [healthText = '', statusText = '', apiText = '', psText = ''] = out.stdout.split('@@');
+    const exited = watch.observe(psText);
     let health, status;
     try {
       health = parseEndpointHealth(healthText);
@@ -185,7 +224,15 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
       last = 'etcdctl output unreadable';
       return false;
     }
-    if (!health[0]?.healthy) return (last = `etcd member not healthy${health[0]?.error ? `: ${health[0].error}` : ''}`), false;
+    if (!health[0]?.healthy) {
+      last = `etcd member not healthy${health[0]?.error ? `: ${health[0].error}` : ''}`;
+      // A container that started and is gone again (or was restarted) while the member is unhealthy: the process exits
+      // at start. Say so now, not after the whole health timeout.
+      if (exited) exitSeen ??= { what: exited, at: Date.now() };
+      // Still unhealthy 5 s after an exit was seen (an apiserver restarting while etcd comes up is not a crash).
+      if (exitSeen && Date.now() - exitSeen.at >= 5000) crashed = exitSeen.what;
+      return false;
+    }
     const mine = status.find((s) => s.endpoint === own);
     const leader = status.find((s) => s.memberId && s.memberId === s.leaderId);
     if (!mine || !leader) return (last = 'no leader visible from this node'), false;
@@ -193,7 +240,10 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
     if (lag > spec.maxRaftLag) return (last = `raft index ${lag} behind the leader`), false;
     if (!apiText.includes('api 0')) return (last = 'apiserver check not passing'), false;
     return true;
-  });
+  }, () => crashed !== undefined);
+  if (!ok && crashed) {
+    throw new SafetyStop('container-exited', `${a.host}: ${crashed} after its manifest returned, and the etcd member is not healthy (${last}): the process exits at start; the run stopped before the next node`, `${restoreHint}; look at the container's logs on ${a.host}`, a.host);
+  }
   if (!ok) {
     throw new SafetyStop('health-timeout', `${a.host}: not healthy ${spec.healthTimeoutSeconds}s after restart (${last}); the run stopped before the next node`, restoreHint, a.host);
   }
@@ -242,11 +292,37 @@ async function onNodeFailure(ctx: ApplyContext, spec: RollingRestartStep, a: Res
   );
 }
 
-async function poll(ctx: Pick<ApplyContext, 'signal'>, timeoutSeconds: number, check: () => Promise<boolean>): Promise<boolean> {
+async function poll(ctx: Pick<ApplyContext, 'signal'>, timeoutSeconds: number, check: () => Promise<boolean>, giveUp: () => boolean = () => false): Promise<boolean> {
   const deadline = Date.now() + timeoutSeconds * 1000;
   for (;;) {
     if (await check()) return true;
-    if (Date.now() >= deadline || ctx.signal.aborted) return false;
+    if (Date.now() >= deadline || ctx.signal.aborted || giveUp()) return false;
     await sleep(100, ctx.signal);
+  }
+}
+
+/**
+ * Watches the container list (the playbook's containerCheck output) across polls after a manifest returned: reports a
+ * container that was running and is gone again, or whose kubelet restart count (the `_N` ending a k8s_… docker name) rose.
+ */
+export class ContainerWatch {
+  private seen = new Map<string, string>();
+  constructor(private readonly names: string[]) {}
+  /** Feed one listing; returns a description of the first exit noticed, if any. */
+  observe(listing: string): string | undefined {
+    const lines = listing.split('\n');
+    for (const name of this.names) {
+      const line = lines.find((l) => l.includes(name));
+      const prev = this.seen.get(name);
+      if (!line) {
+        if (prev !== undefined) return `${name} started and exited again`;
+        continue;
+      }
+      const count = /_(\d+)\s*$/.exec(line.trim().split(/\s+/).find((w) => w.includes(name) && /_\d+$/.test(w)) ?? '')?.[1];
+      const before = prev !== undefined ? /_(\d+)$/.exec(prev)?.[1] : undefined;
+      if (count !== undefined && before !== undefined && Number(count) > Number(before)) return `${name} was restarted by the kubelet (restart count ${before} → ${count})`;
+      this.seen.set(name, count !== undefined ? `${name}_${count}` : name);
+    }
+    return undefined;
   }
 }

@@ -42,6 +42,7 @@ export const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 import type { Action } from '../plan/types.js';
+import { failpoint } from '../failpoint.js';
 import type { ApplyContext, PlanContext } from './types.js';
 import { HostError } from '../errors.js';
 import { sh } from '../ssh/quote.js';
@@ -92,5 +93,20 @@ export async function applyStage(ctx: ApplyContext, host: string, actions: Stage
     if (!line || !line.startsWith(a.sha256))
       throw new HostError(host, 'transfer', `${host}: staged ${a.staged} does not have the expected sha256 ${a.sha256.slice(0, 16)}…`, 'the live files were not touched; run again (or resume) to re-upload');
   }
+  failpoint('stage.after');
   report(`staged ${actions.map((a) => a.path.split('/').pop()).join(', ')} (sha256 verified)`);
+}
+
+/**
+ * One change on a host, journaled write-ahead: the intent is flushed to the journal before the change starts and the
+ * result after it, so that a resume after a crash knows what may be half done (each change is idempotent to redo).
+ * `what` names the change and its failpoints (`<what>.before`, `<what>.after`: src/failpoint.ts).
+ */
+export async function change<T>(ctx: Pick<ApplyContext, 'journalIntent'>, host: string, what: string, detail: string, fn: () => Promise<T>): Promise<T> {
+  await ctx.journalIntent?.({ event: 'intent', host, message: `${what}: ${detail}` });
+  failpoint(`${what}.before`);
+  const r = await fn();
+  await ctx.journalIntent?.({ event: 'result', host, message: `${what}: done` });
+  failpoint(`${what}.after`);
+  return r;
 }

@@ -1,6 +1,6 @@
 // The contract of a step type: a pure `plan` half (facts → actions) and an `apply` half (actions → remote changes).
 import type { Inventory, Host } from '../inventory/types.js';
-import type { Playbook, StepSpec } from '../playbook/types.js';
+import type { Playbook, StepSpec, StepType } from '../playbook/types.js';
 import type { FleetFacts, HostFacts } from '../facts/types.js';
 import type { Action, FileRole, Plan, PlannedStep, Warning } from '../plan/types.js';
 import type { Remote } from '../ssh/remote.js';
@@ -40,6 +40,8 @@ export interface PlanContext {
 export interface ResumeState {
   /** etcd hosts the stopped run already restarted with the new certificates. */
   restarted: string[];
+  /** Playbook step indexes the stopped run finished (or the operator marked done with --skip): planned with no actions. */
+  done?: Record<number, 'earlier' | 'operator'>;
 }
 
 export interface StepPlanResult {
@@ -68,6 +70,8 @@ export interface ApplyContext {
   signal: AbortSignal;
   /** Extra journal records (e.g. which nodes were restarted, for --resume). */
   journalNote?: (e: { event: string; host?: string; message?: string }) => Promise<void>;
+  /** Write-ahead journal records (intent before a change, result after it): flushed to disk before returning. */
+  journalIntent?: (e: { event: string; host?: string; message?: string }) => Promise<void>;
   /** Hosts whose lock this run holds (released at the end). */
   locked: Set<string>;
 }
@@ -87,6 +91,13 @@ export interface Phase {
 
 export interface StepModule<S extends StepSpec = StepSpec> {
   type: S['type'];
+  /**
+   * The earlier step types this step depends on: it runs only when every earlier step of these types succeeded (or the
+   * operator marked it done with --skip). A step not listed is independent: its failure does not stop this one.
+   */
+  needs: StepType[];
+  /** Whether the step changes live state on a host (certificates, manifests, the Manager): the first such step is the point of no return. */
+  changesLiveState: boolean;
   /** Pure: decides the actions from facts. */
   plan(spec: S, ctx: PlanContext): StepPlanResult;
   /** The work of a planned step: phases run one after another; a phase's items may run at the same time. */

@@ -11,6 +11,8 @@ type VerifyAction = Extract<Action, { kind: 'verify' }>;
 
 export const verify: StepModule<VerifyStep> = {
   type: 'verify',
+  needs: ['distribute'],
+  changesLiveState: false,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);
     if (!ctx.material) return { hosts, actions: [], notes: ['nothing to verify'] };

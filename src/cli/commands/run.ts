@@ -1,12 +1,12 @@
 // `certroll run`: make the same plan as `plan`, confirm, then apply it step by step with live progress and a journal;
 // `--resume RUN_ID` continues a stopped run from where it stopped, after re-checking everything.
 import type { Argv, CommandModule } from 'yargs';
-import { ExitCode, Interrupted, SafetyStop, UsageError } from '../../errors.js';
+import { CompletedWithErrors, ExitCode, Interrupted, SafetyStop, UsageError } from '../../errors.js';
 import { confirmOrStop, interruptible, makeUi, setExitCode } from '../common.js';
 import { controlIdentity, preparePlan, type PipelineArgs } from '../pipeline.js';
 import { renderPlan } from '../../plan/render.js';
 import { planOptions, type PlanArgs } from './plan.js';
-import { Journal, checkJournalHome, readRun } from '../../journal/journal.js';
+import { Journal, checkJournalHome, readRun, type RunState } from '../../journal/journal.js';
 import { applyPlan } from '../../apply/engine.js';
 import { hostScope } from '../../plan/build.js';
 import type { ApplyContext, OnFailure } from '../../steps/types.js';
@@ -19,6 +19,7 @@ interface RunArgs extends Omit<PlanArgs, 'playbook' | 'inventory'> {
   yes: boolean;
   'break-lock': boolean;
   resume?: string;
+  skip?: string[];
   'on-failure': OnFailure;
 }
 
@@ -29,7 +30,8 @@ export const runCommand: CommandModule<{}, RunArgs> = {
     planOptions(y, false)
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
       .option('break-lock', { type: 'boolean', default: false, describe: 'Remove a stale lock left by a run that died' })
-      .option('resume', { type: 'string', describe: 'Continue the stopped run RUN_ID from its first unfinished step' })
+      .option('resume', { type: 'string', describe: 'Continue the stopped run RUN_ID: retry only the steps that failed or did not run' })
+      .option('skip', { type: 'string', array: true, describe: 'With --resume: record that you did STEP by hand (its title, type or number) and go on without it' })
       .option('on-failure', {
         choices: ['rollback-node', 'stop', 'rollback-all'] as const,
         default: 'rollback-node' as const,
@@ -55,6 +57,10 @@ export const runCommand: CommandModule<{}, RunArgs> = {
       await journal.init();
       await journal.put(pipelineArgs.resume ? `plan-resume-${Date.now()}.json` : 'plan.json', plan);
       if (!pipelineArgs.resume) await journal.put('facts.json', prepared.facts);
+      for (const i of pipelineArgs.resume?.skipped ?? []) {
+        const st = plan.steps.find((x) => x.index === i);
+        await journal.intent({ event: 'step-done-by-operator', step: `${i + 1}. ${st?.title ?? '?'}`, index: i, message: `--skip by ${controlIdentity().user}@${controlIdentity().controlHost}` });
+      }
       const startedAt = pipelineArgs.resume?.plan.createdAt ?? plan.createdAt;
       const base = { runId: plan.runId, inventory: plan.inventory, playbook: plan.playbook, startedAt };
       await journal.summary({ ...base, state: 'running' });
@@ -76,7 +82,8 @@ export const runCommand: CommandModule<{}, RunArgs> = {
         facts: prepared.facts,
         options: { breakLock: args['break-lock'], onFailure: args['on-failure'], ...controlIdentity() },
         report: () => undefined,
-        journalNote: (e) => journal.event(e),
+        journalNote: (e) => journal.intent(e),
+        journalIntent: (e) => journal.intent(e),
         signal: interrupt.signal,
         locked: new Set(),
       };
@@ -88,14 +95,31 @@ export const runCommand: CommandModule<{}, RunArgs> = {
       }).finally(() => interrupt.dispose());
       const counters = fleet.counters();
       const interrupted = result.error instanceof Interrupted || (result.error !== undefined && interrupt.signal.aborted);
-      const state = result.error === undefined ? 'succeeded' : interrupted ? 'interrupted' : 'failed';
+      const undone = result.outcomes.filter((o) => o.state === 'failed' || o.state === 'not-run');
+      const state: RunState = result.error === undefined ? 'succeeded' : interrupted ? 'interrupted' : result.pastNoReturn ? 'completed-with-errors' : 'failed';
       const message = result.error ? (result.error as Error).message : undefined;
-      await journal.summary({ ...base, state, endedAt: new Date().toISOString(), ...(result.stoppedAt ? { stoppedAt: result.stoppedAt } : {}), ...(message ? { error: message } : {}) });
+      const skippedByOperator = result.outcomes.filter((o) => o.state === 'done-by-operator').map((o) => o.label);
+      await journal.summary({
+        ...base,
+        state,
+        endedAt: new Date().toISOString(),
+        ...(result.stoppedAt ? { stoppedAt: result.stoppedAt } : {}),
+        ...(message ? { error: message } : {}),
+        ...(undone.length ? { undone: undone.map((o) => o.label) } : {}),
+        ...(skippedByOperator.length ? { skippedByOperator } : {}),
+      });
       const stats = { wallMs: Date.now() - t0, connections: counters.connections, roundTrips: counters.roundTrips, hosts: fleet.remotes.size };
-      if (args.json) ui.data({ runId: plan.runId, state, stoppedAt: result.stoppedAt, error: message, stats, journal: journal.dir });
+      const steps = result.outcomes.map((o) => ({ step: o.label, type: o.type, state: o.state, ...(o.reason ? { reason: o.reason } : {}), ...(o.error ? { error: (o.error as Error).message } : {}) }));
+      if (args.json) ui.data({ runId: plan.runId, state, stoppedAt: result.stoppedAt, error: message, steps, stats, journal: journal.dir });
       if (result.error) {
         const resume = `certroll run --resume ${plan.runId}`;
-        if (!args.json) ui.say(ui.p.red(`\nRun ${plan.runId} ${state} at step "${result.stoppedAt ?? 'start'}". Journal: ${journal.dir}\nContinue with: ${resume}   or undo with: certroll rollback -i ${plan.inventory} --run ${plan.runId}`));
+        const rollback = `certroll rollback -i ${plan.inventory} --run ${plan.runId}`;
+        if (state === 'completed-with-errors') {
+          const lines = undone.map((o) => `  - ${o.label}: ${o.state === 'failed' ? `failed: ${((o.error as Error)?.message ?? String(o.error)).replace(/\n/g, '\n      ')}` : `not run: ${o.reason}`}`);
+          const text = `run ${plan.runId}: the new certificates are in place, but ${undone.length} step${undone.length > 1 ? 's' : ''} did not complete:\n${lines.join('\n')}\nFinish with: ${resume}   (retries only these steps)\nor, for a step you did by hand: ${resume} --skip ${JSON.stringify(undone[0]!.title)}\nJournal: ${journal.dir}`;
+          throw new CompletedWithErrors(text);
+        }
+        if (!args.json) ui.say(ui.p.red(`\nRun ${plan.runId} ${state} at step "${result.stoppedAt ?? 'start'}". Journal: ${journal.dir}\nContinue with: ${resume}   or undo with: ${rollback}`));
         if (interrupted && !(result.error instanceof Interrupted)) throw new Interrupted(`${message}\nstopped at a safe point; continue with: ${resume}`);
         throw result.error;
       }
@@ -113,10 +137,12 @@ async function resolveArgs(args: RunArgs): Promise<PipelineArgs> {
     acceptNewHostKeys: args['accept-new-host-keys'],
     renewWithinDays: args['renew-within-days'],
     force: args.force,
+    breakLock: args['break-lock'],
     ...(args.pause !== undefined ? { pauseSeconds: args.pause } : {}),
   };
   checkJournalHome('write');
   if (!args.resume) {
+    if (args.skip?.length) throw new UsageError('--skip goes with --resume RUN_ID: it records a step of a stopped run as done by hand');
     if (!args.playbook) throw new UsageError('name the playbook: certroll run -i INVENTORY PLAYBOOK (or --resume RUN_ID)');
     if (!args.inventory) throw new UsageError('name the inventory with -i FILE');
     return { ...common, inventory: args.inventory, playbook: args.playbook };
@@ -127,13 +153,47 @@ async function resolveArgs(args: RunArgs): Promise<PipelineArgs> {
   if (stored.summary?.state === 'succeeded') throw new UsageError(`run ${args.resume} already succeeded: nothing to resume`);
   const plan = stored.plan as Plan;
   const restarted = stored.events.filter((e) => e.event === 'node-restarted' && e.host).map((e) => e.host!);
+  const done = doneSteps(stored.events);
+  const skipped = resolveSkips(args.skip ?? [], plan, done);
+  for (const i of skipped) done[i] = 'operator';
   return {
     ...common,
     inventory: args.inventory ?? plan.inventory,
     playbook: args.playbook ?? plan.playbook,
     runId: plan.runId,
-    resume: { plan, preFacts: stored.facts as FleetFacts, restarted },
+    resume: { plan, preFacts: stored.facts as FleetFacts, restarted, done, skipped },
   };
+}
+
+/** The steps a stopped run finished (or the operator marked done), by playbook index: the last outcome recorded wins. */
+export function doneSteps(events: Array<{ event: string; index?: unknown }>): Record<number, 'earlier' | 'operator'> {
+  const last = new Map<number, string>();
+  for (const e of events) if (e.event.startsWith('step-') && typeof e.index === 'number') last.set(e.index, e.event);
+  const done: Record<number, 'earlier' | 'operator'> = {};
+  for (const [i, ev] of last) {
+    if (ev === 'step-done' || ev === 'step-done-earlier') done[i] = 'earlier';
+    else if (ev === 'step-done-by-operator') done[i] = 'operator';
+  }
+  return done;
+}
+
+/** --skip values → playbook step indexes of the stopped run's plan (title, type, number or "N. title"); refuses unknown or finished steps. */
+export function resolveSkips(values: string[], plan: Plan, done: Record<number, unknown>): number[] {
+  const out: number[] = [];
+  for (const raw of values) {
+    const v = raw.trim();
+    const matches = plan.steps.filter((st) => v === st.title || v === st.type || v === String(st.index + 1) || v === `${st.index + 1}. ${st.title}`);
+    const list = plan.steps.map((st) => `${st.index + 1}. ${st.title}`).join(', ');
+    if (!v) throw new UsageError('--skip: name a step (its title, type or number)');
+    if (!matches.length) throw new UsageError(`--skip ${JSON.stringify(v.slice(0, 80))}: run ${plan.runId} has no such step (steps: ${list})`);
+    if (matches.length > 1) throw new UsageError(`--skip ${JSON.stringify(v)}: names ${matches.length} steps of run ${plan.runId}; use the number (steps: ${list})`);
+    const st = matches[0]!;
+    if (['preflight', 'backup', 'renew-ca', 'issue-cert', 'distribute'].includes(st.type))
+      throw new UsageError(`--skip ${v}: ${st.type} cannot be skipped (it guards or makes the certificates every later step relies on)`);
+    if (done[st.index] !== undefined) throw new UsageError(`--skip ${v}: step ${st.index + 1}. ${st.title} is already done`);
+    out.push(st.index);
+  }
+  return out;
 }
 
 function allowBreakingLock(plan: Plan): void {
