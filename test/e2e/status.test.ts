@@ -33,6 +33,21 @@ describe('status', { timeout: 120_000 }, () => {
     expect(r.stdout).toContain('Next: nothing to do');
   });
 
+  it('a host that cannot be reached: exit 2, named, the rest still shown', async () => {
+    const victim = hosts.find((h) => h.roles.includes('manager'))!.name;
+    await lab('stop-sshd', victim);
+    try {
+      const r = await certroll(['status', '-i', LAB_INVENTORY]);
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(r.stdout).toMatch(new RegExp(`Unreachable ${victim}: `));
+      expect(r.stdout).toMatch(/etcd        3\/3 healthy/);
+      expect(r.stdout).toContain(`Next: by hand`);
+      expect(r.stdout).toContain(`${victim} could not be read`);
+    } finally {
+      await lab('start-sshd', victim);
+    }
+  });
+
   it('a dead run\'s lock and a member parked with a marker: named, with the command that finishes; a hand-parked one: named, with the mv', async () => {
     const etcd = hosts.filter((h) => h.roles.includes('etcd'));
     const victim = etcd[1]!.name;
