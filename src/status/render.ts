@@ -61,6 +61,7 @@ export function renderStatus(r: StatusReport, p: Palette): string {
     for (const u of e.unhealthy) out.push(`${pad('')}${p.red(`${u.endpoint}${u.error ? `: ${u.error}` : ''}`)}`);
     if (e.error && !e.unhealthy.length) out.push(`${pad('')}${p.red(e.error.split('\n')[0]!)}`);
   } else out.push(`${pad('etcd')}not read (no etcd host reachable)`);
+  r.targetState.forEach((t, i) => out.push(`${pad(i === 0 ? 'Unfinished' : '')}${p.yellow(t)}`));
   for (const u of r.unreachable) out.push(`${pad('Unreachable')}${p.red(`${u.host}: ${u.message}`)}`);
   for (const u of r.unfinishedRuns) out.push(`${pad('Journal')}run ${u.runId}: ${u.state}${u.stoppedAt ? ` at ${u.stoppedAt}` : ''} (${u.journal})`);
   out.push('');

@@ -119,6 +119,8 @@ export interface StatusReport {
   backups: BackupRun[];
   backupFailures: Array<{ host: string; message: string }>;
   etcd: EtcdHealth | null;
+  /** The Manager not holding the first master's CA and certificate (template CA, DB rows): it would push the old ones back. */
+  targetState: string[];
   /** Runs of the local journal that did not finish (the latest run only, and every run holding a lock). */
   unfinishedRuns: Array<{ runId: string; state: string; stoppedAt?: string; journal: string }>;
   /** Everything that is not as it should be, one line each. */

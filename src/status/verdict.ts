@@ -8,6 +8,7 @@ import type { ListedRun } from '../journal/journal.js';
 import { runStandings } from '../rollback/backups.js';
 import { parseCertificates } from '../pki/index.js';
 import { quote } from '../ssh/quote.js';
+import { rowValueOf } from '../manager/sql.js';
 import { STATUS_SCHEMA, type BackupRun, type CertRole, type CertVersion, type EtcdHealth, type LockHolder, type NextStep, type ParkedManifest, type StaleMarker, type StatusReport } from './types.js';
 
 export interface StatusHost {
@@ -161,6 +162,28 @@ function certificatesOf(input: StatusInput): CertRole[] {
   });
 }
 
+/**
+ * The Manager's side of the target state: its template CA and its DB rows must be the first master's files, or the Manager
+ * pushes the old CA back later. (config.json's expiry is not judged here: "87600h" is normal before the first renewal.)
+ */
+function managerState(input: StatusInput): string[] {
+  const out: string[] = [];
+  const m = input.facts.manager;
+  const fm = input.facts.hosts[input.firstMaster];
+  if (!m || !fm) return out;
+  const ca = certIdentity(fm.pems.ca).id;
+  for (const [h, t] of Object.entries(m.templates))
+    if (t.ca?.exists && t.ca.content && fm.pems.ca && certIdentity(t.ca.content).id !== ca)
+      out.push(`${h}: the Manager's template CA ${clean(t.ca.path)} is not ${input.firstMaster}'s ${input.files.ca} (the Manager would push it back)`);
+  if (m.db?.ok)
+    for (const role of ['ca', 'cert'] as const) {
+      const pem = fm.pems[role];
+      const row = m.db.rows[input.files[role]];
+      if (pem && row && row.sha256 !== createHash('sha256').update(rowValueOf(pem)).digest('hex')) out.push(`${clean(m.db.target)}: the ${clean(m.db.table)} row ${input.files[role]} is not ${input.firstMaster}'s file`);
+    }
+  return out;
+}
+
 function backupsOf(input: StatusInput): BackupRun[] {
   const standing = runStandings(input.localRuns);
   const by = new Map<string, BackupRun>();
@@ -219,6 +242,8 @@ export function buildStatus(input: StatusInput): StatusReport {
   for (const s of stale) findings.push(`${s.host}: leftover marker ${s.file}${s.runId ? ` of run ${s.runId}` : ''} (its manifest is in place)`);
   for (const c of certificates)
     if (c.versions.length > 1) findings.push(`${c.file}: ${c.versions.length} versions on the fleet; ${c.differ.length ? `${c.differ.join(', ')} differ from the first master ${c.firstMaster.host}` : `the first master ${c.firstMaster.host} is not reachable`}`);
+  const targetState = managerState(input);
+  findings.push(...targetState);
   for (const r of unfinished) findings.push(`run ${r.runId} did not finish (journal: ${r.state}${r.stoppedAt ? ` at ${r.stoppedAt}` : ''})`);
   for (const b of backups.filter((x) => !x.verified)) findings.push(`backup of run ${b.runId} does not verify on ${b.hosts.filter((h) => h.certroll && !h.verified).map((h) => h.host).join(', ')}`);
   for (const f of input.backupFailures) findings.push(`${f.host}: backups not listed: ${f.message}`);
@@ -266,6 +291,8 @@ export function buildStatus(input: StatusInput): StatusReport {
         : { command: rerun(false), why: `the fleet is half renewed (${what}); a run renews the hosts that hold the old files (certroll plan shows exactly what)` };
     }
     if (run) return { command: resume(run.runId), why: `run ${run.runId} stopped (${run.state}${run.stoppedAt ? ` at ${run.stoppedAt}` : ''}); every host holds the same files, but later steps may not have run (restarts, Manager): resuming finishes them`, alternative: rollbackOf(run.runId) };
+    if (targetState.length)
+      return { command: rerun(false), why: `the renewal's target state does not hold (${targetState.join('; ')}); a run brings every host and the Manager to one set (certroll plan shows what)` };
     if (stale.length) return { why: `leftover park markers (their manifests are in place): harmless; remove them by hand`, manual: stale.map((s) => `on ${s.host}: rm -- ${quote(s.file)}`) };
     if (etcd && (etcd.unhealthy.length || etcd.healthy < etcd.total || etcd.error))
       return { why: `etcd is not healthy (${etcd.healthy} of ${etcd.total} members) and no stopped run explains it: investigate before renewing`, manual: [`etcdctl endpoint health on ${etcd.queriedFrom ?? 'an etcd host'}`] };
@@ -293,6 +320,7 @@ export function buildStatus(input: StatusInput): StatusReport {
     backups,
     backupFailures: input.backupFailures,
     etcd,
+    targetState,
     unfinishedRuns,
     findings,
     next,

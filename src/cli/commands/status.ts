@@ -13,6 +13,7 @@ import { listHostBackups, type HostBackups } from '../../rollback/backups.js';
 import { buildStatus } from '../../status/verdict.js';
 import { renderStatus } from '../../status/render.js';
 
+
 const DEFAULT_PLAYBOOK = 'playbooks/tos-etcd-renew.yaml';
 
 interface StatusArgs {

@@ -1,6 +1,7 @@
 // The status verdict: from host facts, backups and the local journal, the fleet's state and the one command to run next.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -281,5 +282,30 @@ describe('status verdict', () => {
   it('quotes paths with spaces in the commands it prints', () => {
     const s = new Fleet('new').lock(HOSTS, { controlHost: 'elsewhere' }).status({ inventoryArg: 'my inv.yaml' });
     expect(s.next.command).toBe("certroll run -i 'my inv.yaml' playbooks/tos-etcd-renew.yaml --break-lock");
+  });
+});
+
+describe('the Manager must hold the first master\'s CA and certificate', () => {
+  it('a template CA that is not the first master\'s is work left, with a run as the next command', () => {
+    const f = new Fleet('new');
+    f.facts.manager = { templates: { m1: { host: 'm1', root: '/r', rootExists: true, candidates: [], dirs: [], ca: { path: '/r/ca.pem', exists: true, content: pem.oldCa } } } };
+    const s = f.status();
+    expect(s.exitCode).toBe(1);
+    expect(s.targetState).toEqual(["m1: the Manager's template CA /r/ca.pem is not n1's etcd-ca.pem (the Manager would push it back)"]);
+    expect(s.next.command).toBe('certroll run -i inventories/prod.yaml playbooks/tos-etcd-renew.yaml');
+    expect(renderStatus(s, palette(false))).toContain("Unfinished  m1: the Manager's template CA /r/ca.pem is not n1's etcd-ca.pem");
+    // With an unfinished run of this inventory in the journal: resume it instead.
+    expect(f.journal('completed-with-errors').status().next.command).toBe(`certroll run --resume ${RUN}`);
+  });
+  it('DB rows that are not the first master\'s files are named; equal rows (trailing newline stripped, as stored) are fine', () => {
+    const f = new Fleet('new');
+    const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+    f.facts.manager = { templates: {}, db: { host: 'm1', target: 'manager@10.0.0.9:3306/manager', table: 'manager_info', ok: true, rows: { 'etcd-ca.pem': { sha256: sha(pem.newCa.replace(/\n+$/, '')), size: 1 }, 'etcd.pem': { sha256: sha(pem.oldLeaf.replace(/\n+$/, '')), size: 1 } }, backupTables: [] } };
+    expect(f.status().targetState).toEqual(["manager@10.0.0.9:3306/manager: the manager_info row etcd.pem is not n1's file"]);
+  });
+  it('the same template CA as the first master\'s is clean', () => {
+    const f = new Fleet('new');
+    f.facts.manager = { templates: { m1: { host: 'm1', root: '/r', rootExists: true, candidates: [], dirs: [], ca: { path: '/r/ca.pem', exists: true, content: pem.newCa } } } };
+    expect(f.status().state).toBe('clean');
   });
 });
