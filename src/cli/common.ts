@@ -1,5 +1,7 @@
 // What every command shares: global options, the exit code a command sets, output mode and confirmation prompts.
 import type { Argv } from 'yargs';
+import { closeSync, openSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { ExitCode, SafetyStop, UsageError } from '../errors.js';
 import { detectOutputMode, palette, type OutputMode, type Palette } from './output.js';
 
@@ -120,7 +122,10 @@ export function interruptible(what: string, onForcedExit: () => Promise<unknown>
       abort.abort();
     } else if (sig !== 'SIGHUP') {
       process.stderr.write(`\nforced exit: the journal records where the ${what} stopped\n`);
-      void onForcedExit().finally(() => process.exit(STOP_SIGNALS[sig]));
+      void onForcedExit().finally(() => {
+        releaseLostTerminal();
+        process.exit(STOP_SIGNALS[sig]);
+      });
     }
   };
   const handlers = (Object.keys(STOP_SIGNALS) as StopSignal[]).map((sig) => [sig, () => onSignal(sig)] as const);
@@ -133,14 +138,37 @@ export function interruptible(what: string, onForcedExit: () => Promise<unknown>
   };
 }
 
+/** The standard descriptors (0, 1, 2) that were terminals when certroll started. */
+let startTtys: number[] | null = null;
+
 /**
  * A closed terminal or a reader that went away must not crash a run: write errors on stdout and stderr (EPIPE, EIO, a
- * destroyed stream) are swallowed. The journal is written to disk independently, so nothing is lost. Idempotent.
+ * destroyed stream) are swallowed. The journal is written to disk independently, so nothing is lost. Idempotent; call it
+ * first thing (bin.ts), so that it also notes which descriptors are terminals.
  */
 export function ignoreOutputErrors(streams: NodeJS.WriteStream[] = [process.stdout, process.stderr]): void {
+  startTtys ??= [0, 1, 2].filter((fd) => isatty(fd));
   for (const s of streams) {
     if (s.listeners('error').some((l) => (l as { certrollIgnore?: boolean }).certrollIgnore)) continue;
     const ignore = Object.assign(() => undefined, { certrollIgnore: true });
     s.on('error', ignore);
+  }
+}
+
+/**
+ * Call right before the process exits. When the terminal went away (a descriptor that was a terminal at start no longer
+ * is one: the tty was hung up), point it at /dev/null. Otherwise Node 20, restoring the terminal's settings at exit, gets
+ * EIO from tcsetattr and aborts (SIGABRT, "Assertion failed" in node::ResetStdio) instead of exiting with our code; Node
+ * skips a descriptor that now refers to another file. A terminal that is still there is left alone (Node restores it).
+ */
+export function releaseLostTerminal(): void {
+  for (const fd of startTtys ?? []) {
+    if (isatty(fd)) continue;
+    try {
+      closeSync(fd);
+      openSync('/dev/null', fd === 0 ? 'r' : 'w');
+    } catch {
+      /* a closed descriptor is skipped by Node too */
+    }
   }
 }

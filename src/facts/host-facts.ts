@@ -114,7 +114,7 @@ export function parseHostFacts(host: string, q: HostFactsQuery, stdout: string):
   const markers: ParkMarker[] = [];
   for (const [name, body] of s) {
     if (!name.startsWith('marker ')) continue;
-    const file = name.slice('marker '.length);
+    const file = printable(name.slice('marker '.length));
     markers.push(body.includes(`${MARK}absent`) ? unreadableMarker(file, 'not a readable regular file') : parseParkMarker(file, body.join('\n')));
   }
   markers.sort((a, b) => a.file.localeCompare(b.file));
@@ -148,7 +148,7 @@ export function parseLockOwner(text: string): LockInfo {
   if (!isObject(o) || !str(o, 'runId')) return { runId: 'unknown (unreadable lock file)', startedAt: 'unknown', unreadable: 'no runId in the owner object' };
   const lock: LockInfo = { runId: printable(str(o, 'runId')!), startedAt: printable(str(o, 'startedAt') ?? 'unknown') };
   if (!RUN_ID.test(lock.runId)) lock.unreadable = `runId "${lock.runId}" is not a run id`;
-  for (const k of ['controlHost', 'user', 'step'] as const) {
+  for (const k of ['controlHost', 'user', 'step', 'kind', 'rollbackOf'] as const) {
     const v = str(o, k);
     if (v !== undefined) lock[k] = printable(v);
   }

@@ -22,6 +22,9 @@ export interface LockInfo {
   pid?: number;
   /** The step the holder was in when it last wrote the lock. */
   step?: string;
+  /** `rollback` when a rollback holds the lock (rollbackOf names the run it undoes). */
+  kind?: string;
+  rollbackOf?: string;
   /** Set when the owner file exists but is not a valid owner object (the other fields are then placeholders). */
   unreadable?: string;
 }

@@ -84,11 +84,11 @@ export function checkJournalHome(mode: 'read' | 'write', env: NodeJS.ProcessEnv 
       st = statSync(p);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' && dirname(p) !== p) {
+      // Walk up to the nearest part that exists (ENOTDIR: a file is in the way, found on the way up).
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && dirname(p) !== p) {
         p = dirname(p);
         continue;
       }
-      if (code === 'ENOTDIR') throw new UsageError(`${what}: ${showValue(p)} is not a directory (a file is in the way); point CERTROLL_HOME at a directory`);
       throw new UsageError(`${what}: cannot read ${showValue(p)} (${code ?? (e as Error).message})`);
     }
     if (!st.isDirectory()) throw new UsageError(`${what}: ${showValue(p)} is a file, not a directory; point CERTROLL_HOME at a directory`);

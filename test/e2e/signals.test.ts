@@ -78,6 +78,42 @@ describe('signals', { timeout: 300_000 }, () => {
     expect(await clusterHealthy()).toBe(3);
   });
 
+  it('a real terminal closing (pty master closed: SIGHUP, then EIO on every write) under the live TTY renderer: exit 129, journal interrupted, no member parked', async () => {
+    // The parent of a pty: relays nothing, drains the master until the test asks it to hang up, then reports how the child ended.
+    const ptyParent = [
+      'import json, os, pty, select, sys',
+      'pid, fd = pty.fork()',
+      'if pid == 0:',
+      '    os.execvp(sys.argv[1], sys.argv[1:])',
+      'while not os.path.exists(os.environ["HANGUP"]):',
+      '    if select.select([fd], [], [], 0.05)[0]:',
+      '        try: os.read(fd, 65536)',
+      '        except OSError: break',
+      'os.close(fd)',
+      '_, st = os.waitpid(pid, 0)',
+      'print(json.dumps({"code": os.WEXITSTATUS(st) if os.WIFEXITED(st) else None, "signal": os.WTERMSIG(st) if os.WIFSIGNALED(st) else None}))',
+    ].join('\n');
+    const hangup = join(home, 'hangup');
+    const parent = spawn('python3', ['-c', ptyParent, 'node', 'dist/cli/bin.js', 'run', '-i', LAB_INVENTORY, PB, '--yes', '--pause', '3'], {
+      env: { ...process.env, ...labDbEnv(), CERTROLL_HOME: home, HANGUP: hangup, TERM: 'xterm-256color' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let report = '';
+    parent.stdout.on('data', (d) => (report += d));
+    parent.stderr.on('data', (d) => (report += d));
+    const ended = new Promise<void>((resolve) => parent.on('close', () => resolve()));
+    await until(() => existsSync(join(home, 'runs')) && events(latestRunId()).some((e) => e.event === 'node-restarted'));
+    writeFileSync(hangup, '');
+    await ended;
+    const end = JSON.parse(report.trim().split('\n').at(-1)!) as { code: number | null; signal: number | null };
+    expect(end, report).toEqual({ code: 129, signal: null });
+    const runId = latestRunId();
+    const state = JSON.parse(readFileSync(join(home, 'runs', runId, 'run.json'), 'utf8'));
+    expect(state.state).toBe('interrupted');
+    for (const h of etcd()) expect(await inHost(h.name, 'ls /opt/kubernetes/manifests-multi')).toContain('tos-etcd.manifest');
+    expect(await clusterHealthy()).toBe(3);
+  });
+
   it('SIGTERM during the rolling restart: exit 143, journal interrupted, no member parked', async () => {
     const run = startRun();
     await until(() => existsSync(join(home, 'runs')) && events(latestRunId()).some((e) => e.event === 'node-restarted'));

@@ -5,5 +5,6 @@ import { runCommand } from './run.js';
 import { runsCommand } from './runs.js';
 import { rollbackCommand } from './rollback.js';
 import { backupsCommand } from './backups.js';
+import { statusCommand } from './status.js';
 
-export const commands = [checkCommand, planCommand, runCommand, runsCommand, rollbackCommand, backupsCommand];
+export const commands = [checkCommand, planCommand, runCommand, statusCommand, runsCommand, rollbackCommand, backupsCommand];

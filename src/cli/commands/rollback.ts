@@ -165,7 +165,7 @@ export async function resolveRollbackArgs(args: Pick<RollbackArgs, 'run' | 'from
     const path = fb.replace(/\/+$/, '');
     const m = /^(\/.*)-bak-([^/]+)$/.exec(path);
     if (!m || !RUN_ID.test(m[2]!)) throw new UsageError(`--from-backup expects an absolute backup directory <certDir>-bak-<run-id> (e.g. /srv/kubernetes-bak-20261123T094300Z-a1b2c3), got ${showValue(fb)}`);
-    if (runId !== undefined && runId !== m[2]) throw new UsageError(`--run ${runId} and --from-backup ${fb} name different runs`);
+    if (runId !== undefined && runId !== m[2]) throw new UsageError(`--run ${showValue(runId)} and --from-backup ${showValue(fb)} name different runs`);
     runId = m[2]!;
     certDir = m[1]!;
   }

@@ -42,7 +42,7 @@ describe('where the journal lives', () => {
     const file = join(tmp, 'a-file');
     writeFileSync(file, 'x');
     expect(() => checkJournalHome('read', { CERTROLL_HOME: file })).toThrow(UsageError);
-    expect(() => checkJournalHome('read', { CERTROLL_HOME: file })).toThrow(/CERTROLL_HOME=".*a-file".* is not a directory|is a file/);
+    expect(() => checkJournalHome('read', { CERTROLL_HOME: file })).toThrow(/CERTROLL_HOME=".*a-file": ".*a-file" is a file, not a directory/);
     const ro = join(tmp, 'ro');
     mkdirSync(join(ro, 'runs'), { recursive: true });
     chmodSync(join(ro, 'runs'), 0o500);

@@ -1,0 +1,98 @@
+// `certroll status -i INV [PLAYBOOK]`: read-only, from the hosts alone, one screen — who holds the lock, which members are
+// parked, which hosts hold which CA and certificate, the backups by run, etcd health — and the one command to run next.
+import type { Argv, CommandModule } from 'yargs';
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { makeUi, setExitCode, sshPrompts } from '../common.js';
+import { loadInputs } from '../pipeline.js';
+import { listRuns } from '../../journal/journal.js';
+import { openFleet } from '../../ssh/fleet.js';
+import { gatherFacts } from '../../facts/gather.js';
+import { listHostBackups, type HostBackups } from '../../rollback/backups.js';
+import { buildStatus } from '../../status/verdict.js';
+import { renderStatus } from '../../status/render.js';
+
+
+const DEFAULT_PLAYBOOK = 'playbooks/tos-etcd-renew.yaml';
+
+interface StatusArgs {
+  inventory: string;
+  playbook?: string;
+  forks: number;
+  json: boolean;
+  color?: boolean;
+  'accept-new-host-keys': boolean;
+}
+
+/** The playbook named, else the shipped TOS playbook: from the current directory, else from certroll's own install. */
+function playbookOf(arg: string | undefined): { file: string; shown: string } {
+  if (arg) return { file: arg, shown: arg };
+  if (existsSync(DEFAULT_PLAYBOOK)) return { file: DEFAULT_PLAYBOOK, shown: DEFAULT_PLAYBOOK };
+  const shipped = fileURLToPath(new URL(`../../../${DEFAULT_PLAYBOOK}`, import.meta.url));
+  return { file: shipped, shown: shipped };
+}
+
+/** Whether a process id is alive on this machine (EPERM: it exists, owned by someone else). */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export const statusCommand: CommandModule<{}, StatusArgs> = {
+  command: 'status [playbook]',
+  describe: 'Read-only: the lock, parked members, certificate versions per host, backups, etcd health, and the one command to run next',
+  builder: (y) =>
+    y
+      .positional('playbook', { type: 'string', describe: `Playbook whose files (ca, cert) and steps to look at (default: ${DEFAULT_PLAYBOOK})` })
+      .option('inventory', { alias: 'i', type: 'string', demandOption: 'Name the inventory with -i FILE (see inventories/).', describe: 'Inventory YAML file' })
+      .option('forks', { type: 'number', default: 20, describe: 'Hosts read in parallel' })
+      .option('json', { type: 'boolean', default: false, describe: `JSON on stdout (schema certroll.status/v1)` })
+      .option('color', { type: 'boolean', describe: 'Force colours on/off (default: on for a TTY, off with NO_COLOR)' })
+      .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'Add unknown host keys to known_hosts (changed keys are always refused)' })
+      .epilogue(
+        'Exit codes of status: 0 nothing to do; 1 work left (a lock, a parked member, hosts holding different files, an unfinished run, etcd unhealthy); 2 a host could not be read; 3 bad input.',
+      ) as unknown as Argv<StatusArgs>,
+  handler: async (args) => {
+    const ui = makeUi(args);
+    const pb = playbookOf(args.playbook);
+    const { inventory, playbook } = await loadInputs(args.inventory, pb.file);
+    const localRuns = await listRuns();
+    const fleet = await openFleet(inventory.hosts, { forks: args.forks, acceptNewHostKeys: args['accept-new-host-keys'], ...sshPrompts() });
+    let facts;
+    const backups: HostBackups[] = [];
+    const backupFailures: Array<{ host: string; message: string }> = [];
+    try {
+      facts = await gatherFacts(fleet, inventory, playbook);
+      const outcomes = await fleet.run((r) => listHostBackups(r, inventory.hosts.find((h) => h.name === r.host)!));
+      for (const o of outcomes) {
+        if (o.ok) backups.push(o.value);
+        else backupFailures.push({ host: o.host, message: o.error.shortMessage });
+      }
+    } finally {
+      await fleet.close();
+    }
+    const report = buildStatus({
+      inventoryArg: args.inventory,
+      playbookArg: pb.shown,
+      inventoryFile: inventory.file,
+      hosts: inventory.hosts.map((h) => ({ name: h.name, certDir: h.vars.certDir, manifestsDir: h.vars.manifestsDir, parkDir: h.vars.parkDir })),
+      firstMaster: inventory.firstMaster,
+      files: { ca: playbook.files.ca, cert: playbook.files.cert },
+      facts,
+      backups,
+      backupFailures: backupFailures.filter((f) => !facts.unreachable.some((u) => u.host === f.host)),
+      localRuns,
+      now: new Date(),
+      thisMachine: hostname(),
+      pidAlive,
+    });
+    if (args.json) ui.data(report);
+    else ui.say(renderStatus(report, ui.p));
+    setExitCode(report.exitCode);
+  },
+};
