@@ -48,18 +48,20 @@ function matchTerm(inv: Inventory, term: string): Set<string> {
 }
 
 /**
- * Hosts selected by an Ansible-style pattern, in inventory order. No pattern (or `all`) selects every host.
+ * Hosts selected by an Ansible-style pattern, in inventory order. No pattern (undefined, or `all`) selects every host; a blank one is an error.
  * Terms are separated by `,` or `:`; `!term` excludes, `&term` intersects; plain terms are united first, then
  * intersections apply, then exclusions (as in Ansible); with only `!`/`&` terms, `all` is implied.
  * A term that matches nothing is an error (a mistyped `!host` would otherwise widen the run), as is an empty result.
  */
 export function selectHosts(inv: Inventory, pattern?: string): Host[] {
-  if (pattern === undefined || pattern.trim() === '') return [...inv.hosts];
+  if (pattern === undefined) return [...inv.hosts];
+  const issue = (message: string) => new InputError([{ file: inv.file, path: '--limit', message }], 'Invalid --limit:');
   const terms = pattern
     .split(/[,:]/)
     .map((t) => t.trim())
     .filter((t) => t.length > 0);
-  const issue = (message: string) => new InputError([{ file: inv.file, path: '--limit', message }], 'Invalid --limit:');
+  // An empty limit must never widen the run to every host.
+  if (terms.length === 0) throw issue(`${JSON.stringify(pattern.slice(0, 80))} names no host or group (leave --limit out to select every host)`);
   const candidates = [...inv.hosts.map((h) => h.name), ...Object.keys(inv.groups), 'all'];
 
   const plain: Set<string>[] = [];

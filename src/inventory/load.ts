@@ -1,9 +1,9 @@
 // Loads and validates an inventory YAML file into the resolved Inventory (host vars > group vars > inventory vars > defaults).
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { parseYaml, type LocatedYaml, type YamlPath } from '../yaml/located.js';
+import { readInputFile } from '../yaml/read-input.js';
 import {
   absPath,
   bool,
@@ -114,14 +114,7 @@ export interface ParseOptions {
 
 /** Reads, parses and validates an inventory file; throws InputError listing every problem. */
 export async function loadInventory(file: string, opts: ParseOptions = {}): Promise<Inventory> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory, not a file' : String(e);
-    throw new InputError([{ file, path: '', message: `cannot read the inventory: ${why}` }], 'Invalid inventory:');
-  }
+  const text = await readInputFile(file, 'inventory', 'Invalid inventory:');
   return parseInventory(text, file, opts);
 }
 

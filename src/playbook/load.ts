@@ -1,7 +1,7 @@
 // Load and validate a playbook YAML file: unknown step types and parameters are errors with file and line.
-import { readFile } from 'node:fs/promises';
-import { InputError, type InputIssue } from '../errors.js';
+import { InputError } from '../errors.js';
 import { parseYaml } from '../yaml/located.js';
+import { readInputFile } from '../yaml/read-input.js';
 import {
   ValidationContext,
   isInvalid,
@@ -132,12 +132,6 @@ function checkTemplates(value: unknown, ctx: ValidationContext): void {
 }
 
 export async function loadPlaybook(file: string): Promise<Playbook> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    const issue: InputIssue = { file, path: '', message: `cannot read the playbook: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
-    throw new InputError([issue]);
-  }
+  const text = await readInputFile(file, 'playbook', `${file}: invalid playbook`);
   return parsePlaybook(text, file);
 }
