@@ -85,8 +85,11 @@ export function checkAgainstInventory(inv: Inventory, pb: Playbook): InputIssue[
   const fields: Array<{ path: YamlPath; argv: readonly string[]; hosts: string[]; line?: number }> = [
     { path: ['etcdctl'], argv: pb.etcdctl, hosts: etcdctlHosts(inv) },
   ];
+  const firstRestart = pb.steps.findIndex((s) => s.type === 'rolling-restart');
   pb.steps.forEach((step, i) => {
-    const hosts = stepHosts(inv, step);
+    let hosts = stepHosts(inv, step);
+    // `rollback` restarts every etcd member with the first rolling-restart step's checks.
+    if (i === firstRestart) hosts = inv.hosts.map((h) => h.name).filter((n) => hosts.includes(n) || (inv.groups.etcd ?? []).includes(n));
     if (step.type === 'rolling-restart') {
       fields.push({ path: ['steps', i, 'containerCheck'], argv: step.containerCheck, hosts, line: step.at.line });
       if (step.apiserverCheck) fields.push({ path: ['steps', i, 'apiserverCheck'], argv: step.apiserverCheck, hosts, line: step.at.line });
