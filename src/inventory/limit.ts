@@ -1,6 +1,6 @@
 // Selects hosts with an Ansible-like --limit pattern (names, groups, globs, `!` exclusion, `&` intersection) and reads groups.
 import { InputError } from '../errors.js';
-import { didYouMean } from '../yaml/validate.js';
+import { didYouMean, quoted } from '../yaml/validate.js';
 import type { Host, Inventory } from './types.js';
 
 /** Hosts of a group, in the group's order; an unknown group is a bug in the caller (validate group names first). */
@@ -61,7 +61,7 @@ export function selectHosts(inv: Inventory, pattern?: string): Host[] {
     .map((t) => t.trim())
     .filter((t) => t.length > 0);
   // An empty limit must never widen the run to every host.
-  if (terms.length === 0) throw issue(`${JSON.stringify(pattern.slice(0, 80))} names no host or group (leave --limit out to select every host)`);
+  if (terms.length === 0) throw issue(`${quoted(pattern)} names no host or group (leave --limit out to select every host)`);
   const candidates = [...inv.hosts.map((h) => h.name), ...Object.keys(inv.groups), 'all'];
 
   const plain: Set<string>[] = [];
@@ -72,12 +72,12 @@ export function selectHosts(inv: Inventory, pattern?: string): Host[] {
     const op = t[0] === '!' || t[0] === '&' ? t[0] : '';
     const body = op ? t.slice(1).trim() : t;
     if (body === '' || !/^[A-Za-z0-9_.*?-]+$/.test(body)) {
-      problems.push(`bad term ${JSON.stringify(t)}: expected a host name, group name or glob (* ?), optionally after ! or &`);
+      problems.push(`bad term ${quoted(t)}: expected a host name, group name or glob (* ?), optionally after ! or &`);
       continue;
     }
     const set = matchTerm(inv, body);
     if (set.size === 0) {
-      problems.push(`${JSON.stringify(body)} matches no host or group${didYouMean(body, candidates)}`);
+      problems.push(`${quoted(body)} matches no host or group${body.length <= 200 ? didYouMean(body, candidates) : ''}`);
       continue;
     }
     (op === '!' ? exclude : op === '&' ? intersect : plain).push(set);
@@ -95,6 +95,6 @@ export function selectHosts(inv: Inventory, pattern?: string): Host[] {
   for (const s of exclude) for (const n of s) selected.delete(n);
 
   const hosts = inv.hosts.filter((h) => selected.has(h.name));
-  if (hosts.length === 0) throw issue(`${JSON.stringify(pattern)} selects no hosts`);
+  if (hosts.length === 0) throw issue(`${quoted(pattern)} selects no hosts`);
   return hosts;
 }

@@ -21,9 +21,10 @@ export function stepHosts(inv: Inventory, step: StepSpec): string[] {
   return step.type === 'preflight' ? inv.hosts.map((h) => h.name) : [];
 }
 
-/** Hosts etcdctl runs on: every etcd member (health, restarts, rollback) and the first master (preflight). */
-export function etcdctlHosts(inv: Inventory): string[] {
-  const names = new Set([...(inv.groups.etcd ?? []), inv.firstMaster]);
+/** Hosts etcdctl runs on: every etcd member (health, rollback), the first master (preflight), every restarted node. */
+export function etcdctlHosts(inv: Inventory, pb?: Playbook): string[] {
+  const restarted = (pb?.steps ?? []).flatMap((s) => (s.type === 'rolling-restart' ? stepHosts(inv, s) : []));
+  const names = new Set([...(inv.groups.etcd ?? []), inv.firstMaster, ...restarted]);
   return inv.hosts.map((h) => h.name).filter((n) => names.has(n));
 }
 
@@ -83,7 +84,7 @@ export function checkAgainstInventory(inv: Inventory, pb: Playbook): InputIssue[
 
   // Every template renders for every host it is rendered for.
   const fields: Array<{ path: YamlPath; argv: readonly string[]; hosts: string[]; line?: number }> = [
-    { path: ['etcdctl'], argv: pb.etcdctl, hosts: etcdctlHosts(inv) },
+    { path: ['etcdctl'], argv: pb.etcdctl, hosts: etcdctlHosts(inv, pb) },
   ];
   const firstRestart = pb.steps.findIndex((s) => s.type === 'rolling-restart');
   pb.steps.forEach((step, i) => {

@@ -79,6 +79,7 @@ export function editDistance(a: string, b: string): number {
 
 /** The closest candidate to `word` (case-insensitive, within about a third of its length), if any. */
 export function suggest(word: string, candidates: Iterable<string>): string | undefined {
+  if (word.length > 200) return undefined; // no name is that long, and the distance table would be huge
   let best: string | undefined;
   let bestDistance = Infinity;
   const w = word.toLowerCase();

@@ -90,7 +90,7 @@ describe('playbook against inventory', () => {
     const inv = parseInventory(INV, 'inv.yaml', { home: '/h' });
     const pb = parsePlaybook(SHIPPED, 'pb.yaml');
     expect(checkAgainstInventory(inv, pb)).toEqual([]);
-    for (const h of etcdctlHosts(inv)) expect(renderArgv(pb.etcdctl, hostScope(inv, pb, h))).toContain('/srv/kubernetes/etcd.pem');
+    for (const h of etcdctlHosts(inv, pb)) expect(renderArgv(pb.etcdctl, hostScope(inv, pb, h))).toContain('/srv/kubernetes/etcd.pem');
     for (const step of pb.steps) {
       const argvs = step.type === 'rolling-restart' ? [step.containerCheck, step.apiserverCheck ?? []] : step.type === 'restart-flannel' ? [step.command] : [];
       for (const h of stepHosts(inv, step)) for (const a of argvs) expect(() => renderArgv(a, hostScope(inv, pb, h))).not.toThrow();
