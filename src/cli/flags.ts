@@ -78,13 +78,17 @@ const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperC
  * yargs middleware (before validation): refuses a single-value flag given twice, converts every numeric flag to a number in
  * range, refuses an empty or blank --limit / --inventory. Mutates argv in place (both the kebab and camelCase keys).
  */
-export function checkFlags(argv: Record<string, unknown>): void {
+export function checkFlags(argv: Record<string, unknown>, y?: { parsed?: false | { defaulted?: Record<string, boolean> } }): void {
+  // A flag given without a value (`--forks` at the end) gets the option's default from yargs, silently: refuse it. Given
+  // flags are read as text, so a number that yargs did not mark as defaulted can only be that.
+  const defaulted = (y?.parsed && y.parsed.defaulted) || undefined;
   for (const name of SINGLE_VALUE_FLAGS) {
     const v = argv[name];
     if (Array.isArray(v)) throw new UsageError(`--${name} given ${v.length} times (${v.map(show).join(', ')}): give it once`);
   }
   for (const name of Object.keys(NUMBER_FLAGS) as NumberFlag[]) {
     if (argv[name] === undefined) continue;
+    if (typeof argv[name] === 'number' && defaulted && !defaulted[name]) throw new UsageError(`--${name}: expected ${describeRange(NUMBER_FLAGS[name])}, got nothing`);
     const n = parseNumberFlag(name, argv[name]);
     argv[name] = n;
     if (camel(name) !== name) argv[camel(name)] = n;

@@ -391,6 +391,8 @@ function makeCases(r: Rng): Case[] {
   for (const [flag, base, mention] of numeric)
     // A value like -Infinity would be read by yargs as short flags (-I -n -f …): written --flag=value, as a user must.
     for (const v of badNumbers[flag]!) flagCase(`flag-${flag}-${base[0]}-${v}`, [...base, ...(/^-[A-Za-z]/.test(v) ? [`--${flag}=${v}`] : [`--${flag}`, v])], mention);
+  // A flag with no value at the end of the line would otherwise silently take its default.
+  for (const [flag, base, mention] of numeric) flagCase(`flag-${flag}-${base[0]}-no-value`, [...base, `--${flag}`], new RegExp(`${mention.source}.*, got (nothing|"")`));
   for (const v of ['0', '-1', '1.5', 'abc']) flagCase(`flag-keep-${v}`, ['backups', '-i', goodInv, '--prune', '--keep', v], /--keep: expected an integer 1-100000/);
   const twice: Array<[string, string[]]> = [
     ['pause', ['plan', '-i', goodInv, goodPb, '--pause', '1', '--pause', '2']],
