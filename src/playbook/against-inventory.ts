@@ -2,7 +2,7 @@
 // every {{ }} renders for every host it is rendered for, written hosts are backed up first, directories do not collide.
 // Everything found here is found before the first connection; nothing may fail on it later.
 import type { InputIssue } from '../errors.js';
-import { clusterVarNames, type ClusterVars, type Host, type Inventory } from '../inventory/types.js';
+import { clusterVarNames, type ClusterVars, type Inventory } from '../inventory/types.js';
 import { formatPath, type YamlPath } from '../yaml/located.js';
 import { hostScope, resolveTargets } from '../plan/build.js';
 import { templateProblems } from './template.js';
@@ -106,7 +106,7 @@ export function checkAgainstInventory(inv: Inventory, pb: Playbook): InputIssue[
     });
 
   // The restart moves manifests between two directories; neither may be the other, nor the cert dir (or inside it).
-  for (const h of inv.hosts) dirProblems(h, inInventory);
+  dirProblems(inv, (path, message, line) => issues.push({ file: inv.file, line, path, message }));
   return issues;
 }
 
@@ -126,24 +126,30 @@ function templateHint(problem: string, inv: Inventory): string {
 
 const inside = (a: string, b: string) => a === b || a.startsWith(`${b}/`);
 
-function dirProblems(h: Host, fail: (path: YamlPath, message: string, line?: number) => void): void {
-  const v = h.vars;
-  const where = (k: keyof ClusterVars): { path: YamlPath; line?: number; shown: string } => {
-    const at = h.varsAt?.[k];
-    return at ? { path: at.path.split('.'), line: at.line, shown: at.path } : { path: ['hosts', h.name, 'vars', k], line: h.definedAt.line, shown: 'the default' };
-  };
+/** Per host: parkDir ≠ manifestsDir; neither is the cert dir nor inside it. One issue per place that set the value. */
+function dirProblems(inv: Inventory, fail: (path: string, message: string, line?: number) => void): void {
   const rules: Array<[keyof ClusterVars, keyof ClusterVars, boolean, string]> = [
     // [a, b, also refuse a inside b, why]
     ['parkDir', 'manifestsDir', false, 'a parked manifest would still be in the manifests directory, so the node would never stop'],
     ['parkDir', 'certDir', true, 'manifests would be parked among the certificates (and in their backup)'],
     ['manifestsDir', 'certDir', true, 'the manifests would sit among the certificates (and in their backup)'],
   ];
-  for (const [a, b, nested, why] of rules) {
-    const va = v[a] as string;
-    const vb = v[b] as string;
-    if (va === vb || (nested && inside(va, vb))) {
-      const w = where(a);
-      fail(w.path, `host "${h.name}": ${a} ${va} ${va === vb ? 'is the same directory as' : 'is inside'} ${b} ${vb} (${b} from ${where(b).shown}): ${why}`, w.line);
+  const found = new Map<string, { path: string; line?: number; message: (hosts: string[]) => string; hosts: string[] }>();
+  for (const h of inv.hosts) {
+    const where = (k: keyof ClusterVars) => h.varsAt?.[k] ?? { path: `hosts.${h.name}`, line: h.definedAt.line, default: true as const };
+    for (const [a, b, nested, why] of rules) {
+      const va = h.vars[a] as string;
+      const vb = h.vars[b] as string;
+      if (va !== vb && !(nested && inside(va, vb))) continue;
+      const wa = where(a);
+      const wb = where(b);
+      const from = (w: ReturnType<typeof where>, k: string) => ('default' in w ? `${k} is the default` : `${k} from ${w.path}`);
+      const place = (w: ReturnType<typeof where>) => ('default' in w ? `default:${h.name}` : w.path);
+      const key = `${place(wa)}|${a}|${b}|${va}|${vb}|${'default' in wb ? 'default' : wb.path}`;
+      const entry = found.get(key) ?? { path: 'default' in wa ? `${wa.path}.vars.${a}` : wa.path, line: wa.line, hosts: [], message: (hs: string[]) => `${a} ${va} ${va === vb ? 'is the same directory as' : 'is inside'} ${b} ${vb} on ${hs.length === 1 ? 'host' : 'hosts'} ${list(hs)} (${from(wa, a)}, ${from(wb, b)}): ${why}` };
+      entry.hosts.push(h.name);
+      found.set(key, entry);
     }
   }
+  for (const e of found.values()) fail(e.path, e.message(e.hosts), e.line);
 }

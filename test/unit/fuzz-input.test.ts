@@ -322,12 +322,12 @@ function makeCases(r: Rng): Case[] {
     else inv.groups.etcd = { hosts: ['fz-1', 'fz-2', 'fz-3'], vars };
     yamlCase(kind, dumpY(inv), null, { mention });
   };
-  dirCase('dirs-park-equals-manifests', { parkDir: '/opt/kubernetes/manifests-multi' }, 'vars', /vars\.parkDir: host "fz-1": parkDir \/opt\/kubernetes\/manifests-multi is the same directory as manifestsDir/);
-  dirCase('dirs-park-equals-cert', { parkDir: '/srv/kubernetes' }, 'host', /hosts\.fz-2\.vars\.parkDir: host "fz-2": parkDir \/srv\/kubernetes is the same directory as certDir/);
-  dirCase('dirs-park-inside-cert', { parkDir: '/srv/kubernetes/parked' }, 'group', /groups\.etcd\.vars\.parkDir: host "fz-1": parkDir \/srv\/kubernetes\/parked is inside certDir/);
-  dirCase('dirs-manifests-equals-cert', { manifestsDir: '/srv/kubernetes' }, 'vars', /vars\.manifestsDir: host "fz-1": manifestsDir \/srv\/kubernetes is the same directory as certDir/);
-  dirCase('dirs-cert-equals-manifests', { certDir: '/opt/kubernetes/manifests-multi' }, 'host', /vars\.manifestsDir: host "fz-2": manifestsDir .* is the same directory as certDir \/opt\/kubernetes\/manifests-multi \(certDir from hosts\.fz-2\.vars\.certDir\)/);
-  dirCase('dirs-cert-equals-park', { certDir: '/opt/kubernetes' }, 'vars', /parkDir \/opt\/kubernetes is the same directory as certDir/);
+  dirCase('dirs-park-equals-manifests', { parkDir: '/opt/kubernetes/manifests-multi' }, 'vars', /vars\.parkDir: parkDir \/opt\/kubernetes\/manifests-multi is the same directory as manifestsDir \/opt\/kubernetes\/manifests-multi on hosts fz-1, fz-2, fz-3, fz-m \(parkDir from vars\.parkDir, manifestsDir from vars\.manifestsDir\)/);
+  dirCase('dirs-park-equals-cert', { parkDir: '/srv/kubernetes' }, 'host', /hosts\.fz-2\.vars\.parkDir: parkDir \/srv\/kubernetes is the same directory as certDir \/srv\/kubernetes on host fz-2 \(parkDir from hosts\.fz-2\.vars\.parkDir, certDir from vars\.certDir\)/);
+  dirCase('dirs-park-inside-cert', { parkDir: '/srv/kubernetes/parked' }, 'group', /groups\.etcd\.vars\.parkDir: parkDir \/srv\/kubernetes\/parked is inside certDir \/srv\/kubernetes on hosts fz-1, fz-2, fz-3/);
+  dirCase('dirs-manifests-equals-cert', { manifestsDir: '/srv/kubernetes' }, 'vars', /vars\.manifestsDir: manifestsDir \/srv\/kubernetes is the same directory as certDir \/srv\/kubernetes on hosts fz-1, fz-2, fz-3, fz-m/);
+  dirCase('dirs-cert-equals-manifests', { certDir: '/opt/kubernetes/manifests-multi' }, 'host', /vars\.manifestsDir: manifestsDir \/opt\/kubernetes\/manifests-multi is the same directory as certDir \/opt\/kubernetes\/manifests-multi on host fz-2 \(manifestsDir from vars\.manifestsDir, certDir from hosts\.fz-2\.vars\.certDir\)/);
+  dirCase('dirs-cert-equals-park', { certDir: '/opt/kubernetes' }, 'vars', /parkDir \/opt\/kubernetes is the same directory as certDir \/opt\/kubernetes on hosts fz-1, fz-2, fz-3, fz-m/);
 
   // 6. Inventory addresses: normalised duplicates, unusable addresses, long values.
   const addr = (kind: string, set: (inv: Record<string, any>) => void, mention: RegExp) => { const inv = validInventory() as Record<string, any>; set(inv); yamlCase(kind, dumpY(inv), null, { mention }); };
