@@ -23,6 +23,8 @@ const CONCURRENCY = Number(process.env.FUZZ_CONCURRENCY ?? 2);
 const CASE_LIMIT_MS = 2000;
 const WALL_LIMIT_MS = 10_000;
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+/** The built CLI under test (FUZZ_CLI points elsewhere, e.g. a second build while dist/ is in use by the lab tests). */
+const CLI = process.env.FUZZ_CLI ?? 'dist/cli/bin.js';
 const dir = mkdtempSync(join(tmpdir(), 'certroll-fuzz-'));
 
 // The listener every test inventory points at (IPv4 on all addresses, so 127.0.99.x reaches it; IPv6 too).
@@ -497,7 +499,7 @@ function runCli(c: Case): Promise<Outcome> {
     else env[k] = v;
   }
   const timeFile = join(dir, `time-${timeFiles++}`);
-  const [cmd, args] = TIME ? [TIME, ['-f', '%e %U %S', '-o', timeFile, process.execPath, 'dist/cli/bin.js', ...c.args]] : [process.execPath, ['dist/cli/bin.js', ...c.args]];
+  const [cmd, args] = TIME ? [TIME, ['-f', '%e %U %S', '-o', timeFile, process.execPath, CLI, ...c.args]] : [process.execPath, [CLI, ...c.args]];
   const t0 = performance.now();
   return new Promise((resolve) => {
     const child = execFile(cmd, args, { env, maxBuffer: 1 << 26, timeout: WALL_LIMIT_MS, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
@@ -589,7 +591,7 @@ describe('malformed and mistaken input: inventories, playbooks, command lines, e
   }, 120_000);
 
   it('every case on the built CLI: exit 3, file:line or the flag named, no stack trace, under 2 s, and no TCP connection', async () => {
-    expect(existsSync('dist/cli/bin.js'), 'build first: npm run build').toBe(true);
+    expect(existsSync(CLI), 'build first: npm run build').toBe(true);
     const before = connections;
     // FUZZ_ONLY=regex runs only the matching case ids (to replay one while fixing it).
     const only = process.env.FUZZ_ONLY ? new RegExp(process.env.FUZZ_ONLY) : undefined;
