@@ -6,6 +6,7 @@ import { confirmOrStop, interruptible, makeUi, setExitCode } from '../common.js'
 import { controlIdentity, preparePlan, type PipelineArgs } from '../pipeline.js';
 import { renderPlan } from '../../plan/render.js';
 import { planOptions, type PlanArgs } from './plan.js';
+import { requirePlaybook } from '../flags.js';
 import { Journal, checkJournalHome, readRun, type RunState } from '../../journal/journal.js';
 import { applyPlan } from '../../apply/engine.js';
 import { hostScope } from '../../plan/build.js';
@@ -143,9 +144,9 @@ async function resolveArgs(args: RunArgs): Promise<PipelineArgs> {
   checkJournalHome('write');
   if (!args.resume) {
     if (args.skip?.length) throw new UsageError('--skip goes with --resume RUN_ID: it records a step of a stopped run as done by hand');
-    if (!args.playbook) throw new UsageError('name the playbook: certroll run -i INVENTORY PLAYBOOK (or --resume RUN_ID)');
-    if (!args.inventory) throw new UsageError('name the inventory with -i FILE');
-    return { ...common, inventory: args.inventory, playbook: args.playbook };
+    const playbook = requirePlaybook('run', args.playbook, ' (or --resume RUN_ID)');
+    if (!args.inventory) throw new UsageError('missing INVENTORY: name it with -i FILE');
+    return { ...common, inventory: args.inventory, playbook };
   }
   const stored = await readRun(args.resume, undefined, '--resume');
   if (!stored) throw new UsageError(`--resume: no run ${args.resume} in the journal (certroll runs lists them); to undo a run without its journal use certroll rollback --from-backup`);
