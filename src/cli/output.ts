@@ -1,5 +1,7 @@
 // Terminal output helpers: colours only on a TTY (and never with NO_COLOR), plain aligned tables for humans.
 import { stripVTControlCharacters } from 'node:util';
+import type { EngineEvent } from '../apply/engine.js';
+import { createLineLog } from '../apply/line-log.js';
 
 export interface OutputMode {
   /** stdout is a terminal: listr2's live renderer, colours. */
@@ -70,4 +72,14 @@ export function formatRemaining(ms: number): string {
   const m = Math.floor(s / 60);
   const text = y > 0 ? `${y}y ${d}d` : d > 0 ? `${d}d ${h}h` : `${h}h ${m}m`;
   return neg ? `expired ${text} ago` : text;
+}
+
+/**
+ * How `run` and `rollback` show progress: listr2's live view on a terminal; otherwise listr2 stays silent and every engine
+ * event becomes one plain line naming time, step and host (src/apply/line-log.ts); with --json, nothing on stdout.
+ */
+export function progressView(mode: OutputMode, say: (line: string) => void): { renderer: 'default' | 'silent'; onEvent?: (e: EngineEvent) => void } {
+  if (mode.json) return { renderer: 'silent' };
+  if (mode.tty) return { renderer: 'default' };
+  return { renderer: 'silent', onEvent: createLineLog({ write: say }) };
 }
