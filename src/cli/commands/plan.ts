@@ -15,6 +15,7 @@ export interface PlanArgs {
   'renew-within-days': number;
   force: boolean;
   pause?: number;
+  verbose: boolean;
 }
 
 /** Options `plan` and `run` share. */
@@ -28,7 +29,8 @@ export function planOptions<T>(y: Argv<T>, required = true) {
     .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'Add unknown host keys to known_hosts (changed keys are always refused)' })
     .option('renew-within-days', { type: 'number', default: 90, describe: 'Renew when a certificate expires within this many days' })
     .option('force', { type: 'boolean', default: false, describe: 'Renew even when nothing expires soon' })
-    .option('pause', { type: 'number', describe: 'Seconds to wait between stopping and starting each etcd node (overrides the playbook)' });
+    .option('pause', { type: 'number', describe: 'Seconds to wait between stopping and starting each etcd node (overrides the playbook)' })
+    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'Print every action of every host with its details (sha256, mode, owner, staging name, whole diffs)' });
 }
 
 export const planCommand: CommandModule<{}, PlanArgs> = {
@@ -48,7 +50,7 @@ export const planCommand: CommandModule<{}, PlanArgs> = {
     });
     await prepared.fleet.close();
     if (args.json) ui.data(prepared.plan);
-    else ui.say(renderPlan(prepared.plan, ui.p));
+    else ui.say(renderPlan(prepared.plan, ui.p, { verbose: args.verbose }));
     if (prepared.plan.status === 'blocked') setExitCode(ExitCode.findings);
   },
 };

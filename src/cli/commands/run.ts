@@ -43,7 +43,7 @@ export const runCommand: CommandModule<{}, RunArgs> = {
     const { plan, fleet } = prepared;
     try {
       if (args['break-lock']) allowBreakingLock(plan);
-      if (!args.json) ui.say(renderPlan(plan, ui.p));
+      if (!args.json) ui.say(renderPlan(plan, ui.p, { verbose: args.verbose }));
       if (plan.status === 'nothing-to-do') {
         if (args.json) ui.data({ runId: plan.runId, state: 'nothing-to-do', plan });
         return;
