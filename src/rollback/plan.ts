@@ -9,6 +9,7 @@ import { parkedState } from '../plan/unfinished.js';
 import { restartOrder, nextNode } from '../steps/rolling-restart.js';
 import { clusterProblems } from '../steps/etcd-health.js';
 import { backupTableName } from '../manager/sql.js';
+import { aboutHost } from '../errors.js';
 import type { ManagerScope } from './types.js';
 import type { BeforeSource, BeforeState, ExpectedFile, FileDiff, RollbackAction, RollbackHostFacts, RollbackPlan, RollbackStep } from './types.js';
 
@@ -106,7 +107,7 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
       continue;
     }
     if (unreachable.has(h.name)) {
-      warn({ level: 'block', code: 'unreachable', host: h.name, message: `${h.name}: ${unreachable.get(h.name)}` });
+      warn({ level: 'block', code: 'unreachable', host: h.name, message: aboutHost(h.name, unreachable.get(h.name)!) });
       continue;
     }
     const f = input.facts[h.name];

@@ -18,6 +18,7 @@ export interface CheckArgs extends GlobalOptions {
   'warn-days': number;
   format?: CheckFormat;
   output?: string;
+  wide: boolean;
 }
 
 /** Write a file by rename, so that node_exporter never reads half a file. */
@@ -40,6 +41,7 @@ export const checkCommand: CommandModule<{}, any> = {
     withFleetOptions(y)
       .option('warn-days', numberOption('warn-days', 'Exit 1 when a certificate expires within this many days (or has expired)', 30))
       .option('format', { choices: ['table', 'json', 'prometheus'] as const, describe: 'Output: table (default), json (same as --json), prometheus (node_exporter textfile metrics)' })
+      .option('wide', { type: 'boolean', default: false, describe: 'List every host by name (host lists are folded once long: "all 205", "200 of 205: x1–x200")' })
       .option('output', { alias: 'o', type: 'string', describe: 'Write the output to this file (atomically: for the node_exporter textfile collector) instead of stdout' })
       .check((a) => {
         checkOutputFile(a.output);
@@ -70,7 +72,7 @@ export const checkCommand: CommandModule<{}, any> = {
     } else if (format === 'prometheus') {
       text = renderPrometheus(report);
     } else {
-      text = renderText(report, ui.p) + '\n';
+      text = renderText(report, ui.p, { wide: args.wide }) + '\n';
     }
     if (args.output) {
       await writeAtomically(args.output, text);

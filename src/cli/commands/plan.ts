@@ -16,6 +16,7 @@ export interface PlanArgs {
   'renew-within-days': number;
   force: boolean;
   pause?: number;
+  verbose: boolean;
 }
 
 /** Options `plan` and `run` share. */
@@ -30,6 +31,7 @@ export function planOptions<T>(y: Argv<T>, required = true) {
     .option('renew-within-days', numberOption('renew-within-days', 'Renew when a certificate expires within this many days', 90))
     .option('force', { type: 'boolean', default: false, describe: 'Renew even when nothing expires soon' })
     .option('pause', numberOption('pause', 'Seconds to wait between stopping and starting each etcd node (overrides the playbook)'))
+    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'Print every action of every host with its details (sha256, mode, owner, staging name, whole diffs)' })
     .middleware(checkFlags as never, true);
 }
 
@@ -50,7 +52,7 @@ export const planCommand: CommandModule<{}, PlanArgs> = {
     });
     await prepared.fleet.close();
     if (args.json) ui.data(prepared.plan);
-    else ui.say(renderPlan(prepared.plan, ui.p));
+    else ui.say(renderPlan(prepared.plan, ui.p, { verbose: args.verbose }));
     if (prepared.plan.status === 'blocked') setExitCode(ExitCode.findings);
   },
 };

@@ -4,6 +4,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { ExitCode, Interrupted, SafetyStop, UsageError } from '../../errors.js';
 import { confirmOrStop, interruptible, makeUi, setExitCode, sshPrompts } from '../common.js';
+import { progressView } from '../output.js';
 import { controlIdentity, loadInputs } from '../pipeline.js';
 import { Journal, checkJournalHome, checkRunId, journalRoot, newRunId, readRun, showValue, type RunSummary } from '../../journal/journal.js';
 import { openFleet } from '../../ssh/fleet.js';
@@ -123,7 +124,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
           journal,
           options: { breakLock: args['break-lock'], ...controlIdentity(), ...(args.pause !== undefined ? { pauseSeconds: args.pause } : {}) },
         },
-        { renderer: args.json ? 'silent' : ui.mode.tty ? 'default' : 'simple', forks: args.forks },
+        { ...progressView(ui.mode, ui.say), forks: args.forks },
       ).finally(() => {
         interrupt.dispose();
       });

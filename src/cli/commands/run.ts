@@ -3,6 +3,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { CompletedWithErrors, ExitCode, Interrupted, SafetyStop, UsageError } from '../../errors.js';
 import { confirmOrStop, interruptible, makeUi, setExitCode } from '../common.js';
+import { progressView } from '../output.js';
 import { controlIdentity, preparePlan, type PipelineArgs } from '../pipeline.js';
 import { renderPlan } from '../../plan/render.js';
 import { planOptions, type PlanArgs } from './plan.js';
@@ -45,7 +46,7 @@ export const runCommand: CommandModule<{}, RunArgs> = {
     const { plan, fleet } = prepared;
     try {
       if (args['break-lock']) allowBreakingLock(plan);
-      if (!args.json) ui.say(renderPlan(plan, ui.p));
+      if (!args.json) ui.say(renderPlan(plan, ui.p, { verbose: args.verbose }));
       if (plan.status === 'nothing-to-do') {
         if (args.json) ui.data({ runId: plan.runId, state: 'nothing-to-do', plan });
         return;
@@ -90,7 +91,7 @@ export const runCommand: CommandModule<{}, RunArgs> = {
       };
       const t0 = Date.now();
       const result = await applyPlan(ctx, {
-        renderer: args.json ? 'silent' : ui.mode.tty ? 'default' : 'simple',
+        ...progressView(ui.mode, ui.say),
         forks: args.forks,
         journal,
       }).finally(() => interrupt.dispose());
