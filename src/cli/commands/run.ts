@@ -142,13 +142,14 @@ async function resolveArgs(args: RunArgs): Promise<PipelineArgs> {
     breakLock: args['break-lock'],
     ...(args.pause !== undefined ? { pauseSeconds: args.pause } : {}),
   };
-  checkJournalHome('write');
   if (!args.resume) {
     if (args.skip?.length) throw new UsageError('--skip goes with --resume RUN_ID: it records a step of a stopped run as done by hand');
     const playbook = requirePlaybook('run', args.playbook, ' (or --resume RUN_ID)');
     if (!args.inventory) throw new UsageError('missing INVENTORY: name it with -i FILE');
-    return { ...common, inventory: args.inventory, playbook };
+    // The journal directory is checked once the inventory and playbook are known to be valid (their problems come first).
+    return { ...common, inventory: args.inventory, playbook, beforeConnect: () => checkJournalHome('write') };
   }
+  checkJournalHome('write');
   const stored = await readRun(args.resume, undefined, '--resume');
   if (!stored) throw new UsageError(`--resume: no run ${args.resume} in the journal (certroll runs lists them); to undo a run without its journal use certroll rollback --from-backup`);
   if (stored.legacy) process.stderr.write(`note: run ${args.resume} is journaled in the old location ${stored.dir}; it goes on there (new runs go to the per-user state directory)\n`);
