@@ -73,6 +73,11 @@ export class HostError extends Error {
   }
 }
 
+/** `host: message`, naming the host once even when the message already starts with it (as HostError.shortMessage does). */
+export function aboutHost(host: string, message: string): string {
+  return message.startsWith(`${host}: `) ? message : `${host}: ${message}`;
+}
+
 /** A safety check refused to go on. */
 export class SafetyStop extends Error {
   override name = 'SafetyStop';

@@ -5,6 +5,7 @@ import { Interrupted } from '../errors.js';
 import { releaseLock } from '../steps/lock.js';
 import type { Journal } from '../journal/journal.js';
 import { stepModules } from '../steps/index.js';
+import { hostInMessage } from './line-log.js';
 import type { ApplyContext, Phase, WorkItem } from '../steps/types.js';
 import type { StepType } from '../playbook/types.js';
 
@@ -159,17 +160,21 @@ function itemTask(item: WorkItem, step: string, emit: (e: EngineEvent) => void, 
     title: item.title,
     task: async (_c, t) => {
       if (ctx.signal.aborted) throw new Interrupted(`interrupted before "${item.title}" in step ${step}`);
-      emit({ event: 'item-start', step, ...(item.host ? { host: item.host } : {}), title: item.title });
+      // Every event names its host: an item without one (rolling-restart's "node 1/3") gets it from its messages.
+      let host = item.host;
+      const on = () => (host ? { host } : {});
+      emit({ event: 'item-start', step, ...on(), title: item.title });
       try {
         await item.run((message) => {
           t.output = message;
           if (message !== 'ok') t.title = `${item.title}: ${message}`;
-          emit({ event: 'message', step, ...(item.host ? { host: item.host } : {}), message });
+          host = item.host ?? hostInMessage(message, ctx.inventory.hosts.map((h) => h.name)) ?? host;
+          emit({ event: 'message', step, ...on(), title: item.title, message });
         });
-        emit({ event: 'item-end', step, ...(item.host ? { host: item.host } : {}), title: item.title });
+        emit({ event: 'item-end', step, ...on(), title: item.title });
       } catch (e) {
         errors.push(e);
-        emit({ event: 'item-failed', step, ...(item.host ? { host: item.host } : {}), message: (e as Error).message });
+        emit({ event: 'item-failed', step, ...on(), title: item.title, message: (e as Error).message });
         throw e;
       }
     },

@@ -1,6 +1,6 @@
 // The human view of a check report: a kubeadm-style expiry table for the whole fleet, then warnings, notes and host errors.
-import { formatRemaining, renderTable, type Column, type Palette } from '../cli/output.js';
-import type { CertificateRow, CheckReport } from './model.js';
+import { foldHosts, formatRemaining, renderTable, type Column, type Palette } from '../cli/output.js';
+import type { CertificateRow, CheckReport, HostSummary } from './model.js';
 
 /** All the sentences `check` prints, in one place. */
 export const TEXT = {
@@ -9,6 +9,8 @@ export const TEXT = {
   divergent: (label: string, n: number) => `warning: ${label} holds ${n} different certificates on different hosts`,
   divergentHint: 'a host probably missed an earlier distribution: compare the copies and redistribute the current one',
   hostFailed: (name: string, message: string) => `error: ${name}: ${message}`,
+  hostsFailed: (hosts: string, n: number, message: string) => `error: ${n} hosts not read (${hosts}): ${message}`,
+  wideHint: '(--wide or --json lists every host)',
   notesTitle: 'Files with no certificate read:',
   summary: (r: CheckReport) => {
     const s = r.summary;
@@ -37,9 +39,42 @@ export function formatHosts(hosts: readonly string[], total: number): string {
   return `${hosts.length} of ${total}`;
 }
 
-export function renderText(r: CheckReport, p: Palette): string {
+export interface TextOptions {
+  /** Every host name in full, never folded. */
+  wide?: boolean;
+}
+
+/** Above this many failed hosts, failures with the same cause are printed once with the list of their hosts. */
+const FAILURES_ONE_BY_ONE = 5;
+
+/** Failed hosts grouped by kind and by their message with the host's own name and address taken out. */
+export function groupFailures(failed: readonly HostSummary[]): Array<{ hosts: string[]; message: string; hint?: string }> {
+  const groups = new Map<string, { hosts: string[]; message: string; hint?: string }>();
+  const generic = (h: HostSummary, text: string) => {
+    let t = text.split(h.name).join('<host>');
+    if (h.address) t = t.split(h.address).join('<address>');
+    return t;
+  };
+  for (const h of failed) {
+    const message = generic(h, h.error?.message ?? 'failed');
+    const hint = h.error?.hint ? generic(h, h.error.hint) : undefined;
+    const key = `${h.error?.kind ?? ''}\0${message}\0${hint ?? ''}`;
+    const g = groups.get(key) ?? { hosts: [], message, ...(hint ? { hint } : {}) };
+    g.hosts.push(h.name);
+    groups.set(key, g);
+  }
+  return [...groups.values()];
+}
+
+export function renderText(r: CheckReport, p: Palette, opts: TextOptions = {}): string {
   const out: string[] = [];
   const readHosts = r.summary.hostsRead;
+  let folded = false;
+  const fold = (hosts: readonly string[], total: number) => {
+    const text = foldHosts(hosts, { total, wide: opts.wide });
+    if (text !== hosts.join(', ')) folded = true;
+    return text;
+  };
   if (r.summary.hosts === 0) return TEXT.noHosts;
   const paint = (row: CertificateRow) => (s: string) => (row.status === 'expired' ? p.red(p.bold(s)) : row.status === 'expiring' ? p.yellow(s) : s);
   const cols: Column<CertificateRow>[] = [
@@ -57,7 +92,7 @@ export function renderText(r: CheckReport, p: Palette): string {
     out.push('');
     out.push(p.yellow(TEXT.divergent(d.label, d.variants.length)));
     for (const v of d.variants) {
-      out.push(`  not after ${formatDate(v.notAfter)}  serial ${v.serialNumber}  SHA256 ${v.fingerprintSha256.slice(0, 23)}…  on ${v.hosts.join(', ')}`);
+      out.push(`  not after ${formatDate(v.notAfter)}  serial ${v.serialNumber}  SHA256 ${v.fingerprintSha256.slice(0, 23)}…  on ${fold(v.hosts, readHosts)}`);
     }
     out.push(`  → ${TEXT.divergentHint}`);
   }
@@ -77,12 +112,26 @@ export function renderText(r: CheckReport, p: Palette): string {
   const failed = r.hosts.filter((h) => h.status === 'failed');
   if (failed.length) {
     out.push('');
-    for (const h of failed) {
-      out.push(p.red(TEXT.hostFailed(h.name, h.error?.message ?? 'failed')));
-      if (h.error?.hint) out.push(`  → ${h.error.hint}`);
+    if (opts.wide || failed.length <= FAILURES_ONE_BY_ONE) {
+      for (const h of failed) {
+        out.push(p.red(TEXT.hostFailed(h.name, h.error?.message ?? 'failed')));
+        if (h.error?.hint) out.push(`  → ${h.error.hint}`);
+      }
+    } else {
+      for (const g of groupFailures(failed)) {
+        if (g.hosts.length === 1) {
+          const h = failed.find((x) => x.name === g.hosts[0])!;
+          out.push(p.red(TEXT.hostFailed(h.name, h.error?.message ?? 'failed')));
+          if (h.error?.hint) out.push(`  → ${h.error.hint}`);
+          continue;
+        }
+        out.push(p.red(TEXT.hostsFailed(fold(g.hosts, r.summary.hosts), g.hosts.length, g.message)));
+        if (g.hint) out.push(`  → ${g.hint}`);
+      }
     }
   }
   out.push('');
   out.push(TEXT.summary(r));
+  if (folded) out.push(p.dim(TEXT.wideHint));
   return out.join('\n');
 }

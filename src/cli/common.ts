@@ -4,6 +4,7 @@ import { closeSync, openSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { ExitCode, SafetyStop, UsageError } from '../errors.js';
 import { detectOutputMode, palette, type OutputMode, type Palette } from './output.js';
+import { checkFlags, numberOption } from './flags.js';
 
 /** The exit code the running command chose (main() returns it). */
 export const commandResult = { exitCode: ExitCode.ok as number };
@@ -26,10 +27,11 @@ export function withFleetOptions<T>(y: Argv<T>) {
   return y
     .option('inventory', { alias: 'i', type: 'string', demandOption: 'Name the inventory with -i FILE (see inventories/).', describe: 'Inventory YAML file' })
     .option('limit', { alias: 'l', type: 'string', describe: 'Select hosts by name, group or glob (Ansible-like: a,b  group:!host  web*  a:&b)' })
-    .option('forks', { type: 'number', default: 20, describe: 'Hosts handled in parallel' })
+    .option('forks', numberOption('forks', 'Hosts handled in parallel', 20))
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable JSON on stdout' })
     .option('color', { type: 'boolean', describe: 'Force colours on/off (default: on for a TTY, off with NO_COLOR)' })
-    .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'Add unknown host keys to known_hosts (changed keys are always refused)' });
+    .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'Add unknown host keys to known_hosts (changed keys are always refused)' })
+    .middleware(checkFlags as never, true);
 }
 
 export interface Ui {

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { loadPlaybook } from '../playbook/load.js';
+import { checkAgainstInventory } from '../playbook/against-inventory.js';
 import type { IssueCertStep, Playbook } from '../playbook/types.js';
 import { InputError, type InputIssue } from '../errors.js';
 import { openFleet, type Fleet } from '../ssh/fleet.js';
@@ -45,33 +46,14 @@ export interface Prepared {
   plan: Plan;
 }
 
-/** Load and cross-check the inventory and the playbook: every group a step names must exist. All issues at once. */
+/** Load and cross-check the inventory and the playbook (src/playbook/against-inventory.ts). All issues at once, before any connection. */
 export async function loadInputs(inventoryFile: string, playbookFile: string): Promise<{ inventory: Inventory; playbook: Playbook }> {
   const results = await Promise.allSettled([loadInventory(inventoryFile), loadPlaybook(playbookFile)]);
   const issues: InputIssue[] = results.flatMap((r) => (r.status === 'rejected' ? (r.reason instanceof InputError ? r.reason.issues : (() => { throw r.reason; })()) : []));
   if (issues.length) throw new InputError(issues);
   const inventory = (results[0] as PromiseFulfilledResult<Inventory>).value;
   const playbook = (results[1] as PromiseFulfilledResult<Playbook>).value;
-  for (const step of playbook.steps) {
-    const specs = 'targets' in step ? step.targets : 'on' in step ? [step.on] : [];
-    for (const t of specs) {
-      const g = /^first\((.+)\)$/.exec(t)?.[1] ?? t;
-      if (g !== 'all' && !(g in inventory.groups))
-        issues.push({ file: playbook.file, line: step.at.line, path: `steps.${step.title}`, message: `target "${t}" names the group "${g}", which ${inventory.file} does not define (groups: ${Object.keys(inventory.groups).join(', ')})` });
-    }
-  }
-  // {{ vars.NAME }} must name a cluster variable the inventory has (host vars included).
-  const varNames = new Set(inventory.hosts.flatMap((h) => Object.keys(h.vars)).concat(Object.keys(inventory.vars)));
-  playbook.steps.forEach((step) => {
-    const refs = JSON.stringify(step).match(/\{\{\s*vars\.([A-Za-z_][\w-]*)/g) ?? [];
-    for (const r of refs) {
-      const name = r.replace(/^\{\{\s*vars\./, '');
-      if (!varNames.has(name))
-        issues.push({ file: playbook.file, line: step.at.line, path: `steps.${step.title}`, message: `{{ vars.${name} }}: ${inventory.file} defines no variable "${name}" (variables: ${[...varNames].sort().join(', ')})` });
-    }
-  });
-  if (!(inventory.groups.etcd ?? []).length && playbook.steps.some((s) => s.type === 'rolling-restart'))
-    issues.push({ file: inventory.file, path: 'groups.etcd', message: 'the playbook restarts etcd but the inventory has no etcd hosts' });
+  issues.push(...checkAgainstInventory(inventory, playbook));
   if (issues.length) throw new InputError(issues);
   return { inventory, playbook };
 }

@@ -1,6 +1,6 @@
 // Selects hosts with an Ansible-like --limit pattern (names, groups, globs, `!` exclusion, `&` intersection) and reads groups.
 import { InputError } from '../errors.js';
-import { didYouMean } from '../yaml/validate.js';
+import { didYouMean, quoted } from '../yaml/validate.js';
 import type { Host, Inventory } from './types.js';
 
 /** Hosts of a group, in the group's order; an unknown group is a bug in the caller (validate group names first). */
@@ -48,18 +48,20 @@ function matchTerm(inv: Inventory, term: string): Set<string> {
 }
 
 /**
- * Hosts selected by an Ansible-style pattern, in inventory order. No pattern (or `all`) selects every host.
+ * Hosts selected by an Ansible-style pattern, in inventory order. No pattern (undefined, or `all`) selects every host; a blank one is an error.
  * Terms are separated by `,` or `:`; `!term` excludes, `&term` intersects; plain terms are united first, then
  * intersections apply, then exclusions (as in Ansible); with only `!`/`&` terms, `all` is implied.
  * A term that matches nothing is an error (a mistyped `!host` would otherwise widen the run), as is an empty result.
  */
 export function selectHosts(inv: Inventory, pattern?: string): Host[] {
-  if (pattern === undefined || pattern.trim() === '') return [...inv.hosts];
+  if (pattern === undefined) return [...inv.hosts];
+  const issue = (message: string) => new InputError([{ file: inv.file, path: '--limit', message }], 'Invalid --limit:');
   const terms = pattern
     .split(/[,:]/)
     .map((t) => t.trim())
     .filter((t) => t.length > 0);
-  const issue = (message: string) => new InputError([{ file: inv.file, path: '--limit', message }], 'Invalid --limit:');
+  // An empty limit must never widen the run to every host.
+  if (terms.length === 0) throw issue(`${quoted(pattern)} names no host or group (leave --limit out to select every host)`);
   const candidates = [...inv.hosts.map((h) => h.name), ...Object.keys(inv.groups), 'all'];
 
   const plain: Set<string>[] = [];
@@ -70,12 +72,12 @@ export function selectHosts(inv: Inventory, pattern?: string): Host[] {
     const op = t[0] === '!' || t[0] === '&' ? t[0] : '';
     const body = op ? t.slice(1).trim() : t;
     if (body === '' || !/^[A-Za-z0-9_.*?-]+$/.test(body)) {
-      problems.push(`bad term ${JSON.stringify(t)}: expected a host name, group name or glob (* ?), optionally after ! or &`);
+      problems.push(`bad term ${quoted(t)}: expected a host name, group name or glob (* ?), optionally after ! or &`);
       continue;
     }
     const set = matchTerm(inv, body);
     if (set.size === 0) {
-      problems.push(`${JSON.stringify(body)} matches no host or group${didYouMean(body, candidates)}`);
+      problems.push(`${quoted(body)} matches no host or group${body.length <= 200 ? didYouMean(body, candidates) : ''}`);
       continue;
     }
     (op === '!' ? exclude : op === '&' ? intersect : plain).push(set);
@@ -93,6 +95,6 @@ export function selectHosts(inv: Inventory, pattern?: string): Host[] {
   for (const s of exclude) for (const n of s) selected.delete(n);
 
   const hosts = inv.hosts.filter((h) => selected.has(h.name));
-  if (hosts.length === 0) throw issue(`${JSON.stringify(pattern)} selects no hosts`);
+  if (hosts.length === 0) throw issue(`${quoted(pattern)} selects no hosts`);
   return hosts;
 }

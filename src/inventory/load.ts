@@ -1,9 +1,9 @@
 // Loads and validates an inventory YAML file into the resolved Inventory (host vars > group vars > inventory vars > defaults).
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { parseYaml, type LocatedYaml, type YamlPath } from '../yaml/located.js';
+import { formatPath, parseYaml, type LocatedYaml, type YamlPath } from '../yaml/located.js';
+import { readInputFile } from '../yaml/read-input.js';
 import {
   absPath,
   bool,
@@ -27,6 +27,8 @@ import {
   ValidationContext,
   withDefault,
   describeValue,
+  addressKey,
+  quoted,
   type Invalid,
   type Rule,
 } from '../yaml/validate.js';
@@ -114,14 +116,7 @@ export interface ParseOptions {
 
 /** Reads, parses and validates an inventory file; throws InputError listing every problem. */
 export async function loadInventory(file: string, opts: ParseOptions = {}): Promise<Inventory> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory, not a file' : String(e);
-    throw new InputError([{ file, path: '', message: `cannot read the inventory: ${why}` }], 'Invalid inventory:');
-  }
+  const text = await readInputFile(file, 'inventory', 'Invalid inventory:');
   return parseInventory(text, file, opts);
 }
 
@@ -137,7 +132,7 @@ export function parseInventory(text: string, file: string, opts: ParseOptions = 
 }
 
 function nameProblem(kind: 'host' | 'group', name: string): string | undefined {
-  if (!NAME.test(name) || name.length > 253) return `invalid ${kind} name ${JSON.stringify(name)}: expected ${NAME_EXPECTED}`;
+  if (!NAME.test(name) || name.length > 253) return `invalid ${kind} name ${quoted(name)}: expected ${NAME_EXPECTED}`;
   if (name === 'all') return `the ${kind} name "all" is reserved (in --limit it means every host)`;
   return undefined;
 }
@@ -145,7 +140,7 @@ function nameProblem(kind: 'host' | 'group', name: string): string | undefined {
 function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string): Inventory | undefined {
   const root = doc.value;
   if (!isMapping(root)) {
-    ctx.fail([], 'expected a mapping with hosts: and groups: (and optionally vars: and ssh:)');
+    ctx.fail([], `expected a mapping with hosts: and groups: (and optionally vars: and ssh:), got ${describeValue(root)}`);
     return undefined;
   }
   for (const k of Object.keys(root)) if (!topLevelKeys.includes(k)) ctx.fail([k], unknownKeyMessage(k, topLevelKeys), true);
@@ -187,7 +182,7 @@ function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string
       const path = ['groups', name];
       let problem = nameProblem('group', name);
       if (!problem && defined.has(name))
-        problem = `group ${JSON.stringify(name)} has the same name as a host; rename one of them (--limit would be ambiguous)`;
+        problem = `group ${quoted(name)} has the same name as a host; rename one of them (--limit would be ambiguous)`;
       if (problem) ctx.fail(path, problem, true);
       const g = groupRule(name, raw, path, ctx, defined, groupNames);
       if (g && !problem) groupSpecs.set(name, g);
@@ -208,11 +203,13 @@ function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string
   const baseSsh: SshSettings = { ...defaultSshSettings, ...(invSsh ?? {}) };
 
   const hosts: Host[] = [];
+  let groupSource: Record<string, string> = {};
   for (const [name, spec] of hostSpecs) {
     const memberOf = order.filter((g) => groups[g]!.includes(name));
     const fromGroups = (section: 'vars' | 'ssh'): Record<string, unknown> => {
       const merged: Record<string, unknown> = {};
       const source: Record<string, string> = {};
+      if (section === 'vars') groupSource = source;
       const own = (spec[section] ?? {}) as Record<string, unknown>;
       for (const g of memberOf) {
         const over = (groupSpecs.get(g)?.[section] ?? {}) as Record<string, unknown>;
@@ -244,6 +241,13 @@ function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string
         true,
       );
     const pos = doc.keyAt(['hosts', name]);
+    // Where each variable of this host was set: its own vars, a group's, the inventory's (absent: a default).
+    const varsAt: NonNullable<Host['varsAt']> = {};
+    for (const k of Object.keys(vars) as Array<keyof ClusterVars>) {
+      const path: YamlPath | undefined =
+        spec.vars && k in spec.vars ? ['hosts', name, 'vars', k] : groupSource[k] ? ['groups', groupSource[k]!, 'vars', k] : invVars && k in invVars ? ['vars', k] : undefined;
+      if (path) varsAt[k] = { path: formatPath(path), line: doc.at(path)?.line };
+    }
     hosts.push({
       name,
       address: spec.address,
@@ -253,29 +257,33 @@ function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string
       ssh,
       vars,
       definedAt: { file: doc.file, line: pos?.line },
+      varsAt,
     });
   }
   // Two entries reaching the same sshd would be backed up, renewed and restarted as if they were two machines.
   const byEndpoint = new Map<string, Host>();
   for (const h of hosts) {
-    const endpoint = `${h.address.toLowerCase()} port ${h.ssh.port}`;
+    const endpoint = `${addressKey(h.address)} port ${h.ssh.port}`;
     const first = byEndpoint.get(endpoint);
     if (first)
       ctx.fail(
         ['hosts', h.name, 'address'],
-        `${h.address} port ${h.ssh.port} is also host "${first.name}" (line ${first.definedAt.line}); each host must be a different machine`,
+        `${h.address}${h.address === first.address ? '' : ` (= ${first.address})`} port ${h.ssh.port} is also host "${first.name}" (line ${first.definedAt.line}); each host must be a different machine`,
       );
     else byEndpoint.set(endpoint, h);
   }
   if (!ctx.ok) return undefined;
 
-  return {
+  const inventory: Inventory = {
     file: resolve(doc.file),
     hosts,
     groups,
     vars: baseVars,
     firstMaster: groups.master![0]!,
   };
+  // Lines for checks made later against the playbook (not enumerable: the inventory stays plain data).
+  Object.defineProperty(inventory, 'lineOf', { value: (path: YamlPath) => doc.at(path)?.line, enumerable: false });
+  return inventory;
 }
 
 /** A group is a list of hosts, or `{ hosts: [...], vars: {...}, ssh: {...} }`; null means no hosts. */

@@ -60,6 +60,8 @@ export interface Host {
   vars: ClusterVars;
   /** File and line where the host is defined, for messages. */
   definedAt: { file: string; line?: number };
+  /** Where each of its variables was set (host, group or inventory `vars:`); absent for defaults and hand-built hosts. */
+  varsAt?: Partial<Record<keyof ClusterVars, { path: string; line?: number }>>;
 }
 
 export interface Inventory {
@@ -73,7 +75,23 @@ export interface Inventory {
   vars: ClusterVars;
   /** Name of the first host of the `master` group: where certificates are generated. */
   firstMaster: string;
+  /** The line a YAML path of the inventory file is written on (set by the loader; absent in hand-built inventories). */
+  lineOf?: (path: ReadonlyArray<string | number>) => number | undefined;
 }
+
+/** Every cluster variable an inventory may set (`vars:`), optional ones included. */
+export const clusterVarNames: ReadonlyArray<keyof ClusterVars> = [
+  'certDir',
+  'manifestsDir',
+  'parkDir',
+  'etcdClientPort',
+  'serviceIp',
+  'extraSans',
+  'managerTemplateDir',
+  'tosVersion',
+  'checkPaths',
+  'managerDb',
+];
 
 export const defaultClusterVars: ClusterVars = {
   certDir: '/srv/kubernetes',

@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { defaults } from './layout.js';
 import { down, labExec, loadState, reset, startSshd, status, stopSshd, up, anchorAlive, type LabStatus } from './lab.js';
 import { hostEnv, nsenterArgs } from './proc.js';
+import { ensurePackages, PACKAGES } from './packages.js';
 
 const say = (msg: string) => process.stdout.write(msg + '\n');
 // `npm run lab -- status | head`: a closed pipe is not an error.
@@ -47,10 +48,15 @@ async function main(): Promise<number> {
       names: { type: 'string', describe: 'five comma-separated host names: 3 masters, flannel-only, manager' },
       'name-prefix': { type: 'string', describe: 'host names PREFIX-1..PREFIX-5' },
       extra: { type: 'number', default: 0, describe: 'bare extra hosts (sshd + cert dir) at 127.X.1.1…' },
-      'ssh-port': { type: 'number', default: defaults.sshPort },
+      'ssh-port': { type: 'number', describe: 'sshd port of every host (default: env CERTROLL_LAB_SSH_PORT, else 22, or 2222 when port 22 is held on every address)' },
       days: { type: 'number', default: defaults.days, describe: 'days until the original etcd CA expires' },
     }), async (a) => {
       await up({ dir: a.dir, subnet: a.subnet, names: a.names?.split(',').map((s) => s.trim()), namePrefix: a['name-prefix'], extra: a.extra, sshPort: a['ssh-port'], days: a.days }, say);
+    })
+    .command('packages', 'install the Debian packages the lab and the tests need (as root), or name the missing ones and exit 1', (y) => y, async () => {
+      await ensurePackages(say);
+      say(`Debian packages: all ${PACKAGES.length} installed (${PACKAGES.map((p) => p.name).join(' ')})`);
+      if (process.getuid?.() !== 0) say('note: not root: the lab, the end-to-end tests and the MariaDB tests need root and will fail');
     })
     .command('down', 'stop everything the lab started and remove its state', (y) => y.options(dirOpt), async (a) => {
       await down(a.dir, say);

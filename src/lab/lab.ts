@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { LabLayout, gencertsDir, inHost, resolveOptions, type LabHost, type LabOptions } from './layout.js';
 import { apiserverManifest, etcdEndpoints, etcdManifest, flannelManifest, inventoryYaml, managerDbSql, myCnf, sshdConfig } from './files.js';
+import { ensurePackages } from './packages.js';
+import { chooseSshPort } from './ssh-port.js';
 import { anchorSh, apiserverPy, dockerPy, flannelRestartSh, flanneldPy, genPkiSh, kubectlSh, kubeletPy } from './scripts.js';
 import {
   cmdline, descendants, endProcesses, hostEnv, isAlive, mountNs, nsenterArgs, pidsByMountNs, run, runOk, sleep, spawnDetached,
@@ -33,7 +35,6 @@ export interface LabState {
   upAt: string;
 }
 
-const PACKAGES = ['openssh-server', 'etcd-server', 'etcd-client', 'mariadb-server', 'python3', 'openssl'];
 const MOUNTPOINTS = ['/opt/kubernetes', '/var/lib/transwarp-manager', '/var/lib/etcd', '/var/lib/mysql', '/run/mysqld'];
 /** sshd's privilege separation dir: created when missing, never removed (other sshds, other labs need it). */
 const SSHD_PRIVSEP = '/run/sshd';
@@ -87,17 +88,6 @@ function findHost(state: LabState, name: string): HostState {
 }
 
 // ---------------------------------------------------------------- up
-
-async function ensurePackages(log: Log): Promise<void> {
-  const r = await run('dpkg-query', ['-W', '-f', '${Package} ${db:Status-Abbrev}\n', ...PACKAGES]);
-  const installed = new Set(r.stdout.split('\n').filter((l) => /\sii\s*$/.test(l)).map((l) => l.split(' ')[0]));
-  const missing = PACKAGES.filter((p) => !installed.has(p));
-  if (!missing.length) return;
-  log(`installing ${missing.join(' ')} with apt-get`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  await runOk('apt-get', ['update', '-q'], { env });
-  await runOk('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env });
-}
 
 async function writeScripts(layout: LabLayout): Promise<void> {
   await mkdir(layout.binDir, { recursive: true });
@@ -342,7 +332,8 @@ function knownHostsLine(layout: LabLayout, h: LabHost): string {
 
 /** Bring the lab up (idempotent). Returns its state. */
 export async function up(input: Partial<LabOptions> & { namePrefix?: string }, log: Log): Promise<LabState> {
-  const opts = resolveOptions(input);
+  const port = chooseSshPort(input.sshPort);
+  const opts = resolveOptions({ ...input, sshPort: port.port });
   const layout = new LabLayout(opts);
   const existing = loadState(layout.dir);
   if (existing) {
@@ -357,6 +348,7 @@ export async function up(input: Partial<LabOptions> & { namePrefix?: string }, l
   }
   const t0 = Date.now();
   await ensurePackages(log);
+  if (port.why) log(port.why);
   const hosts = layout.hosts();
   const probe = pLimit(32);
   const busy = (await Promise.all(hosts.map((h) => probe(async () => ((await tcpOpen(h.address, opts.sshPort, 300)) ? h : undefined))))).filter(Boolean);

@@ -9,6 +9,7 @@ import type { Scope } from '../playbook/template.js';
 import { clusterProblems, endpointOf, endpointsOf } from '../steps/etcd-health.js';
 import { parkedNodes } from './unfinished.js';
 import type { MaterialSummary, Plan, PlannedStep, Warning } from './types.js';
+import { aboutHost } from '../errors.js';
 
 export interface PlanOptions {
   runId: string;
@@ -114,7 +115,7 @@ export function buildPlan(input: PlanInput): Plan {
   };
 
   for (const u of facts.unreachable)
-    warn({ level: 'block', code: 'unreachable', host: u.host, message: `${u.host}: ${u.message}` });
+    warn({ level: 'block', code: 'unreachable', host: u.host, message: aboutHost(u.host, u.message) });
   fleetWarnings(ctx, warn);
 
   const doWork = input.need.needed || options.force;

@@ -37,3 +37,50 @@ export function describeAction(a: Action): string {
       return `update ${a.rows.map((r) => r.key).join(', ')} in ${a.table} (${a.target}) in one transaction, then read back and compare: ${a.rows.map((r) => `${r.key} ${r.before ? short(r.before) : 'missing'} → ${short(r.sha256)}${r.secret ? ' (private key: never shown)' : ''}`).join('; ')}`;
   }
 }
+
+/** One host's actions in a step, in a few words: file names without sha256, modes and staging names (those are --verbose). */
+export function describeBrief(actions: readonly Action[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < actions.length; i++) {
+    const a = actions[i]!;
+    switch (a.kind) {
+      case 'stage': {
+        const run: Extract<Action, { kind: 'stage' }>[] = [a];
+        while (actions[i + 1]?.kind === 'stage') run.push(actions[++i] as Extract<Action, { kind: 'stage' }>);
+        const secret = run.filter((s) => s.secret).map((s) => base(s.path));
+        parts.push(`stage ${run.map((s) => base(s.path)).join(', ')}, each checked by sha256${secret.length ? ` (${secret.join(', ')}: private key, never shown)` : ''}`);
+        break;
+      }
+      case 'lock':
+        parts.push('take the run lock');
+        break;
+      case 'restart':
+        parts.push(`one at a time in this order: move ${a.manifests.join(', ')} to ${a.parkDir}, pause ${a.pauseSeconds}s, move back; then wait: ${a.checksAfter.join(', ')}`);
+        break;
+      case 'manager-file':
+        parts.push(a.what === 'config-json' ? `rewrite ${base(a.path)} (${a.changes} "expiry" value${a.changes === 1 ? '' : 's'})` : `write the new CA to ${base(a.path)}`);
+        break;
+      case 'db-backup':
+        parts.push(a.existing ? `keep the existing backup table ${a.backup}` : `back up table ${a.table} → ${a.backup} (rows counted)`);
+        break;
+      case 'db-update':
+        parts.push(`update ${a.rows.map((r) => r.key).join(', ')} in ${a.table} in one transaction, read back and compared`);
+        break;
+      default:
+        parts.push(describeAction(a));
+    }
+  }
+  return parts.join('; ');
+}
+
+/** A step's actions folded: hosts whose actions read the same share one line, in the order the hosts first appear. */
+export function foldActions(actions: readonly Action[]): Array<{ hosts: string[]; text: string }> {
+  const perHost = new Map<string, Action[]>();
+  for (const a of actions) perHost.set(a.host, [...(perHost.get(a.host) ?? []), a]);
+  const groups = new Map<string, string[]>();
+  for (const [host, list] of perHost) {
+    const text = describeBrief(list);
+    groups.set(text, [...(groups.get(text) ?? []), host]);
+  }
+  return [...groups].map(([text, hosts]) => ({ hosts, text }));
+}

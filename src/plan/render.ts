@@ -1,9 +1,15 @@
-// The plan as text for humans: certificates before → after, each step's actions per host, warnings last.
-import type { Palette } from '../cli/output.js';
-import { describeAction } from './describe.js';
+// The plan as text for humans: certificates before → after, each step's actions (hosts doing the same on one line), warnings
+// last; --verbose shows every action of every host with its sha256, mode and owner.
+import { foldHosts, type Palette } from '../cli/output.js';
+import { describeAction, foldActions } from './describe.js';
 import type { CertSummary, Plan } from './types.js';
 
-export function renderPlan(plan: Plan, p: Palette): string {
+export interface PlanRenderOptions {
+  /** Every action on its own line with every detail, serials and fingerprints, whole diffs. */
+  verbose?: boolean;
+}
+
+export function renderPlan(plan: Plan, p: Palette, opts: PlanRenderOptions = {}): string {
   const out: string[] = [];
   out.push(p.bold(`Plan ${plan.runId}`) + p.dim(`  inventory ${plan.inventory}, playbook ${plan.playbook}`));
   const status =
@@ -16,21 +22,28 @@ export function renderPlan(plan: Plan, p: Palette): string {
     const pair = (label: string, a: CertSummary, b: CertSummary) => {
       out.push(`  ${label}: ${b.subject}`);
       out.push(`    Not After  ${a.notAfter} → ${p.green(b.notAfter)}`);
+      if (!opts.verbose) return;
       out.push(`    serial     ${a.serial} → ${b.serial}`);
       out.push(`    sha256     ${a.sha256.slice(0, 16)}… → ${b.sha256.slice(0, 16)}…`);
     };
     pair('CA  ', m.oldCa, m.newCa);
     pair('leaf', m.oldLeaf, m.newLeaf);
     out.push(`    key        new ${m.keyType}, file sha256 ${m.newKeySha256.slice(0, 16)}… (never shown)`);
-    out.push(`    SANs       ${m.newLeaf.sans.join(', ')}`);
-    out.push(`    SAN diff   added: ${m.sanDiff.added.length ? p.green(m.sanDiff.added.join(', ')) : 'none'}; removed: ${m.sanDiff.removed.length ? p.red(m.sanDiff.removed.join(', ')) : 'none'}`);
+    const sameSans = !m.sanDiff.added.length && !m.sanDiff.removed.length;
+    out.push(`    SANs       ${sameSans && !opts.verbose ? '(unchanged) ' : ''}${m.newLeaf.sans.join(', ')}`);
+    if (!sameSans || opts.verbose)
+      out.push(`    SAN diff   added: ${m.sanDiff.added.length ? p.green(m.sanDiff.added.join(', ')) : 'none'}; removed: ${m.sanDiff.removed.length ? p.red(m.sanDiff.removed.join(', ')) : 'none'}`);
   }
   if (plan.steps.length) {
     out.push('', p.bold('Steps'));
     for (const s of plan.steps) {
       out.push(`  ${s.index + 1}. ${p.bold(s.title)}${s.title !== s.type ? ` (${s.type})` : ''} — ${s.hosts.length} host${s.hosts.length === 1 ? '' : 's'}`);
-      for (const n of s.notes) out.push(p.dim(`       ${n}`));
-      for (const a of s.actions) out.push(`       ${p.cyan(a.host)}: ${describeAction(a)}`);
+      for (const n of noteBlocks(s.notes)) {
+        if (opts.verbose || n.length === 1) out.push(...n.map((l) => p.dim(`       ${l}`)));
+        else out.push(p.dim(`       ${n[0]!.replace(/:$/, '')} (${n.length - 1} more lines with --verbose)`));
+      }
+      if (opts.verbose) for (const a of s.actions) out.push(`       ${p.cyan(a.host)}: ${describeAction(a)}`);
+      else for (const g of foldActions(s.actions)) out.push(`       ${p.cyan(foldHosts(g.hosts))}: ${g.text}`);
     }
   }
   const shown = plan.warnings.filter((w) => w.level !== 'info' || plan.status !== 'nothing-to-do');
@@ -42,4 +55,15 @@ export function renderPlan(plan: Plan, p: Palette): string {
     }
   }
   return out.join('\n');
+}
+
+/** A step's notes as blocks: a note and the indented notes after it (a diff under its heading) belong together. */
+function noteBlocks(notes: readonly string[]): string[][] {
+  const out: string[][] = [];
+  for (const n of notes) {
+    const lines = n.split('\n');
+    if (/^\s/.test(n) && out.length) out[out.length - 1]!.push(...lines);
+    else out.push(lines);
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
 // Load and validate a playbook YAML file: unknown step types and parameters are errors with file and line.
-import { readFile } from 'node:fs/promises';
-import { InputError, type InputIssue } from '../errors.js';
-import { parseYaml } from '../yaml/located.js';
+import { InputError } from '../errors.js';
+import { parseYaml, type YamlPath } from '../yaml/located.js';
+import { readInputFile } from '../yaml/read-input.js';
 import {
   ValidationContext,
   isInvalid,
@@ -15,13 +15,34 @@ import {
   bool,
   oneOf,
   listOf,
+  sortIssues,
+  describeValue,
   type Rule,
 } from '../yaml/validate.js';
 import { defaultEtcdctl, type Playbook, type StepSpec, type StepType } from './types.js';
-import { referencesIn } from './template.js';
+import { templateSyntaxProblems } from './template.js';
+import { playbookRules, parseGoDuration } from './rules.js';
 
 const FILE_NAME = /^[A-Za-z0-9._+@%=,-]+$/;
-const fileName = () => str({ pattern: FILE_NAME, expected: 'a file name (letters, digits, . _ + @ % = , -), no slashes', maxLength: 255 });
+/** A plain file name inside a directory: no `/`, not `.` or `..`. */
+const fileName = (): Rule<string> => {
+  const base = str({ pattern: FILE_NAME, expected: 'a plain file name (letters, digits, . _ + @ % = , -), no slashes', maxLength: 255 });
+  return (v, path, ctx) => {
+    if (v === '.' || v === '..') return ctx.fail(path, `expected a plain file name, got ${JSON.stringify(v)} (a directory, not a file)`);
+    return base(v, path, ctx);
+  };
+};
+const GO_DURATION_EXPECTED = 'a Go duration as cfssl reads it, like "87600h" or "8760h30m"';
+const goDuration = (): Rule<string> => {
+  const base = str({ expected: GO_DURATION_EXPECTED, maxLength: 40 });
+  return (v, path, ctx) => {
+    const r = base(v, path, ctx);
+    if (isInvalid(r)) return r;
+    const ms = parseGoDuration(r);
+    if (ms === undefined || ms <= 0) return ctx.fail(path, `expected ${GO_DURATION_EXPECTED} (greater than 0), got ${describeValue(v)}`);
+    return r;
+  };
+};
 const target = () =>
   str({ pattern: /^(all|[A-Za-z0-9_.-]+|first\([A-Za-z0-9_.-]+\))$/, expected: 'a target: all, a group name, or first(GROUP)', maxLength: 200 });
 /** A single target or a list of them. */
@@ -31,7 +52,9 @@ const targets = (): Rule<string[]> => (v, path, ctx) => {
   return isInvalid(one) ? one : [one];
 };
 const argv = () => listOf(str({ expected: 'a command argument (a string without newlines)', maxLength: 4096 }), { minItems: 1, itemName: 'argument' });
-const seconds = (max: number) => int(0, max);
+/** A pause may be 0; a timeout may not (0 would make the check it bounds meaningless). */
+const pause = (max: number) => int(0, max);
+const timeout = (max: number) => int(1, max);
 
 const stepShapes: Record<StepType, Record<string, Rule<unknown>>> = {
   preflight: { minFreeMiB: withDefault(int(0, 1_000_000), 10) },
@@ -49,9 +72,9 @@ const stepShapes: Record<StepType, Record<string, Rule<unknown>>> = {
     manifests: withDefault(listOf(fileName(), { minItems: 1, itemName: 'manifest', unique: true }), ['tos-etcd.manifest', 'tos-apiserver.manifest']),
     containerCheck: withDefault(argv(), ['docker', 'ps']),
     containerNames: withDefault(listOf(str({ maxLength: 200 }), { minItems: 1, itemName: 'container name' }), ['tos-etcd', 'tos-apiserver']),
-    pauseSeconds: withDefault(seconds(3600), 30),
-    stopTimeoutSeconds: withDefault(seconds(3600), 120),
-    healthTimeoutSeconds: withDefault(seconds(3600), 180),
+    pauseSeconds: withDefault(pause(3600), 30),
+    stopTimeoutSeconds: withDefault(timeout(3600), 120),
+    healthTimeoutSeconds: withDefault(timeout(3600), 180),
     maxRaftLag: withDefault(int(0, 1_000_000), 50),
     apiserverCheck: optional(argv()),
   },
@@ -63,8 +86,8 @@ const stepShapes: Record<StepType, Record<string, Rule<unknown>>> = {
   verify: { targets: withDefault(targets(), ['etcd', 'master', 'flannel', 'manager']) },
   'manager-templates': {
     targets: withDefault(targets(), ['manager']),
-    expiryFrom: withDefault(str({ pattern: /^[0-9]+[hms]$/, expected: 'a cfssl duration in hours like "87600h"', maxLength: 20 }), '87600h'),
-    expiry: withDefault(str({ pattern: /^[0-9]+[hms]$/, expected: 'a cfssl duration in hours like "876000h"', maxLength: 20 }), '876000h'),
+    expiryFrom: withDefault(goDuration(), '87600h'),
+    expiry: withDefault(goDuration(), '876000h'),
   },
   'manager-db': {
     on: withDefault(target(), 'first(manager)'),
@@ -73,8 +96,6 @@ const stepShapes: Record<StepType, Record<string, Rule<unknown>>> = {
 };
 
 export const stepTypes = Object.keys(stepShapes) as StepType[];
-
-const TEMPLATE_ROOTS = new Set(['vars', 'host', 'files', 'etcd']);
 
 function stepRule(): Rule<StepSpec & { title: string }> {
   return (v, path, ctx) => {
@@ -91,10 +112,17 @@ function stepRule(): Rule<StepSpec & { title: string }> {
   };
 }
 
+/** The fields filled in per host with {{ }} references (argv lists). Anywhere else a "{{" is refused: it would stay literal. */
+export const TEMPLATED_FIELDS: Readonly<Partial<Record<StepType | 'playbook', readonly string[]>>> = {
+  playbook: ['etcdctl'],
+  'rolling-restart': ['containerCheck', 'apiserverCheck'],
+  'restart-flannel': ['command'],
+};
+
 /** Validate the text of a playbook (pure: used by tests and by loadPlaybook). */
 export function parsePlaybook(text: string, file: string): Playbook {
   const { doc, issues } = parseYaml(text, file);
-  if (!doc) throw new InputError(issues, `${file}: not a valid playbook`);
+  if (!doc) throw new InputError(issues, `${file}: invalid playbook`);
   const ctx = new ValidationContext(doc);
   ctx.issues.push(...issues);
   const rule = object({
@@ -109,35 +137,47 @@ export function parsePlaybook(text: string, file: string): Playbook {
   });
   const value = rule(doc.value, [], ctx);
   checkTemplates(doc.value, ctx);
-  if (ctx.issues.length || isInvalid(value)) throw new InputError(ctx.issues, `${file}: invalid playbook`);
+  if (!isInvalid(value)) {
+    const v = value as unknown as Omit<Playbook, 'file' | 'steps'> & { steps: Array<StepSpec & { title: string }> };
+    for (const check of Object.values(playbookRules)) check(v, (path, message) => ctx.fail(path, message));
+  }
+  if (ctx.issues.length || isInvalid(value)) throw new InputError(sortIssues(ctx.issues), `${file}: invalid playbook`);
   const v = value as unknown as Omit<Playbook, 'file' | 'steps'> & { steps: Array<StepSpec & { title: string }> };
-  return {
+  const playbook: Playbook = {
     ...v,
     file,
     steps: v.steps.map((s, i) => ({ ...s, at: { file, line: doc.at(['steps', i])?.line } })),
   };
+  // Where each field is written, for checks made later against the inventory (not enumerable: plans and journals stay data).
+  Object.defineProperty(playbook, 'lineOf', { value: (path: YamlPath) => doc.at(path)?.line, enumerable: false });
+  return playbook;
 }
 
+/** `{{` syntax everywhere but name/description; references only in the templated fields (see TEMPLATED_FIELDS). */
 function checkTemplates(value: unknown, ctx: ValidationContext): void {
+  if (!isMapping(value)) return;
+  const templated = (path: Array<string | number>): boolean => {
+    if (path[0] === 'etcdctl') return true;
+    if (path[0] !== 'steps' || typeof path[1] !== 'number' || typeof path[2] !== 'string') return false;
+    const step = Array.isArray(value.steps) ? (value.steps[path[1]] as Record<string, unknown> | undefined) : undefined;
+    const type = isMapping(step) && typeof step.type === 'string' ? (step.type as StepType) : undefined;
+    return Boolean(type && TEMPLATED_FIELDS[type]?.includes(path[2]));
+  };
   const walk = (v: unknown, path: Array<string | number>) => {
     if (typeof v === 'string') {
-      for (const ref of referencesIn(v)) {
-        const root = ref.split('.')[0]!;
-        if (!TEMPLATE_ROOTS.has(root)) ctx.fail(path, `{{ ${ref} }}: unknown reference; expected one starting with ${[...TEMPLATE_ROOTS].join(', ')}`);
+      if (!v.includes('{{')) return;
+      if (!templated(path)) {
+        ctx.fail(path, `"{{" is only filled in in ${['etcdctl', ...Object.entries(TEMPLATED_FIELDS).filter(([k]) => k !== 'playbook').flatMap(([k, fs]) => fs!.map((f) => `${k}.${f}`))].join(', ')}; here it would stay literal`);
+        return;
       }
+      for (const problem of templateSyntaxProblems(v)) ctx.fail(path, problem);
     } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
     else if (isMapping(v)) for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
   };
-  walk(value, []);
+  for (const [k, x] of Object.entries(value)) if (k !== 'name' && k !== 'description') walk(x, [k]);
 }
 
 export async function loadPlaybook(file: string): Promise<Playbook> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    const issue: InputIssue = { file, path: '', message: `cannot read the playbook: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
-    throw new InputError([issue]);
-  }
+  const text = await readInputFile(file, 'playbook', `${file}: invalid playbook`);
   return parsePlaybook(text, file);
 }

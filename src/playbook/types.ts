@@ -105,6 +105,8 @@ export interface Playbook {
   /** etcdctl invocation (argv, templated per host) used by facts and health checks; `--endpoints` is appended. */
   etcdctl: string[];
   steps: Array<StepSpec & { at: Located; title: string }>;
+  /** The line a YAML path of the playbook file is written on (set by the loader; absent in hand-built playbooks). */
+  lineOf?: (path: ReadonlyArray<string | number>) => number | undefined;
 }
 
 export const defaultEtcdctl = [

@@ -1,6 +1,7 @@
 // Executes a rollback plan as listr2 tasks: lock → verify every backup → restore → rolling restart → check as before; lock released at the end.
 import { Listr, type ListrTask } from 'listr2';
-import { topLevelListrOptions } from '../apply/engine.js';
+import { topLevelListrOptions, type EngineEvent } from '../apply/engine.js';
+import { hostInMessage } from '../apply/line-log.js';
 import { releaseLock, takeLock } from '../steps/lock.js';
 import { HostError, Interrupted, SafetyStop } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
@@ -34,6 +35,8 @@ export interface RollbackContext {
 export interface RollbackOptions {
   renderer: 'default' | 'simple' | 'silent';
   forks: number;
+  /** The same events as the run engine's (src/apply/engine.ts), for the plain line log. */
+  onEvent?: (e: EngineEvent) => void;
 }
 
 export interface RollbackResult {
@@ -52,7 +55,7 @@ type Item = { title: string; host?: string; run: (report: (m: string) => void) =
 async function takeRollbackLock(ctx: RollbackContext, host: string): Promise<void> {
   const h = ctx.inventory.hosts.find((x) => x.name === host)!;
   const owner = { runId: ctx.plan.rollbackId, startedAt: ctx.plan.createdAt, controlHost: ctx.options.controlHost, user: ctx.options.user, kind: 'rollback', rollbackOf: ctx.plan.rollbackOf };
-  await takeLock(ctx.remote(host), h.vars.certDir, owner, ctx.options.breakLock);
+  await takeLock(ctx.remote(host), h.vars.certDir, owner, ctx.options.breakLock || Boolean(ctx.plan.takeOver?.includes(host)));
 }
 
 function itemsOf(ctx: RollbackContext, step: RollbackStep, result: RollbackResult, locked: Set<string>): Item[] {
@@ -153,7 +156,8 @@ function itemsOf(ctx: RollbackContext, step: RollbackStep, result: RollbackResul
           remaining.splice(remaining.indexOf(next.host), 1);
           const leader = next.host === pre.leaderHost;
           report(`${next.host}${leader ? ' (leader)' : ''}${next.skipQuorumCheck ? ' (unhealthy: restarted first)' : ''}: checking cluster health and quorum`);
-          const action = restartActionFor(rctx, spec, next.host, i + 1, leader, pause);
+          const parked = planned.find((p) => p.host === next.host)?.parked;
+          const action = { ...restartActionFor(rctx, spec, next.host, i + 1, leader, pause), ...(parked ? { parked } : {}) };
           const timing = await restartOne(rctx, { ...spec, pauseSeconds: pause }, action, report, { skipQuorumCheck: next.skipQuorumCheck });
           result.restarted.push({ host: next.host, leader, timing });
           await ctx.journal.event({ event: 'node-restarted', host: next.host, message: leader ? 'leader' : 'follower' });
@@ -182,6 +186,8 @@ export async function applyRollback(ctx: RollbackContext, opts: RollbackOptions)
   const locked = new Set<string>();
   let current: string | undefined;
   const concurrent = (id: RollbackStep['id']) => id !== 'restart' && id !== 'manager';
+  const names = ctx.inventory.hosts.map((h) => h.name);
+  const emit = (e: EngineEvent) => opts.onEvent?.(e);
   const tasks: ListrTask[] = ctx.plan.steps
     .filter((s) => s.actions.length)
     .map((step, i) => {
@@ -190,6 +196,7 @@ export async function applyRollback(ctx: RollbackContext, opts: RollbackOptions)
         title: label,
         task: async (_c, task) => {
           current = label;
+          emit({ event: 'step-start', step: label });
           await ctx.journal.event({ event: 'step-start', step: label });
           const errors: unknown[] = [];
           const sub = task.newListr(
@@ -197,15 +204,23 @@ export async function applyRollback(ctx: RollbackContext, opts: RollbackOptions)
               (item): ListrTask => ({
                 title: item.title,
                 task: async (_c2, t) => {
+                  // The restart items ("node 1/3") name their host in their messages: every event carries it.
+                  let host = item.host;
+                  const on = () => (host ? { host } : {});
+                  emit({ event: 'item-start', step: label, ...on(), title: item.title });
                   try {
                     await item.run((m) => {
                       t.output = m;
                       t.title = `${item.title}: ${m}`;
-                      void ctx.journal.event({ event: 'message', step: label, ...(item.host ? { host: item.host } : {}), message: m }).catch(() => undefined);
+                      host = item.host ?? hostInMessage(m, names) ?? host;
+                      emit({ event: 'message', step: label, ...on(), title: item.title, message: m });
+                      void ctx.journal.event({ event: 'message', step: label, ...on(), message: m }).catch(() => undefined);
                     });
+                    emit({ event: 'item-end', step: label, ...on(), title: item.title });
                   } catch (e) {
                     errors.push(e);
-                    await ctx.journal.event({ event: 'item-failed', step: label, ...(item.host ? { host: item.host } : {}), message: (e as Error).message }).catch(() => undefined);
+                    emit({ event: 'item-failed', step: label, ...on(), title: item.title, message: (e as Error).message });
+                    await ctx.journal.event({ event: 'item-failed', step: label, ...on(), message: (e as Error).message }).catch(() => undefined);
                     throw e;
                   }
                 },
@@ -215,6 +230,7 @@ export async function applyRollback(ctx: RollbackContext, opts: RollbackOptions)
           );
           await sub.run();
           if (errors.length) throw errors[0];
+          emit({ event: 'step-end', step: label });
           await ctx.journal.event({ event: 'step-end', step: label });
         },
       };

@@ -4,9 +4,12 @@ import type { Playbook, RollingRestartStep } from '../playbook/types.js';
 import type { EtcdFacts } from '../facts/types.js';
 import type { Warning } from '../plan/types.js';
 import { lockDirOf } from '../facts/host-facts.js';
+import { lockIsStale } from '../steps/lock.js';
+import { parkedState } from '../plan/unfinished.js';
 import { restartOrder, nextNode } from '../steps/rolling-restart.js';
 import { clusterProblems } from '../steps/etcd-health.js';
 import { backupTableName } from '../manager/sql.js';
+import { aboutHost } from '../errors.js';
 import type { ManagerScope } from './types.js';
 import type { BeforeSource, BeforeState, ExpectedFile, FileDiff, RollbackAction, RollbackHostFacts, RollbackPlan, RollbackStep } from './types.js';
 
@@ -29,6 +32,8 @@ export interface RollbackPlanInput {
   breakLock?: boolean;
   /** What the playbook changed on the Manager (issue 6); omitted when it changes nothing there. */
   manager?: ManagerScope;
+  /** This machine's host name: a lock of the rolled-back run taken here by a process that is gone is stale. */
+  controlHost?: string;
 }
 
 const octal = (m: number) => '0' + m.toString(8).padStart(3, '0');
@@ -91,6 +96,10 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
   const checkActions: RollbackAction[] = [];
   const hosts: string[] = [];
   const unreachable = new Map(input.unreachable.map((u) => [u.host, u.message]));
+  /** Hosts whose cert dir the run changed: only their etcd members need a restart. */
+  const changedHosts = new Set<string>();
+  /** Hosts whose lock a dead process of the rolled-back run left behind (on this machine): taken over. */
+  const staleLocks = new Set<string>();
 
   for (const h of inv.hosts) {
     if (input.source === 'journal' && input.journal && !input.journal.backedUp.includes(h.name)) {
@@ -98,7 +107,7 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
       continue;
     }
     if (unreachable.has(h.name)) {
-      warn({ level: 'block', code: 'unreachable', host: h.name, message: `${h.name}: ${unreachable.get(h.name)}` });
+      warn({ level: 'block', code: 'unreachable', host: h.name, message: aboutHost(h.name, unreachable.get(h.name)!) });
       continue;
     }
     const f = input.facts[h.name];
@@ -106,8 +115,21 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
       warn({ level: 'block', code: 'unreachable', host: h.name, message: `${h.name}: nothing could be read from it` });
       continue;
     }
-    hosts.push(h.name);
     const b = f.backup;
+    // A run that died before backing up this host never changed it (nothing is written before every backup is verified):
+    // with the journal's before-state, a cert dir still as before is simply left alone.
+    const journalState = input.source === 'journal' ? input.journal?.before[h.name] : undefined;
+    if (!b.exists && journalState && !diffState(journalState, f.current).some((d) => d.what !== 'dir-mode' && d.what !== 'dir-owner')) {
+      skipped.push({ host: h.name, why: `run ${rollbackOf} stopped before backing it up: its cert dir is as before, nothing to restore` });
+      // Its lock, left by the dead run, is still taken over and released.
+      if (f.lock?.runId === rollbackOf && f.lock.runId !== input.rollbackId) {
+        if (lockIsStale(f.lock, input.controlHost ?? '')) staleLocks.add(h.name);
+        else if (!input.breakLock) warn({ level: 'block', code: 'lock-held', host: h.name, message: `${h.name}: run ${rollbackOf} holds the lock ${lockDirOf(f.certDir)}${f.lock.controlHost ? ` (from ${f.lock.controlHost})` : ''}; is that run still going? if it died, pass --break-lock` });
+        lockActions.push({ kind: 'lock', host: h.name, path: lockDirOf(f.certDir) });
+      }
+      continue;
+    }
+    hosts.push(h.name);
     if (!b.exists) {
       warn({ level: 'block', code: 'backup-missing', host: h.name, message: `${h.name}: there is no backup ${f.backupDir}; nothing can be restored there` });
       continue;
@@ -146,7 +168,10 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
     for (const d of now.filter((x) => x.what === 'dir-mode' || x.what === 'dir-owner'))
       warn({ level: 'warn', code: 'dir-changed', host: h.name, message: `${h.name}: ${d.detail} (a restore keeps the directory itself as it is)` });
 
-    if (f.lock && f.lock.runId !== input.rollbackId) {
+    if (f.lock && f.lock.runId !== input.rollbackId && f.lock.runId === rollbackOf && lockIsStale(f.lock, input.controlHost ?? '')) {
+      warn({ level: 'info', code: 'lock-stale', host: h.name, message: `${h.name}: run ${rollbackOf} died holding the lock ${lockDirOf(f.certDir)} (its process ${f.lock.pid} on this machine is gone): taken over` });
+      staleLocks.add(h.name);
+    } else if (f.lock && f.lock.runId !== input.rollbackId) {
       const who = `run ${f.lock.runId}${f.lock.startedAt ? `, started ${f.lock.startedAt}` : ''}${f.lock.controlHost ? ` from ${f.lock.controlHost}` : ''}`;
       if (input.breakLock) warn({ level: 'warn', code: 'lock-held', host: h.name, message: `${h.name}: the lock ${lockDirOf(f.certDir)} is held by ${who} (--break-lock: it will be removed)` });
       else
@@ -161,6 +186,7 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
     lockActions.push({ kind: 'lock', host: h.name, path: lockDirOf(f.certDir) });
     verifyActions.push({ kind: 'verify-backup', host: h.name, backupDir: f.backupDir, files: state.files.length });
     restoreActions.push({ kind: 'restore', host: h.name, from: f.backupDir, to: f.certDir, files: state.files.length, changes, removes });
+    if (changes.length || removes.length) changedHosts.add(h.name);
     checkActions.push({ kind: 'check', host: h.name, files: state.files.length });
   }
 
@@ -186,7 +212,12 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
 
   // The rolling restart: every etcd host whose cert dir is restored, followers first, the leader last.
   const spec = restartSpecOf(playbook);
-  const etcdHosts = (inv.groups.etcd ?? []).filter((n) => hosts.includes(n));
+  const parkedOf = (n: string) => {
+    const f = input.facts[n];
+    return spec && f ? parkedState({ host: n, manifests: { markers: [], ...f.manifests } } as never, spec.manifests, inv.hosts.find((x) => x.name === n)!.vars.parkDir) : null;
+  };
+  // A member restarts when its files change back, or when the run left it stopped; one whose files never changed keeps running.
+  const etcdHosts = (inv.groups.etcd ?? []).filter((n) => hosts.includes(n) && (changedHosts.has(n) || parkedOf(n)?.byCertroll));
   const leader = input.etcd?.leaderHost;
   const order = spec ? restartOrder(etcdHosts, leader) : [];
   const restartNotes: string[] = [];
@@ -195,9 +226,10 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
     const pause = input.pauseSeconds ?? spec.pauseSeconds;
     for (const n of order) {
       const f = input.facts[n];
-      const missing = spec.manifests.filter((m) => f && !f.manifests.inPlace.includes(m));
-      if (f && missing.length)
-        warn({ level: 'block', code: 'manifest-not-in-place', host: n, message: `${n}: ${missing.join(', ')} not in ${inv.hosts.find((x) => x.name === n)!.vars.manifestsDir}${missing.some((m) => f.manifests.parked.includes(m)) ? ' (parked: a node left stopped?); move it back first' : ''}` });
+      const p = parkedOf(n);
+      if (f && p && !p.byCertroll)
+        warn({ level: 'block', code: 'manifest-not-in-place', host: n, message: `${n}: ${p.unmarked.join(', ')} not in ${inv.hosts.find((x) => x.name === n)!.vars.manifestsDir}${p.unmarked.some((m) => f.manifests.parked.includes(m)) ? ` (in the park dir without a certroll marker: not parked by certroll); move it back first` : ''}` });
+      else if (p?.byCertroll) restartNotes.push(`${n}: left stopped by run ${p.byCertroll.runIds.join(', ')} (${p.byCertroll.files.join(', ')}): its manifests are put back first`);
     }
     if (order.length) restartNotes.push(`restart order: ${order.join(' → ')}${leader ? ` (leader ${leader} last)` : ' (leader unknown)'}; re-decided before each node`, 'before each node: cluster healthy and keeps quorum without it (a member that is already down goes first)', `pause ${pause}s between stop and start`);
     const n = (inv.groups.etcd ?? []).length;
@@ -207,7 +239,10 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
     }
   }
   const restartActions: RollbackAction[] = spec
-    ? order.map((h, i) => ({ kind: 'restart', host: h, order: i + 1, leader: h === leader, manifests: spec.manifests, pauseSeconds: input.pauseSeconds ?? spec.pauseSeconds }))
+    ? order.map((h, i) => {
+        const p = parkedOf(h)?.byCertroll;
+        return { kind: 'restart' as const, host: h, order: i + 1, leader: h === leader, manifests: spec.manifests, pauseSeconds: input.pauseSeconds ?? spec.pauseSeconds, ...(p ? { parked: { runIds: p.runIds, files: p.files } } : {}) };
+      })
     : [];
 
   const steps: RollbackStep[] = [
@@ -219,7 +254,7 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
     { id: 'check', title: 'check every cert dir is as before the run', actions: checkActions, notes: ['sha256, mode and owner of every file'] },
   ];
   const blocks = warnings.filter((w) => w.level === 'block');
-  if (!hosts.length && !blocks.length) blocks.push({ level: 'block', code: 'no-hosts', message: `no host of ${inv.file} holds a backup of run ${rollbackOf}` }), warnings.push(blocks[0]!);
+  if (!hosts.length && !lockActions.length && !blocks.length) blocks.push({ level: 'block', code: 'no-hosts', message: `no host of ${inv.file} holds a backup of run ${rollbackOf}` }), warnings.push(blocks[0]!);
   return {
     kind: 'rollback',
     rollbackId: input.rollbackId,
@@ -228,8 +263,9 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
     inventory: inv.file,
     playbook: playbook.file,
     source: input.source,
+    ...(staleLocks.size ? { takeOver: [...staleLocks] } : {}),
     status: blocks.length ? 'blocked' : 'ready',
-    reasons: blocks.length ? blocks.map((b) => b.message) : [`put ${hosts.length} host${hosts.length === 1 ? '' : 's'} back as before run ${rollbackOf} (before-state from ${input.source === 'journal' ? 'the local journal' : 'the backups on the hosts'})`],
+    reasons: blocks.length ? blocks.map((b) => b.message) : !hosts.length ? [`run ${rollbackOf} changed nothing on any host: only its lock is released`] : [`put ${hosts.length} host${hosts.length === 1 ? '' : 's'} back as before run ${rollbackOf} (before-state from ${input.source === 'journal' ? 'the local journal' : 'the backups on the hosts'})`],
     warnings,
     hosts,
     skipped,

@@ -1,5 +1,6 @@
-// The rollback plan as text for humans (same look as `plan`): one line per action, warnings last; also used for --dry-run.
-import type { Palette } from '../cli/output.js';
+// The rollback plan as text for humans (same look as `plan`): hosts with the same action share a line, warnings last; also
+// used for --dry-run.
+import { foldHosts, type Palette } from '../cli/output.js';
 import type { RollbackAction, RollbackPlan } from './types.js';
 
 export function describeRollbackAction(a: RollbackAction): string {
@@ -39,7 +40,12 @@ export function renderRollbackPlan(plan: RollbackPlan, p: Palette): string {
   plan.steps.forEach((s, i) => {
     out.push(`  ${i + 1}. ${p.bold(s.title)} — ${s.actions.length} action${s.actions.length === 1 ? '' : 's'}`);
     for (const n of s.notes) out.push(p.dim(`       ${n}`));
-    for (const a of s.actions) out.push(`       ${p.cyan(a.host)}: ${describeRollbackAction(a)}`);
+    const same = new Map<string, string[]>();
+    for (const a of s.actions) {
+      const text = describeRollbackAction(a);
+      same.set(text, [...(same.get(text) ?? []), a.host]);
+    }
+    for (const [text, hosts] of same) out.push(`       ${p.cyan(foldHosts(hosts))}: ${text}`);
   });
   if (plan.warnings.length) {
     out.push('', p.bold('Warnings'));

@@ -40,8 +40,8 @@ export interface RollbackHostFacts {
   };
   /** The cert dir now. */
   current: { exists: boolean; files: ExpectedFile[]; dir?: { mode?: number; uid?: number; gid?: number } };
-  lock: { runId: string; startedAt?: string; controlHost?: string } | null;
-  manifests: { inPlace: string[]; parked: string[] };
+  lock: { runId: string; startedAt?: string; controlHost?: string; pid?: number } | null;
+  manifests: { inPlace: string[]; parked: string[]; markers?: import('../facts/types.js').ParkMarker[] };
   /** The Manager template backup of the run on this host (issue 6), when the playbook changes templates here. */
   managerTemplates?: { dir: string; found: boolean; verified: boolean; problem?: string; files: number };
 }
@@ -71,7 +71,7 @@ export type RollbackAction =
   | { kind: 'restore'; host: string; from: string; to: string; files: number; changes: string[]; removes: string[] }
   | { kind: 'manager-templates'; host: string; backupDir: string; files: number }
   | { kind: 'manager-db'; host: string; table: string; backup: string }
-  | { kind: 'restart'; host: string; order: number; leader: boolean; manifests: string[]; pauseSeconds: number }
+  | { kind: 'restart'; host: string; order: number; leader: boolean; manifests: string[]; pauseSeconds: number; /** Left stopped by the run (manifests parked with certroll markers): put back first. */ parked?: { runIds: string[]; files: string[] } }
   | { kind: 'check'; host: string; files: number }
   | { kind: 'unlock'; host: string; path: string };
 
@@ -85,6 +85,8 @@ export interface RollbackStep {
 export type RollbackStatus = 'ready' | 'blocked';
 
 export interface RollbackPlan {
+  /** Hosts whose lock a dead process of the rolled-back run left (on this machine): taken over without --break-lock. */
+  takeOver?: string[];
   kind: 'rollback';
   /** This rollback's own run id (its journal entry). */
   rollbackId: string;

@@ -1,6 +1,6 @@
 // Connects to many hosts at once (at most --forks at a time) and runs work on each, one result per host: a failing host never stops the others.
 import pLimit from 'p-limit';
-import { HostError } from '../errors.js';
+import { HostError, aboutHost } from '../errors.js';
 import type { Host } from '../inventory/types.js';
 import { CredentialStore } from './auth.js';
 import { connect, type SshRemote } from './connection.js';
@@ -29,7 +29,7 @@ export interface Fleet {
 export function toHostError(host: string, err: unknown): HostError {
   if (err instanceof HostError) return err;
   const msg = err instanceof Error ? err.message : String(err);
-  return new HostError(host, 'command', `${host}: ${msg}`);
+  return new HostError(host, 'command', aboutHost(host, msg));
 }
 
 /** Connect to every host with p-limit(forks); never throws because of one host. */

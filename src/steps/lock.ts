@@ -40,3 +40,17 @@ export async function releaseLock(r: Remote, certDir: string, runId: string): Pr
   const lock = lockDirOf(certDir);
   await r.sh(sh`grep -qF -- ${runId} ${lock}/owner.json 2>/dev/null && rm -rf -- ${lock}`, { allowFailure: true, timeoutMs: 15_000 }).catch(() => undefined);
 }
+
+/**
+ * Whether a lock was left by a certroll process that is gone: taken on this very machine (same host name) by a pid that no
+ * longer exists. A lock from another machine can never be judged from here (--break-lock is then the operator's call).
+ */
+export function lockIsStale(lock: { controlHost?: string; pid?: number } | null, thisHost: string): boolean {
+  if (!lock || lock.controlHost !== thisHost || typeof lock.pid !== 'number' || lock.pid <= 0) return false;
+  try {
+    process.kill(lock.pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}

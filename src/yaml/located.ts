@@ -25,9 +25,13 @@ const PLAIN_KEY = /^[A-Za-z0-9_-]+$/;
 /** `hosts.tos-2.port`, `groups.master[1]`; keys with other characters are quoted: `hosts["a.example.com"].address`. */
 export function formatPath(path: YamlPath): string {
   let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else if (PLAIN_KEY.test(part)) out += out ? `.${part}` : part;
+  for (const raw of path) {
+    if (typeof raw === 'number') {
+      out += `[${raw}]`;
+      continue;
+    }
+    const part = raw.length > 80 ? `${raw.slice(0, 80)}…` : raw; // keys are echoed at a sane length too
+    if (PLAIN_KEY.test(raw)) out += out ? `.${part}` : part;
     else out += `[${JSON.stringify(part)}]`;
   }
   return out;
@@ -83,7 +87,8 @@ export class LocatedYaml {
 
   /** An InputIssue located at the value (or, with `onKey`, the key) of `path`. */
   issue(path: YamlPath, message: string, onKey = false): InputIssue {
-    const pos = onKey ? this.keyAt(path) : this.at(path);
+    // A document with no node at all (empty, only comments) still has a first line: point there.
+    const pos = (onKey ? this.keyAt(path) : this.at(path)) ?? { line: 1, column: 1 };
     return { file: this.file, line: pos?.line, column: pos?.column, path: formatPath(path), message };
   }
 }

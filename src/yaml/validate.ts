@@ -35,13 +35,26 @@ export function isInvalid<T>(v: Checked<T>): v is Invalid {
   return v === INVALID;
 }
 
-/** How a value is shown in messages: strings quoted, `a mapping`, `a list`, `nothing` for null. */
+/** Longest echo of a user's value in a message; the rest is cut with an ellipsis. */
+export const ECHO_MAX = 80;
+
+/** `s` cut to `max` characters with `…` when longer (messages must stay readable whatever was typed). */
+export function clip(s: string, max = ECHO_MAX): string {
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+/** A user's string as shown in messages: quoted and clipped. */
+export function quoted(s: string): string {
+  return JSON.stringify(clip(s));
+}
+
+/** How a value is shown in messages: strings quoted (and clipped), `a mapping`, `a list`, `nothing` for null. */
 export function describeValue(v: unknown): string {
   if (v === null || v === undefined) return 'nothing';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  if (typeof v === 'string') return JSON.stringify(v);
-  return String(v);
+  if (typeof v === 'string') return quoted(v);
+  return clip(String(v));
 }
 
 function got(v: unknown): string {
@@ -66,6 +79,7 @@ export function editDistance(a: string, b: string): number {
 
 /** The closest candidate to `word` (case-insensitive, within about a third of its length), if any. */
 export function suggest(word: string, candidates: Iterable<string>): string | undefined {
+  if (word.length > 200) return undefined; // no name is that long, and the distance table would be huge
   let best: string | undefined;
   let bestDistance = Infinity;
   const w = word.toLowerCase();
@@ -157,7 +171,7 @@ export function bool(): Rule<boolean> {
 export function oneOf<const T extends string>(values: readonly T[]): Rule<T> {
   return (v, path, ctx) => {
     if (typeof v === 'string' && (values as readonly string[]).includes(v)) return v as T;
-    const hint = typeof v === 'string' ? didYouMean(v, values) : '';
+    const hint = typeof v === 'string' && v.length <= 200 ? didYouMean(v, values) : '';
     return ctx.fail(path, `expected one of ${values.map((x) => JSON.stringify(x)).join(', ')}, ${got(v)}${hint}`);
   };
 }
@@ -165,6 +179,51 @@ export function oneOf<const T extends string>(values: readonly T[]): Rule<T> {
 /** An IPv4 or IPv6 address. */
 export function isIpAddress(s: string): boolean {
   return isIP(s) !== 0;
+}
+
+/**
+ * One spelling per address, for comparisons: IPv4 dotted decimal; IPv6 as eight lowercase hex groups without a zone;
+ * an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) as its IPv4 address. Undefined when `s` is not an IP address.
+ */
+export function normalizeIp(s: string): string | undefined {
+  const family = isIP(s);
+  if (family === 4) return s.split('.').map((x) => String(Number(x))).join('.');
+  if (family !== 6) return undefined;
+  let a = s.split('%')[0]!.toLowerCase();
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(a);
+  if (v4) {
+    const [b0, b1, b2, b3] = v4.slice(1).map(Number) as [number, number, number, number];
+    a = a.slice(0, v4.index) + `${((b0 << 8) | b1).toString(16)}:${((b2 << 8) | b3).toString(16)}`;
+  }
+  const [head, tail] = a.includes('::') ? (a.split('::') as [string, string]) : [a, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  const n = groups.map((g) => parseInt(g, 16));
+  if (n.length !== 8 || n.some((x) => !Number.isInteger(x))) return undefined;
+  if (n.slice(0, 5).every((x) => x === 0) && n[5] === 0xffff) return `${n[6]! >> 8}.${n[6]! & 255}.${n[7]! >> 8}.${n[7]! & 255}`;
+  return n.map((x) => x.toString(16)).join(':');
+}
+
+/** Why an address cannot be a host's or a certificate's: unspecified, broadcast or multicast (or undefined when fine). */
+export function unusableIpReason(s: string): string | undefined {
+  const n = normalizeIp(s);
+  if (n === undefined) return undefined;
+  if (n.includes('.')) {
+    const first = Number(n.split('.')[0]);
+    if (first === 0) return 'an unspecified address (0.0.0.0/8 names no host)';
+    if (n === '255.255.255.255') return 'the broadcast address';
+    if (first >= 224 && first <= 239) return 'a multicast address (224.0.0.0/4)';
+    return undefined;
+  }
+  if (n === '0:0:0:0:0:0:0:0') return 'the unspecified address (::)';
+  if (parseInt(n.split(':')[0]!, 16) >= 0xff00) return 'a multicast address (ff00::/8)';
+  return undefined;
+}
+
+/** The key two host addresses are compared by: the normalised IP, or the lowercase hostname without a final dot. */
+export function addressKey(address: string): string {
+  return normalizeIp(address) ?? address.toLowerCase().replace(/\.$/, '');
 }
 
 const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
@@ -177,10 +236,13 @@ export function isHostname(s: string): boolean {
   return !/^[0-9]+$/.test(labels[labels.length - 1]!);
 }
 
-/** An IPv4 or IPv6 address. */
+/** An IPv4 or IPv6 address that can name a host (not unspecified, broadcast or multicast). */
 export function ip(): Rule<string> {
-  return (v, path, ctx) =>
-    typeof v === 'string' && isIpAddress(v) ? v : ctx.fail(path, `expected an IPv4 or IPv6 address, ${got(v)}`);
+  return (v, path, ctx) => {
+    if (typeof v !== 'string' || !isIpAddress(v)) return ctx.fail(path, `expected an IPv4 or IPv6 address, ${got(v)}`);
+    const bad = unusableIpReason(v);
+    return bad ? ctx.fail(path, `expected the address of a host, got ${quoted(v)}: ${bad}`) : v;
+  };
 }
 
 /** A DNS hostname (letters, digits, hyphens, dots). */
@@ -191,20 +253,23 @@ export function hostname(): Rule<string> {
       : ctx.fail(path, `expected a hostname (letters, digits, '-' and '.'), ${got(v)}`);
 }
 
-/** Where to connect: an IP address or a DNS hostname. */
+/** Where to connect: an IP address of a host, or a DNS hostname. */
 export function hostAddress(): Rule<string> {
-  return (v, path, ctx) =>
-    typeof v === 'string' && (isIpAddress(v) || isHostname(v))
-      ? v
-      : ctx.fail(path, `expected an IP address or a hostname, ${got(v)}`);
+  return (v, path, ctx) => {
+    if (typeof v !== 'string' || !(isIpAddress(v) || isHostname(v))) return ctx.fail(path, `expected an IP address or a hostname, ${got(v)}`);
+    const bad = unusableIpReason(v);
+    return bad ? ctx.fail(path, `expected the address of a host, got ${quoted(v)}: ${bad}`) : v;
+  };
 }
 
-/** A certificate subject alternative name: an IP address, a hostname, or a wildcard `*.example.com`. */
+/** A certificate subject alternative name: an IP address of a host, a hostname, or a wildcard `*.example.com`. */
 export function sanName(): Rule<string> {
-  return (v, path, ctx) =>
-    typeof v === 'string' && (isIpAddress(v) || isHostname(v) || (v.startsWith('*.') && isHostname(v.slice(2))))
-      ? v
-      : ctx.fail(path, `expected an IP address or a DNS name, ${got(v)}`);
+  return (v, path, ctx) => {
+    if (typeof v !== 'string' || !(isIpAddress(v) || isHostname(v) || (v.startsWith('*.') && isHostname(v.slice(2)))))
+      return ctx.fail(path, `expected an IP address or a DNS name, ${got(v)}`);
+    const bad = unusableIpReason(v);
+    return bad ? ctx.fail(path, `expected an address a certificate can name, got ${quoted(v)}: ${bad}`) : v;
+  };
 }
 
 export interface AbsPathOptions {
@@ -227,7 +292,7 @@ export function absPath(opts: AbsPathOptions = {}): Rule<string> {
     if (typeof v !== 'string' || v.length === 0) return ctx.fail(path, `expected ${what}, ${got(v)}`);
     const tilde = opts.tilde && (v === '~' || v.startsWith('~/'));
     if (!tilde && !v.startsWith('/'))
-      return ctx.fail(path, `expected ${what}, got relative path ${JSON.stringify(v)}`);
+      return ctx.fail(path, `expected ${what}, got relative path ${quoted(v)}`);
     if (!(opts.glob ? GLOB_PATH_CHARS : PATH_CHARS).test(v) || v.indexOf('~', 1) >= 0)
       return ctx.fail(
         path,
@@ -355,7 +420,7 @@ export function object<S extends Shape>(shape: S, opts: { name?: string } = {}):
 
 /** `unknown key "adress" (did you mean "address"?); expected one of: address, hostname, ip`. */
 export function unknownKeyMessage(key: string, known: readonly string[]): string {
-  return `unknown key ${JSON.stringify(key)}${didYouMean(key, known)}; expected one of: ${known.join(', ')}`;
+  return `unknown key ${quoted(key)}${didYouMean(key, known)}; expected one of: ${known.join(', ')}`;
 }
 
 /** Runs `rule` on a document's root value; returns the value and every issue found. */

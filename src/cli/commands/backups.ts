@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline/promises';
 import { ExitCode, SafetyStop, UsageError } from '../../errors.js';
 import { makeUi, setExitCode, sshPrompts, withFleetOptions, type GlobalOptions } from '../common.js';
 import { renderTable } from '../output.js';
+import { numberOption } from '../flags.js';
 import { loadInventory } from '../../inventory/load.js';
 import { selectHosts } from '../../inventory/limit.js';
 import { listRuns } from '../../journal/journal.js';
@@ -25,7 +26,7 @@ export const backupsCommand: CommandModule<{}, BackupsArgs> = {
   builder: (y) =>
     withFleetOptions(y)
       .option('prune', { type: 'boolean', default: false, describe: 'Delete backups older than the newest --keep N on each host (never the newest, never one of an unfinished run)' })
-      .option('keep', { type: 'number', describe: 'With --prune: how many of the newest backups to keep on each host (at least 1)' })
+      .option('keep', numberOption('keep', 'With --prune: how many of the newest backups to keep on each host'))
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation before deleting' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'With --prune: show what would be deleted; delete nothing' }) as unknown as Argv<BackupsArgs>,
   handler: async (args) => {

@@ -10,6 +10,7 @@ import { checkFleet } from '../../check/run-check.js';
 import { renderText } from '../../check/render-text.js';
 import { renderPrometheus } from '../../check/render-prometheus.js';
 import { makeUi, setExitCode, sshPrompts, withFleetOptions, type GlobalOptions } from '../common.js';
+import { checkOutputFile, numberOption } from '../flags.js';
 
 export type CheckFormat = 'table' | 'json' | 'prometheus';
 
@@ -17,6 +18,7 @@ export interface CheckArgs extends GlobalOptions {
   'warn-days': number;
   format?: CheckFormat;
   output?: string;
+  wide: boolean;
 }
 
 /** Write a file by rename, so that node_exporter never reads half a file. */
@@ -37,12 +39,12 @@ export const checkCommand: CommandModule<{}, any> = {
   describe: 'Read every certificate on every host (one SSH round trip each): expiry, issuer, SANs, copies that differ',
   builder: (y: Argv) =>
     withFleetOptions(y)
-      .option('warn-days', { type: 'number', default: 30, describe: 'Exit 1 when a certificate expires within this many days (or has expired)' })
+      .option('warn-days', numberOption('warn-days', 'Exit 1 when a certificate expires within this many days (or has expired)', 30))
       .option('format', { choices: ['table', 'json', 'prometheus'] as const, describe: 'Output: table (default), json (same as --json), prometheus (node_exporter textfile metrics)' })
+      .option('wide', { type: 'boolean', default: false, describe: 'List every host by name (host lists are folded once long: "all 205", "200 of 205: x1–x200")' })
       .option('output', { alias: 'o', type: 'string', describe: 'Write the output to this file (atomically: for the node_exporter textfile collector) instead of stdout' })
       .check((a) => {
-        const w = a['warn-days'];
-        if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) throw new UsageError(`--warn-days: expected a number of days >= 0, got ${String(w)}`);
+        checkOutputFile(a.output);
         if (a.json && a.format && a.format !== 'json') throw new UsageError(`--json and --format ${a.format} contradict each other: give one`);
         return true;
       })
@@ -70,7 +72,7 @@ export const checkCommand: CommandModule<{}, any> = {
     } else if (format === 'prometheus') {
       text = renderPrometheus(report);
     } else {
-      text = renderText(report, ui.p) + '\n';
+      text = renderText(report, ui.p, { wide: args.wide }) + '\n';
     }
     if (args.output) {
       await writeAtomically(args.output, text);

@@ -4,6 +4,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { ExitCode, Interrupted, SafetyStop, UsageError } from '../../errors.js';
 import { confirmOrStop, interruptible, makeUi, setExitCode, sshPrompts } from '../common.js';
+import { progressView } from '../output.js';
 import { controlIdentity, loadInputs } from '../pipeline.js';
 import { Journal, checkJournalHome, checkRunId, journalRoot, newRunId, readRun, showValue, type RunSummary } from '../../journal/journal.js';
 import { openFleet } from '../../ssh/fleet.js';
@@ -18,6 +19,7 @@ import type { BeforeState, ManagerScope } from '../../rollback/types.js';
 import type { Inventory } from '../../inventory/types.js';
 import type { Playbook } from '../../playbook/types.js';
 import { resolveTargets } from '../../plan/build.js';
+import { checkFlags, numberOption } from '../flags.js';
 
 export const DEFAULT_PLAYBOOK = 'playbooks/tos-etcd-renew.yaml';
 /** Run ids are made by newRunId(); anything safe as one path component is accepted. */
@@ -51,10 +53,11 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
       .option('json', { type: 'boolean', default: false, describe: 'JSON on stdout (the plan with --dry-run, else the result)' })
       .option('color', { type: 'boolean', describe: 'Force colours on/off (default: on for a TTY, off with NO_COLOR)' })
-      .option('forks', { type: 'number', default: 20, describe: 'Hosts handled in parallel' })
-      .option('pause', { type: 'number', describe: 'Seconds between stopping and starting each etcd node (overrides the playbook)' })
+      .option('forks', numberOption('forks', 'Hosts handled in parallel', 20))
+      .option('pause', numberOption('pause', 'Seconds between stopping and starting each etcd node (overrides the playbook)'))
       .option('break-lock', { type: 'boolean', default: false, describe: 'Remove a stale lock left by a run that died' })
-      .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'Add unknown host keys to known_hosts (changed keys are always refused)' }) as unknown as Argv<RollbackArgs>,
+      .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'Add unknown host keys to known_hosts (changed keys are always refused)' })
+      .middleware(checkFlags as never, true) as unknown as Argv<RollbackArgs>,
   handler: async (args) => {
     const ui = makeUi(args);
     const r = await resolveRollbackArgs(args);
@@ -79,6 +82,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
         unreachable: g.unreachable,
         etcd: g.etcd,
         breakLock: args['break-lock'],
+        controlHost: controlIdentity().controlHost,
         ...(manager ? { manager } : {}),
         ...(args.pause !== undefined ? { pauseSeconds: args.pause } : {}),
       });
@@ -120,7 +124,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
           journal,
           options: { breakLock: args['break-lock'], ...controlIdentity(), ...(args.pause !== undefined ? { pauseSeconds: args.pause } : {}) },
         },
-        { renderer: args.json ? 'silent' : ui.mode.tty ? 'default' : 'simple', forks: args.forks },
+        { ...progressView(ui.mode, ui.say), forks: args.forks },
       ).finally(() => {
         interrupt.dispose();
       });

@@ -3,9 +3,11 @@
 import type { Argv, CommandModule } from 'yargs';
 import { CompletedWithErrors, ExitCode, Interrupted, SafetyStop, UsageError } from '../../errors.js';
 import { confirmOrStop, interruptible, makeUi, setExitCode } from '../common.js';
+import { progressView } from '../output.js';
 import { controlIdentity, preparePlan, type PipelineArgs } from '../pipeline.js';
 import { renderPlan } from '../../plan/render.js';
 import { planOptions, type PlanArgs } from './plan.js';
+import { requirePlaybook } from '../flags.js';
 import { Journal, checkJournalHome, readRun, type RunState } from '../../journal/journal.js';
 import { applyPlan } from '../../apply/engine.js';
 import { hostScope } from '../../plan/build.js';
@@ -44,7 +46,7 @@ export const runCommand: CommandModule<{}, RunArgs> = {
     const { plan, fleet } = prepared;
     try {
       if (args['break-lock']) allowBreakingLock(plan);
-      if (!args.json) ui.say(renderPlan(plan, ui.p));
+      if (!args.json) ui.say(renderPlan(plan, ui.p, { verbose: args.verbose }));
       if (plan.status === 'nothing-to-do') {
         if (args.json) ui.data({ runId: plan.runId, state: 'nothing-to-do', plan });
         return;
@@ -89,7 +91,7 @@ export const runCommand: CommandModule<{}, RunArgs> = {
       };
       const t0 = Date.now();
       const result = await applyPlan(ctx, {
-        renderer: args.json ? 'silent' : ui.mode.tty ? 'default' : 'simple',
+        ...progressView(ui.mode, ui.say),
         forks: args.forks,
         journal,
       }).finally(() => interrupt.dispose());
@@ -143,9 +145,9 @@ async function resolveArgs(args: RunArgs): Promise<PipelineArgs> {
   checkJournalHome('write');
   if (!args.resume) {
     if (args.skip?.length) throw new UsageError('--skip goes with --resume RUN_ID: it records a step of a stopped run as done by hand');
-    if (!args.playbook) throw new UsageError('name the playbook: certroll run -i INVENTORY PLAYBOOK (or --resume RUN_ID)');
-    if (!args.inventory) throw new UsageError('name the inventory with -i FILE');
-    return { ...common, inventory: args.inventory, playbook: args.playbook };
+    const playbook = requirePlaybook('run', args.playbook, ' (or --resume RUN_ID)');
+    if (!args.inventory) throw new UsageError('missing INVENTORY: name it with -i FILE');
+    return { ...common, inventory: args.inventory, playbook };
   }
   const stored = await readRun(args.resume, undefined, '--resume');
   if (!stored) throw new UsageError(`--resume: no run ${args.resume} in the journal (certroll runs lists them); to undo a run without its journal use certroll rollback --from-backup`);

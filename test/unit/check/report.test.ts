@@ -155,6 +155,48 @@ describe('renderText', () => {
   });
 });
 
+describe('renderText at fleet size', () => {
+  const ca = cert({ days: 300, subject: 'CN=etcd-ca', commonName: 'etcd-ca', isCa: true, selfIssued: true, sans: [] });
+  const older = { ...ca, fingerprintSha256: 'FP:older', serialNumber: 'older', notAfter: inDays(20) };
+  const names = Array.from({ length: 205 }, (_, i) => `x${i + 1}`);
+  function big(opts: { down?: number } = {}) {
+    const f = fleet();
+    names.forEach((n, i) => {
+      if (opts.down && i >= names.length - opts.down) f.down(n);
+      else f.host(n, ['/srv/kubernetes/etcd-ca.pem', i < 200 ? ca : older]);
+    });
+    return f.report();
+  }
+
+  it('folds a divergence host list into ranges and counts, and --wide lists every name', () => {
+    const r = big();
+    expect(r.divergences).toHaveLength(1);
+    const text = renderText(r, palette(false));
+    expect(text).toContain('on 200 of 205: x1–x200');
+    expect(text).toContain('on 5 of 205: x201–x205');
+    expect(text).not.toContain('x17,');
+    expect(text).toContain('(--wide or --json lists every host)');
+    expect(text.split('\n').every((l) => l.length < 160)).toBe(true);
+    const wide = renderText(r, palette(false), { wide: true });
+    expect(wide).toContain(`on ${names.slice(0, 200).join(', ')}`);
+    expect(wide).not.toContain('--wide');
+  });
+
+  it('prints many hosts failing the same way once, with their hosts folded', () => {
+    const r = big({ down: 100 });
+    const text = renderText(r, palette(false));
+    const errors = text.split('\n').filter((l) => l.startsWith('error:'));
+    expect(errors).toEqual(['error: 100 hosts not read (100 of 205: x106–x205): connection refused (127.0.0.3:22)']);
+    expect(renderText(r, palette(false), { wide: true }).split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(100);
+  });
+
+  it('keeps a short list as names: no folding, no hint', () => {
+    const text = renderText(fleet().host('tos-1', ['/p.pem', ca]).host('tos-2', ['/p.pem', older]).report(), palette(false));
+    expect(text).toContain('on tos-1\n');
+    expect(text).not.toContain('--wide');
+  });
+});
+
 describe('renderPrometheus', () => {
   it('escapes backslash, double quote and line feed in label values', () => {
     expect(escapeLabelValue('a\\b"c\nd')).toBe('a\\\\b\\"c\\nd');

@@ -34,11 +34,15 @@ function limitError(pattern: string): string[] {
 }
 
 describe('selectHosts', () => {
-  test('no pattern, empty pattern, all and * select every host in inventory order', () => {
+  test('no pattern, all and * select every host in inventory order', () => {
     expect(names()).toEqual(all);
-    expect(names('')).toEqual(all);
     expect(names('all')).toEqual(all);
     expect(names('*')).toEqual(all);
+  });
+
+  test('an empty or blank pattern, or one of separators only, is refused: a limit never widens the run', () => {
+    for (const p of ['', '   ', ',', ' : , '])
+      expect(limitError(p)[0]).toMatch(/names no host or group \(leave --limit out to select every host\)/);
   });
 
   test('a host name, a group name (result in inventory order, not group order)', () => {

@@ -107,10 +107,10 @@ describe('bad inventories are rejected with every problem, its file, line and fi
       `groups.tos-1: group "tos-1" has the same name as a host; rename one of them (--limit would be ambiguous) ${at('bad-groups-shape.yaml', '8:3')}`,
     ]],
     ['a list instead of a mapping', 'bad-root.yaml', [
-      `expected a mapping with hosts: and groups: (and optionally vars: and ssh:) ${at('bad-root.yaml', '1:1')}`,
+      `expected a mapping with hosts: and groups: (and optionally vars: and ssh:), got a list ${at('bad-root.yaml', '1:1')}`,
     ]],
     ['an empty file', 'bad-empty.yaml', [
-      `expected a mapping with hosts: and groups: (and optionally vars: and ssh:) (${fixtures}/bad-empty.yaml)`,
+      `expected a mapping with hosts: and groups: (and optionally vars: and ssh:), got nothing ${at('bad-empty.yaml', '1:1')}`,
     ]],
     ['two YAML documents', 'bad-two-documents.yaml', [
       `expected a single YAML document, found a second one (remove the extra \`---\`) ${at('bad-two-documents.yaml', '6:1')}`,

@@ -44,7 +44,7 @@ const inventoryText = (port: number, host: string) =>
     '  etcd: [m1]',
     '  manager: [mgr]',
   ].join('\n');
-const playbook = parsePlaybook('name: t\nsteps:\n  - type: manager-db\n', 'pb.yaml');
+const playbook = parsePlaybook('name: t\nsteps:\n  - type: preflight\n  - type: backup\n  - type: manager-db\n', 'pb.yaml');
 
 beforeAll(async () => {
   db = await startMariadb();

@@ -25,7 +25,7 @@ const material: Material = {
     key: { content: new Secret(NEW.key), sha256: sha256(NEW.key), size: NEW.key.length },
   },
 };
-const pb = parsePlaybook('name: t\nsteps:\n  - type: manager-templates\n  - type: manager-db\n', 'pb.yaml');
+const pb = parsePlaybook('name: t\nsteps:\n  - type: preflight\n  - type: backup\n  - type: manager-templates\n  - type: manager-db\n', 'pb.yaml');
 const inv = inventory(['n1', 'n2', 'n3'], { manager: ['mgr'] });
 const G = '/var/lib/transwarp-manager/master/content/meta/services/TOS/tos-2.1/templates/gencerts';
 const CONFIG = '{\n  "signing": { "default": { "expiry": "87600h" } }\n}\n';
@@ -71,8 +71,8 @@ function ctxWith(manager: FleetFacts['manager'], opts: { resume?: boolean } = {}
   };
   return { ctx, warnings };
 }
-const tSpec = pb.steps[0] as unknown as ManagerTemplatesStep;
-const dSpec = pb.steps[1] as unknown as ManagerDbStep;
+const tSpec = pb.steps.find((s) => s.type === 'manager-templates') as unknown as ManagerTemplatesStep;
+const dSpec = pb.steps.find((s) => s.type === 'manager-db') as unknown as ManagerDbStep;
 
 describe('manager-templates plan', () => {
   it('backs up, then writes the new CA and the rewritten config.json; the notes carry the version and the diff', () => {
