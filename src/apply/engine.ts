@@ -2,7 +2,7 @@
 import { Listr, PRESET_TIMESTAMP, type ListrTask } from 'listr2';
 import { sh } from '../ssh/quote.js';
 import { Interrupted } from '../errors.js';
-import { releaseLock } from '../steps/lock.js';
+import { lockOwner, noteLockStep, releaseLock } from '../steps/lock.js';
 import type { Journal } from '../journal/journal.js';
 import { stepModules } from '../steps/index.js';
 import { hostInMessage } from './line-log.js';
@@ -113,6 +113,9 @@ export async function applyPlan(ctx: ApplyContext, opts: EngineOptions): Promise
           return;
         }
         if (stepModules[step.type].changesLiveState && step.actions.length) result.pastNoReturn = true;
+        // The lock on the first master says where the run is (what `certroll status` shows if this process dies).
+        const fm = ctx.inventory.firstMaster;
+        if (ctx.locked.has(fm)) await noteLockStep(ctx.remote(fm), ctx.inventory.hosts.find((h) => h.name === fm)!.vars.certDir, lockOwner(ctx), label);
         emit({ event: 'step-start', step: label });
         const phases = ([] as Phase[]).concat(stepModules[step.type].apply(step, spec as never, ctx));
         const toTask = (ph: Phase): ListrTask => ({

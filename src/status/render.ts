@@ -35,7 +35,7 @@ export function renderStatus(r: StatusReport, p: Palette): string {
       out.push(`${pad('Lock')}${p.red(`unreadable owner file (${l.unreadable})`)} on ${l.hosts.join(', ')}`);
       continue;
     }
-    const who = [l.controlHost ? `machine ${l.controlHost}` : 'machine ?', `user ${l.user ?? '?'}`, `pid ${l.pid ?? '?'}`, formatAge(l.ageSeconds), l.step ? `step "${l.step}"` : 'step ?'].join(', ');
+    const who = [l.controlHost ? `machine ${l.controlHost}` : 'machine ?', `user ${l.user ?? '?'}`, `pid ${l.pid ?? '?'}`, formatAge(l.ageSeconds), ...(l.step ? [`step "${l.step}"`] : [])].join(', ');
     const alive = l.alive === true ? p.yellow(' — running now') : l.alive === false ? p.red(' — process gone') : '';
     out.push(`${pad('Lock')}${l.kind} ${p.bold(l.runId)}${l.rollbackOf ? ` (rollback of ${l.rollbackOf})` : ''} (${who})${alive}`);
     out.push(`${pad('')}on ${l.hosts.join(', ')}; journal ${l.journalHere ? 'on this machine' : 'not on this machine'}`);

@@ -54,3 +54,16 @@ export function lockIsStale(lock: { controlHost?: string; pid?: number } | null,
     return (e as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
+
+/** Record the step a run is at in its lock (owner.json gains `step`), so that `status` can say where a dead run stopped. Never throws. */
+export async function noteLockStep(r: Remote, certDir: string, owner: LockOwner, step: string): Promise<void> {
+  const lock = lockDirOf(certDir);
+  await r
+    .sh(sh`grep -qF -- ${owner.runId} ${lock}/owner.json 2>/dev/null && cat > ${lock}/owner.json.tmp && mv -f -- ${lock}/owner.json.tmp ${lock}/owner.json`, { stdin: JSON.stringify({ pid: process.pid, ...owner, step }), allowFailure: true, timeoutMs: 15_000 })
+    .catch(() => undefined);
+}
+
+/** The lock owner record of a run (what preflight writes; noteLockStep rewrites it with the step). */
+export function lockOwner(ctx: { runId: string; plan: { createdAt: string }; options: { controlHost: string; user: string } }): LockOwner {
+  return { runId: ctx.runId, startedAt: ctx.plan.createdAt, controlHost: ctx.options.controlHost, user: ctx.options.user };
+}

@@ -2,7 +2,7 @@
 import { hostFactsScript, lockDirOf, parseHostFacts } from '../facts/host-facts.js';
 import { SafetyStop } from '../errors.js';
 import { sh } from '../ssh/quote.js';
-import { takeLock } from './lock.js';
+import { lockOwner, takeLock } from './lock.js';
 import { failpoint } from '../failpoint.js';
 import type { PreflightStep } from '../playbook/types.js';
 import type { StepModule, StepPlanResult } from './types.js';
@@ -55,7 +55,7 @@ export const preflight: StepModule<PreflightStep> = {
           if (diff.length)
             throw new SafetyStop('facts-changed', `${name}: the cert dir changed since the plan was made (${diff.slice(0, 5).join(', ')})`, 'run `certroll plan` again and review it', name);
         }
-        await takeLock(r, host.vars.certDir, { runId: ctx.runId, startedAt: ctx.plan.createdAt, controlHost: ctx.options.controlHost, user: ctx.options.user }, ctx.options.breakLock);
+        await takeLock(r, host.vars.certDir, lockOwner(ctx), ctx.options.breakLock);
         ctx.locked.add(name);
         failpoint('lock.after');
         report('lock taken');

@@ -2,7 +2,7 @@
 // (as a run killed during the restart leaves them) are named with the command that finishes; a manifest parked by hand
 // is named with the mv that puts it back. status changes nothing on any host.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LAB_INVENTORY, certroll as cli, freshLab, inHost as inHostOf, lab, type LabHostInfo } from '../support/cli.js';
@@ -12,9 +12,11 @@ let hosts: LabHostInfo[];
 const inHost = (h: string, s: string) => inHostOf(hosts, h, s);
 const certroll = (args: string[]) => cli(args, { CERTROLL_HOME: home });
 const RUN = '20261202T093000Z-dead01';
+const PB = join(home, 'fast.yaml');
 const snapshotScript = 'find /srv /opt/kubernetes -exec stat -c "%n %s %Y" {} \\; | sort';
 
 beforeAll(async () => {
+  writeFileSync(PB, readFileSync('playbooks/tos-etcd-renew.yaml', 'utf8').replace('healthTimeoutSeconds: 180', 'healthTimeoutSeconds: 30').replace('stopTimeoutSeconds: 120', 'stopTimeoutSeconds: 30'));
   hosts = await freshLab();
 }, 600_000);
 afterAll(async () => {
@@ -92,4 +94,32 @@ describe('status', { timeout: 120_000 }, () => {
     // status wrote nothing anywhere.
     for (const x of hosts) expect(await inHost(x.name, snapshotScript), x.name).toBe(before[x.name]);
   });
+
+  // The recovery story end to end: kill -9 while a member is parked, then status names it and its one command finishes.
+  for (const journal of ['kept', 'lost'] as const)
+    it(`after kill -9 with a member parked (journal ${journal}): status names the lock and the parked member, its next command finishes, then status is clean`, async () => {
+      await freshLab();
+      const runHome = mkdtempSync(join(home, 'run-'));
+      const env = { CERTROLL_HOME: runHome };
+      const killed = await cli(['run', '-i', LAB_INVENTORY, PB, '--yes', '--pause', '0'], { ...env, CERTROLL_FAILPOINT: 'park.after' });
+      expect(killed.stderr).toContain('failpoint park.after: killing certroll');
+      if (journal === 'lost') rmSync(join(runHome, 'runs'), { recursive: true, force: true });
+
+      const st = await cli(['status', '-i', LAB_INVENTORY, PB, '--json'], env);
+      expect(st.code, st.stderr).toBe(1);
+      const s = JSON.parse(st.stdout);
+      const runId = s.locks[0].runId as string;
+      expect(s.locks[0]).toMatchObject({ kind: 'run', pid: expect.any(Number), journalHere: journal === 'kept' });
+      expect(s.parked.length).toBeGreaterThan(0);
+      expect(s.parked.every((p: { marker?: { runId: string } }) => p.marker?.runId === runId)).toBe(true);
+      const next = s.next.command as string;
+      expect(next).toBe(journal === 'kept' ? `certroll run --resume ${runId}` : `certroll run -i ${LAB_INVENTORY} ${PB} --break-lock`);
+
+      const finish = await cli([...next.split(' ').slice(1), '--yes', '--pause', '0'], env);
+      expect(finish.code, finish.stdout + finish.stderr).toBe(0);
+      const after = await cli(['status', '-i', LAB_INVENTORY, PB], env);
+      expect(after.code, after.stdout).toBe(0);
+      expect(after.stdout).toContain('Next: nothing to do');
+      expect(after.stdout).toMatch(/etcd        3\/3 healthy/);
+    });
 });

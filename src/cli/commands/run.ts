@@ -1,14 +1,14 @@
 // `certroll run`: make the same plan as `plan`, confirm, then apply it step by step with live progress and a journal;
 // `--resume RUN_ID` continues a stopped run from where it stopped, after re-checking everything.
 import type { Argv, CommandModule } from 'yargs';
-import { CompletedWithErrors, ExitCode, Interrupted, SafetyStop, UsageError } from '../../errors.js';
+import { CompletedWithErrors, ExitCode, InputError, Interrupted, SafetyStop, UsageError } from '../../errors.js';
 import { confirmOrStop, interruptible, makeUi, setExitCode } from '../common.js';
 import { progressView } from '../output.js';
-import { controlIdentity, preparePlan, type PipelineArgs } from '../pipeline.js';
+import { controlIdentity, loadInputs, preparePlan, type PipelineArgs } from '../pipeline.js';
 import { renderPlan } from '../../plan/render.js';
 import { planOptions, type PlanArgs } from './plan.js';
 import { requirePlaybook } from '../flags.js';
-import { Journal, checkJournalHome, readRun, type RunState } from '../../journal/journal.js';
+import { Journal, checkJournalHome, journalRoot, readRun, type RunState } from '../../journal/journal.js';
 import { applyPlan } from '../../apply/engine.js';
 import { hostScope } from '../../plan/build.js';
 import type { ApplyContext, OnFailure } from '../../steps/types.js';
@@ -146,8 +146,13 @@ async function resolveArgs(args: RunArgs): Promise<PipelineArgs> {
     if (args.skip?.length) throw new UsageError('--skip goes with --resume RUN_ID: it records a step of a stopped run as done by hand');
     const playbook = requirePlaybook('run', args.playbook, ' (or --resume RUN_ID)');
     if (!args.inventory) throw new UsageError('missing INVENTORY: name it with -i FILE');
+<<<<<<< HEAD
     // The journal directory is checked once the inventory and playbook are known to be valid (their problems come first).
     return { ...common, inventory: args.inventory, playbook, beforeConnect: () => checkJournalHome('write') };
+=======
+    await inputsAndJournal(args.inventory, playbook);
+    return { ...common, inventory: args.inventory, playbook };
+>>>>>>> c-status
   }
   checkJournalHome('write');
   const stored = await readRun(args.resume, undefined, '--resume');
@@ -166,6 +171,24 @@ async function resolveArgs(args: RunArgs): Promise<PipelineArgs> {
     runId: plan.runId,
     resume: { plan, preFacts: stored.facts as FleetFacts, restarted, done, skipped },
   };
+}
+
+/** Before any host: bad inventory or playbook and a journal that cannot be written are named together (preparePlan loads the inputs again). */
+async function inputsAndJournal(inventory: string, playbook: string): Promise<void> {
+  let journal: UsageError | undefined;
+  try {
+    checkJournalHome('write');
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    journal = e;
+  }
+  try {
+    await loadInputs(inventory, playbook);
+  } catch (e) {
+    if (e instanceof InputError && journal) throw new InputError([...e.issues, { file: journalRoot(), path: '', message: journal.message }]);
+    throw e;
+  }
+  if (journal) throw journal;
 }
 
 /** The steps a stopped run finished (or the operator marked done), by playbook index: the last outcome recorded wins. */
