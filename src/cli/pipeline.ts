@@ -29,8 +29,6 @@ export interface PipelineArgs {
   renewWithinDays: number;
   force: boolean;
   pauseSeconds?: number;
-  /** Called once the inputs are valid, before any host is contacted (checks that come after the input's own). */
-  beforeConnect?: () => void;
   /** --break-lock: a lock left on the hosts is a run that died (its work counts as unfinished). */
   breakLock?: boolean;
   runId?: string;
@@ -62,7 +60,6 @@ export async function loadInputs(inventoryFile: string, playbookFile: string): P
 
 export async function preparePlan(args: PipelineArgs): Promise<Prepared> {
   const { inventory, playbook } = await loadInputs(args.inventory, args.playbook);
-  args.beforeConnect?.();
   const now = args.now ?? new Date();
   // The Manager database password: from its environment variable, else asked on the terminal (kept in memory only).
   const db = inventory.vars.managerDb;

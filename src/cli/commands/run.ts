@@ -146,13 +146,8 @@ async function resolveArgs(args: RunArgs): Promise<PipelineArgs> {
     if (args.skip?.length) throw new UsageError('--skip goes with --resume RUN_ID: it records a step of a stopped run as done by hand');
     const playbook = requirePlaybook('run', args.playbook, ' (or --resume RUN_ID)');
     if (!args.inventory) throw new UsageError('missing INVENTORY: name it with -i FILE');
-<<<<<<< HEAD
-    // The journal directory is checked once the inventory and playbook are known to be valid (their problems come first).
-    return { ...common, inventory: args.inventory, playbook, beforeConnect: () => checkJournalHome('write') };
-=======
     await inputsAndJournal(args.inventory, playbook);
     return { ...common, inventory: args.inventory, playbook };
->>>>>>> c-status
   }
   checkJournalHome('write');
   const stored = await readRun(args.resume, undefined, '--resume');
