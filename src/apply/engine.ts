@@ -1,5 +1,9 @@
 // Executes a plan: each planned step's phases as listr2 tasks (per-host sub-tasks), journaled; locks released and staged files cleaned at the end.
-import { Listr, PRESET_TIMESTAMP, type ListrTask } from 'listr2';
+import type { ListrTask } from 'listr2';
+import type * as listr2Module from 'listr2';
+import { lazyRequire } from '../lazy.js';
+
+const listr2 = lazyRequire<typeof listr2Module>('listr2');
 import { sh } from '../ssh/quote.js';
 import { Interrupted } from '../errors.js';
 import { lockOwner, noteLockStep, releaseLock } from '../steps/lock.js';
@@ -65,7 +69,7 @@ export function topLevelListrOptions(renderer: RendererChoice, exitOnError = tru
     renderer,
     fallbackRenderer: 'simple',
     rendererOptions: { collapseSubtasks: false, showErrorMessage: true },
-    fallbackRendererOptions: { timestamp: PRESET_TIMESTAMP },
+    fallbackRendererOptions: { timestamp: listr2.PRESET_TIMESTAMP },
   } as never;
 }
 
@@ -145,7 +149,7 @@ export async function applyPlan(ctx: ApplyContext, opts: EngineOptions): Promise
     };
   });
   // Before the point of no return a failure stops the run (nothing changed); after it, independent steps still run.
-  const list = new Listr(stepTasks, topLevelListrOptions(opts.renderer, false));
+  const list = new listr2.Listr(stepTasks, topLevelListrOptions(opts.renderer, false));
   try {
     await list.run();
   } catch (e) {

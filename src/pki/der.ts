@@ -1,9 +1,12 @@
 // Low-level encoding helpers over node-forge's ASN.1: PEM blocks, DER ↔ ASN.1, OIDs, names, times, bit strings, hex.
-import forge from 'node-forge';
+import type forgeModule from 'node-forge';
+import { lazy, lazyRequire } from '../lazy.js';
 
-const asn1 = forge.asn1;
-export type Asn1 = forge.asn1.Asn1;
-export const { Class, Type } = asn1;
+const forge = lazyRequire<typeof forgeModule>('node-forge');
+const asn1 = lazy(() => forge.asn1);
+export type Asn1 = forgeModule.asn1.Asn1;
+export const Class = lazy(() => forge.asn1.Class);
+export const Type = lazy(() => forge.asn1.Type);
 
 /** One `-----BEGIN X-----` … `-----END X-----` block. `headers` are RFC 1421 headers (Proc-Type, DEK-Info). */
 export interface PemBlock {

@@ -1,5 +1,9 @@
 // Executes a rollback plan as listr2 tasks: lock → verify every backup → restore → rolling restart → check as before; lock released at the end.
-import { Listr, type ListrTask } from 'listr2';
+import type { ListrTask } from 'listr2';
+import type * as listr2Module from 'listr2';
+import { lazyRequire } from '../lazy.js';
+
+const listr2 = lazyRequire<typeof listr2Module>('listr2');
 import { topLevelListrOptions, type EngineEvent } from '../apply/engine.js';
 import { hostInMessage } from '../apply/line-log.js';
 import { releaseLock, takeLock } from '../steps/lock.js';
@@ -235,7 +239,7 @@ export async function applyRollback(ctx: RollbackContext, opts: RollbackOptions)
         },
       };
     });
-  const list = new Listr(tasks, topLevelListrOptions(opts.renderer));
+  const list = new listr2.Listr(tasks, topLevelListrOptions(opts.renderer));
   try {
     await list.run();
   } catch (e) {

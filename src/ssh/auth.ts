@@ -1,9 +1,11 @@
 // Chooses how to log in to a host: identity file (decrypted with a passphrase from env or prompt), ssh-agent, then password.
 import { readFile } from 'node:fs/promises';
-import ssh2, { type AnyAuthMethod, type AuthHandlerMiddleware, type ParsedKey } from 'ssh2';
+import type { AnyAuthMethod, AuthHandlerMiddleware, ParsedKey } from 'ssh2';
+import type ssh2Module from 'ssh2';
+import { lazyRequire } from '../lazy.js';
 
 // ssh2 is CommonJS: take its members from the default export (named imports fail under plain Node ESM).
-const { utils } = ssh2;
+const ssh2 = lazyRequire<typeof ssh2Module>('ssh2');
 import { HostError } from '../errors.js';
 import type { Host } from '../inventory/types.js';
 import { Secret } from '../secret.js';
@@ -53,7 +55,7 @@ export class CredentialStore {
       throw new HostError(host, 'auth', `${host}: cannot read identity file ${file}: ${(err as Error).message}`,
         'check ssh.identityFile in the inventory');
     }
-    let parsed = utils.parseKey(data);
+    let parsed = ssh2.utils.parseKey(data);
     if (parsed instanceof Error && /passphrase/i.test(parsed.message)) {
       const envPass = this.opts.env[envNames.keyPassphrase];
       let pass: string | undefined = envPass;
@@ -62,7 +64,7 @@ export class CredentialStore {
         throw new HostError(host, 'auth', `${host}: identity file ${file} is encrypted and no passphrase was given`,
           `set ${envNames.keyPassphrase} or run in a terminal to be asked for it`);
       }
-      parsed = utils.parseKey(data, pass);
+      parsed = ssh2.utils.parseKey(data, pass);
       if (parsed instanceof Error) {
         throw new HostError(host, 'auth', `${host}: cannot decrypt identity file ${file} (wrong passphrase?)`,
           `check ${envNames.keyPassphrase} or the passphrase you typed`);

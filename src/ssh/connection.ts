@@ -3,11 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { basename, dirname, posix } from 'node:path';
 import pLimit from 'p-limit';
-import ssh2, { type ClientChannel, type ConnectConfig, type SFTPWrapper, type Stats } from 'ssh2';
+import type { ClientChannel, ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
+import type ssh2Module from 'ssh2';
+import { lazyRequire } from '../lazy.js';
 
 // ssh2 is CommonJS: take its members from the default export (named imports fail under plain Node ESM).
-const { Client } = ssh2;
-type Client = InstanceType<typeof Client>;
+const ssh2 = lazyRequire<typeof ssh2Module>('ssh2');
+type Client = InstanceType<typeof ssh2Module.Client>;
 import { HostError } from '../errors.js';
 import type { Host } from '../inventory/types.js';
 import { CredentialStore, makeAuthHandler } from './auth.js';
@@ -119,7 +121,7 @@ async function openClient(host: Host, opts: ConnectOptions, creds: CredentialSto
   const identity = host.ssh.identityFile ? await creds.identity(host.name, expandHome(host.ssh.identityFile)) : undefined;
   const { handler, tried } = makeAuthHandler(host, creds, opts.env, identity);
 
-  const client = new Client();
+  const client = new ssh2.Client();
   let hostKeyFailure: HostError | undefined;
 
   const hostVerifier = (key: Buffer, verify: (ok: boolean) => void): void => {

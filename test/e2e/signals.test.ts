@@ -14,11 +14,11 @@ let hosts: LabHostInfo[];
 const inHost = (h: string, s: string) => inHostOf(hosts, h, s);
 const etcd = () => hosts.filter((h) => h.roles.includes('etcd'));
 
-function events(runId: string): Array<{ event: string; host?: string; step?: string }> {
+function events(runId: string): Array<{ event: string; host?: string; step?: string; message?: string }> {
   const f = join(home, 'runs', runId, 'events.jsonl');
   return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean).flatMap((l) => { try { return [JSON.parse(l)]; } catch { return []; } }) : [];
 }
-const latestRunId = () => readdirSync(join(home, 'runs')).sort().at(-1)!;
+const latestRunId = () => readdirSync(join(home, 'runs')).sort().at(-1) ?? 'none-yet';
 async function until(cond: () => boolean, ms = 120_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -60,7 +60,8 @@ afterAll(async () => {
 describe('signals', { timeout: 300_000 }, () => {
   it('SIGHUP with the terminal gone (stdout and stderr closed) during the rolling restart: exit 129, journal interrupted, no member parked, --resume completes', async () => {
     const run = startRun();
-    await until(() => existsSync(join(home, 'runs')) && events(latestRunId()).some((e) => e.event === 'node-restarted'));
+    // While a member is parked (its manifests moved out, the 3 s pause running): the signal must not leave it down.
+    await until(() => existsSync(join(home, 'runs')) && events(latestRunId()).some((e) => e.event === 'result' && /^park:/.test(e.message ?? '')));
     // The terminal closes: the reading ends of stdout and stderr go away (every later write gets EPIPE), then SIGHUP.
     run.child.stdout.destroy();
     run.child.stderr.destroy();
@@ -102,7 +103,8 @@ describe('signals', { timeout: 300_000 }, () => {
     parent.stdout.on('data', (d) => (report += d));
     parent.stderr.on('data', (d) => (report += d));
     const ended = new Promise<void>((resolve) => parent.on('close', () => resolve()));
-    await until(() => existsSync(join(home, 'runs')) && events(latestRunId()).some((e) => e.event === 'node-restarted'));
+    // While a member is parked (its manifests moved out, the 3 s pause running): the signal must not leave it down.
+    await until(() => existsSync(join(home, 'runs')) && events(latestRunId()).some((e) => e.event === 'result' && /^park:/.test(e.message ?? '')));
     writeFileSync(hangup, '');
     await ended;
     const end = JSON.parse(report.trim().split('\n').at(-1)!) as { code: number | null; signal: number | null };
@@ -116,7 +118,8 @@ describe('signals', { timeout: 300_000 }, () => {
 
   it('SIGTERM during the rolling restart: exit 143, journal interrupted, no member parked', async () => {
     const run = startRun();
-    await until(() => existsSync(join(home, 'runs')) && events(latestRunId()).some((e) => e.event === 'node-restarted'));
+    // While a member is parked (its manifests moved out, the 3 s pause running): the signal must not leave it down.
+    await until(() => existsSync(join(home, 'runs')) && events(latestRunId()).some((e) => e.event === 'result' && /^park:/.test(e.message ?? '')));
     run.child.kill('SIGTERM');
     const { code, signal } = await run.exit;
     expect(signal).toBeNull();

@@ -18,13 +18,16 @@ beforeAll(async () => {
   w.cfsslLeaf('leaf', 'ca', ['m1', 'm2', '127.0.0.1', '127.0.77.1', '127.0.77.2', 'old-alias'], { expiry: '8760h' });
   w.cfsslCa('other');
   w.cfsslLeaf('foreign', 'other', ['m1']);
-  newCa = renewCa({ caCertPem: w.read('ca.pem'), caKeyPem: w.secret('ca-key.pem') }).certPem;
+  // One "now" for both, as makeMaterial does: issued a second apart, the leaf would outlive the CA by that second.
+  const now = new Date();
+  newCa = renewCa({ caCertPem: w.read('ca.pem'), caKeyPem: w.secret('ca-key.pem'), now }).certPem;
   const old = parseCertificates(w.read('leaf.pem'))[0]!;
   newLeaf = await issueLeaf({
     caCertPem: newCa,
     caKeyPem: w.secret('ca-key.pem'),
     template: w.read('leaf.pem'),
     sans: etcdLeafSans({ oldSans: old.sans, members, serviceIp: '10.10.10.1' }),
+    now,
   });
 });
 afterAll(() => w.remove());
