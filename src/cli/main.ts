@@ -19,7 +19,8 @@ export async function main(argv: string[]): Promise<number> {
       .wrap(Math.min(110, process.stdout.columns || 100))
       .epilogue(EXIT_CODES_HELP)
       .fail((msg, err) => {
-        throw err ?? new UsageError(msg);
+        // yargs' own parse errors (YError) are usage errors (exit 3), never "a bug in certroll".
+        throw err && err.name !== 'YError' ? err : new UsageError(err?.message ?? msg);
       })
       .help()
       .alias('h', 'help')
