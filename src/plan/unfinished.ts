@@ -61,7 +61,11 @@ export function unfinishedReasons(inv: Inventory, playbook: Playbook, facts: Fle
     const name = playbook.files[role];
     const want = fm.certDir.files.find((f) => f.path === name)?.sha256;
     if (!want) continue;
-    const differ = targets.filter((h) => facts.hosts[h] && facts.hosts[h]!.certDir.files.find((f) => f.path === name)?.sha256 !== want);
+    // A host without the file is a layout the next renewal completes, not a renewal left half done.
+    const differ = targets.filter((h) => {
+      const sha = facts.hosts[h]?.certDir.files.find((f) => f.path === name)?.sha256;
+      return sha !== undefined && sha !== want;
+    });
     if (differ.length) reasons.push(`${name} on ${differ.join(', ')} differs from ${inv.firstMaster}'s`);
   }
   const m = facts.manager;
