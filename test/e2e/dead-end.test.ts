@@ -85,5 +85,6 @@ describe('a failing step after the roll', { timeout: 300_000 }, () => {
     expect(final.skippedByOperator).toEqual([expect.stringContaining('restart-flannel')]);
     const runs = await certroll(['runs']);
     expect(runs.stdout).toContain(runId);
+    expect(runs.stdout).toMatch(/DONE BY HAND[\s\S]*7\. restart-flannel/);
   });
 });

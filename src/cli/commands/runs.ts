@@ -26,6 +26,7 @@ export const runsCommand: CommandModule<{}, { json: boolean; color?: boolean }> 
         { header: 'STARTED', get: (r) => clean(r.startedAt) },
         { header: 'ENDED', get: (r) => clean(r.endedAt) },
         { header: 'STOPPED AT', get: (r) => clean(r.damaged ?? r.stoppedAt) },
+        { header: 'DONE BY HAND', get: (r) => clean((Array.isArray(r.skippedByOperator) ? r.skippedByOperator : []).join(', ')) },
         { header: 'PLAYBOOK', get: (r) => clean(r.kind === 'rollback' ? `rollback of ${r.rollbackOf ?? '?'}` : r.playbook) },
       ]),
     );
