@@ -3,7 +3,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { chmod, chown, cp, lstat, mkdir, readFile, readdir, rename, rm, rmdir, utimes, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import { LabLayout, gencertsDir, inHost, resolveOptions, type LabHost, type LabOptions } from './layout.js';
 import { apiserverManifest, etcdEndpoints, etcdManifest, flannelManifest, inventoryYaml, managerDbSql, myCnf, sshdConfig } from './files.js';
@@ -426,13 +426,17 @@ export async function down(dir: string, log: Log): Promise<void> {
   }
   const byNs = pidsByMountNs();
   const own = mountNs(process.pid);
-  const pids: number[] = [];
+  // A lab host's namespace is found from its anchor, or, when the anchor is gone but the host's sshd, kubelet or
+  // MariaDB lingers, from any process in another mount namespace whose command line names the lab's host dirs.
+  const hostsDir = join(resolve(dir), 'hosts') + '/';
+  const namespaces = new Set<string>();
   for (const h of state.hosts) {
-    if (!anchorAlive(h)) continue;
-    const ns = mountNs(h.anchorPid);
-    if (!ns || ns === own) continue;
-    pids.push(...(byNs.get(ns) ?? []));
+    if (anchorAlive(h)) namespaces.add(mountNs(h.anchorPid)!);
   }
+  for (const [ns, members] of byNs) {
+    if (ns !== own && !namespaces.has(ns) && members.some((p) => cmdline(p).includes(hostsDir))) namespaces.add(ns);
+  }
+  const pids = [...namespaces].flatMap((ns) => byNs.get(ns) ?? []);
   if (pids.length) log(`ending ${pids.length} processes in ${state.hosts.length} hosts`);
   // Everything is thrown away, so no long grace: etcd members stopping together can spend seconds handing over leadership.
   await endProcesses(pids, 2000);
@@ -499,7 +503,15 @@ export async function reset(dir: string, log: Log): Promise<void> {
   const t0 = Date.now();
   const { layout, state } = stateOf(dir);
   const dead = state.hosts.filter((h) => !anchorAlive(h));
-  if (dead.length || !state.complete) throw new Error(`the lab is broken (${dead.map((h) => h.name).join(', ') || 'incomplete up'}): run \`npm run lab -- down\` then \`up\``);
+  if (dead.length || !state.complete) {
+    // A lab whose processes are gone (the machine rebooted, someone killed them) or whose `up` never finished is rebuilt:
+    // a freshly built lab is exactly the state reset promises.
+    log(`the lab in ${dir} is broken (${dead.length ? `${dead.map((h) => h.name).join(', ')}: namespace anchor gone` : 'its `up` never finished'}): rebuilding it`);
+    await down(dir, log);
+    await up({ ...state.options }, log);
+    log(`lab reset (rebuilt) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    return;
+  }
   const limit = pLimit(12);
   await Promise.all(state.hosts.map((h) => limit(async () => {
     if (!h.sshdPid || !isAlive(h.sshdPid)) h.sshdPid = await startSshdProcess(layout, h);

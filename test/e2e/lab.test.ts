@@ -160,4 +160,21 @@ describe('the local lab', () => {
     expect(out.match(/is healthy/g)).toHaveLength(3);
     for (const m of lab.masters) expect((await runningContainers(m.name)).sort()).toEqual(['tos-apiserver', 'tos-etcd']);
   });
+
+  it('reset rebuilds a lab whose anchors are gone while its sshd and etcd linger (as after a crash), leaving no stray process', async () => {
+    // The CI machine once kept a lab.json whose processes were gone: reset refused, and every test of a file failed.
+    for (const h of lab.hosts) process.kill(h.anchorPid, 'SIGKILL');
+    const lingering = (await execFileP('sh', ['-c', `for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '${lab.dir}/hosts/' || true`])).stdout.trim();
+    expect(Number(lingering)).toBeGreaterThan(0);
+    await execFileP('node', ['dist/lab/cli.js', 'reset', '--dir', lab.dir]);
+    lab = await ensureLab(lab.dir);
+    for (const h of lab.hosts) expect((await ssh(h.address, 'hostname')).stdout).toBe(`${h.name}\n`);
+    const out = await etcdctl(lab.masters[0]!.name, `--endpoints ${lab.etcdEndpoints.join(',')} endpoint health`);
+    expect(out.match(/is healthy/g)).toHaveLength(3);
+    // Every process naming the lab's host dirs belongs to the rebuilt hosts: nothing of the old one is left listening.
+    const stray = (await execFileP('sh', ['-c', `for p in /proc/[0-9]*; do c=$(tr '\\0' ' ' < $p/cmdline 2>/dev/null); case "$c" in *'${lab.dir}/hosts/'*) echo "$(readlink $p/ns/mnt)";; esac; done | sort -u`])).stdout.trim().split('\n');
+    const live = new Set(await Promise.all(lab.hosts.map(async (h) => (await execFileP('readlink', [`/proc/${h.anchorPid}/ns/mnt`])).stdout.trim())));
+    const own = (await execFileP('readlink', ['/proc/self/ns/mnt'])).stdout.trim();
+    expect(stray.filter((ns) => ns !== own && !live.has(ns))).toEqual([]);
+  }, 120_000);
 });
