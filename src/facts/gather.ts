@@ -32,7 +32,7 @@ export async function gatherFacts(fleet: Fleet, inv: Inventory, playbook: Playbo
       scope: (n: string) => hostScope(inv, playbook, n),
     };
     try {
-      facts.etcd = await queryCluster(ctx, from);
+      facts.etcd = await queryCluster(ctx, from, undefined, { served: true });
     } catch (e) {
       facts.etcd = { queriedFrom: from, members: [], statuses: [], health: [], memberOfHost: {}, error: (e as Error).message };
     }

@@ -113,6 +113,11 @@ export interface EtcdFacts {
   memberOfHost: Record<string, string>;
   /** Why facts could not be read, when they could not. */
   error?: string;
+  /**
+   * The leaf certificate (PEM) each client endpoint presented in a TLS handshake, by endpoint URL; null when none was
+   * seen. Absent when not asked for or when the querying host has no openssl.
+   */
+  served?: Record<string, string | null>;
 }
 
 export interface HostFailure {

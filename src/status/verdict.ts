@@ -1,5 +1,6 @@
 // The pure half of `certroll status`: from host facts, backups and the local journal, what state the fleet is in and the
 // one command that moves it forward. No I/O: every input is passed in, so every verdict is unit-tested.
+import { describeServedMismatch, servedMismatches } from '../facts/served.js';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { FleetFacts, HostFacts, LockInfo } from '../facts/types.js';
@@ -16,6 +17,8 @@ export interface StatusHost {
   certDir: string;
   manifestsDir: string;
   parkDir: string;
+  /** The etcd client endpoint, on etcd hosts: their served certificate is compared with the file. */
+  etcdEndpoint?: string;
 }
 
 export interface StatusInput {
@@ -242,7 +245,8 @@ export function buildStatus(input: StatusInput): StatusReport {
   for (const s of stale) findings.push(`${s.host}: leftover marker ${s.file}${s.runId ? ` of run ${s.runId}` : ''} (its manifest is in place)`);
   for (const c of certificates)
     if (c.versions.length > 1) findings.push(`${c.file}: ${c.versions.length} versions on the fleet; ${c.differ.length ? `${c.differ.join(', ')} differ from the first master ${c.firstMaster.host}` : `the first master ${c.firstMaster.host} is not reachable`}`);
-  const targetState = managerState(input);
+  const members = input.hosts.filter((h) => h.etcdEndpoint).map((h) => ({ host: h.name, endpoint: h.etcdEndpoint! }));
+  const targetState = [...managerState(input), ...servedMismatches(members, input.facts).map((m) => clean(describeServedMismatch(m, input.files.cert)))];
   findings.push(...targetState);
   for (const r of unfinished) findings.push(`run ${r.runId} did not finish (journal: ${r.state}${r.stoppedAt ? ` at ${r.stoppedAt}` : ''})`);
   for (const b of backups.filter((x) => !x.verified)) findings.push(`backup of run ${b.runId} does not verify on ${b.hosts.filter((h) => h.certroll && !h.verified).map((h) => h.host).join(', ')}`);

@@ -1,5 +1,5 @@
 // etcd health as the rolling restart and preflight see it: etcdctl run on a node with that node's certificates.
-import { assembleEtcdFacts, etcdFactsScript, splitEtcdFactsOutput } from '../facts/etcd-facts.js';
+import { assembleEtcdFacts, etcdFactsScript, parseServed, splitEtcdFactsOutput } from '../facts/etcd-facts.js';
 import type { EtcdFacts } from '../facts/types.js';
 import type { Host, Inventory } from '../inventory/types.js';
 import { SafetyStop } from '../errors.js';
@@ -32,11 +32,17 @@ export function etcdctlLine(ctx: Ctx, host: string): string {
   return quoteArgv(renderArgv(ctx.playbook.etcdctl, ctx.scope(host)));
 }
 
-/** Member list, status and health of every endpoint, queried from `from` (one round trip). */
-export async function queryCluster(ctx: Ctx, from: string, endpoints = endpointsOf(ctx.inventory)): Promise<EtcdFacts> {
-  const r = await ctx.remote(from).sh(etcdFactsScript(etcdctlLine(ctx, from), endpoints), { allowFailure: true, timeoutMs: 30_000 });
+/**
+ * Member list, status and health of every endpoint, queried from `from` (one round trip). `served`: also the certificate
+ * each endpoint presents (for the facts, not for the health polls of a restart).
+ */
+export async function queryCluster(ctx: Ctx, from: string, endpoints = endpointsOf(ctx.inventory), opts: { served?: boolean } = {}): Promise<EtcdFacts> {
+  const r = await ctx.remote(from).sh(etcdFactsScript(etcdctlLine(ctx, from), endpoints, opts), { allowFailure: true, timeoutMs: 30_000 });
   const hosts = etcdHosts(ctx.inventory);
-  return assembleEtcdFacts(from, splitEtcdFactsOutput(r.stdout), hosts, r.exitCode === 0 ? undefined : r.stderr.trim() || `exit ${r.exitCode}`);
+  const facts = assembleEtcdFacts(from, splitEtcdFactsOutput(r.stdout), hosts, r.exitCode === 0 ? undefined : r.stderr.trim() || `exit ${r.exitCode}`);
+  const served = opts.served ? parseServed(r.stdout) : undefined;
+  if (served) facts.served = served;
+  return facts;
 }
 
 /** Problems that make the cluster unfit for a restart; empty when healthy with one leader. */
