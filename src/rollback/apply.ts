@@ -34,6 +34,9 @@ export interface RollbackContext {
   signal: AbortSignal;
   journal: Journal;
   options: { breakLock: boolean; controlHost: string; user: string; pauseSeconds?: number };
+  /** Replace a dropped connection; a parked node's restart retries for reconnectSeconds (src/steps/rolling-restart.ts). */
+  reconnect?: (host: string) => Promise<Remote>;
+  reconnectSeconds?: number;
 }
 
 export interface RollbackOptions {
@@ -143,7 +146,7 @@ function itemsOf(ctx: RollbackContext, step: RollbackStep, result: RollbackResul
       if (!spec || !planned.length) return [];
       const pause = ctx.options.pauseSeconds ?? spec.pauseSeconds;
       const remaining = planned.map((a) => a.host);
-      const rctx: RestartContext = { inventory: ctx.inventory, playbook: ctx.playbook, remote: ctx.remote, scope: ctx.scope, runId: ctx.plan.rollbackOf, signal: ctx.signal };
+      const rctx: RestartContext = { inventory: ctx.inventory, playbook: ctx.playbook, remote: ctx.remote, scope: ctx.scope, runId: ctx.plan.rollbackOf, signal: ctx.signal, reconnect: ctx.reconnect, reconnectSeconds: ctx.reconnectSeconds };
       return planned.map((_, i) => ({
         title: `node ${i + 1}/${planned.length}`,
         run: async (report) => {

@@ -74,6 +74,13 @@ export interface ApplyContext {
   journalIntent?: (e: { event: string; host?: string; message?: string }) => Promise<void>;
   /** Hosts whose lock this run holds (released at the end). */
   locked: Set<string>;
+  /**
+   * Replace a host's dropped SSH connection (Fleet.reconnect). Used where giving up would leave a member down: a parked
+   * node's restart retries with backoff for `reconnectSeconds` before it stops the run.
+   */
+  reconnect?: (host: string) => Promise<Remote>;
+  /** How long to keep trying to reconnect to a parked member's host (--reconnect-timeout; default 120 s). */
+  reconnectSeconds?: number;
 }
 
 /** One unit of work the engine shows as a sub-task: per host, or one for the whole step. */

@@ -36,6 +36,7 @@ interface RollbackArgs {
   color?: boolean;
   forks: number;
   pause?: number;
+  'reconnect-timeout': number;
   'break-lock': boolean;
   'accept-new-host-keys': boolean;
 }
@@ -56,6 +57,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
       .option('forks', numberOption('forks', 'Hosts handled in parallel', 20))
       .option('pause', numberOption('pause', 'Seconds between stopping and starting each etcd node (overrides the playbook)'))
       .option('break-lock', { type: 'boolean', default: false, describe: 'Remove a stale lock left by a run that died' })
+      .option('reconnect-timeout', numberOption('reconnect-timeout', 'How long a parked etcd node\'s restart keeps reconnecting to its host when the SSH connection drops, before the run stops', 120))
       .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'Add unknown host keys to known_hosts (changed keys are always refused)' })
       .middleware(checkFlags as never, true) as unknown as Argv<RollbackArgs>,
   handler: async (args) => {
@@ -123,6 +125,8 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
           signal: interrupt.signal,
           journal,
           options: { breakLock: args['break-lock'], ...controlIdentity(), ...(args.pause !== undefined ? { pauseSeconds: args.pause } : {}) },
+          reconnect: (h) => fleet.reconnect(h),
+          reconnectSeconds: args['reconnect-timeout'],
         },
         { ...progressView(ui.mode, ui.say), forks: args.forks },
       ).finally(() => {

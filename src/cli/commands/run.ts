@@ -1,5 +1,6 @@
 // `certroll run`: make the same plan as `plan`, confirm, then apply it step by step with live progress and a journal;
 // `--resume RUN_ID` continues a stopped run from where it stopped, after re-checking everything.
+import { numberOption } from '../flags.js';
 import type { Argv, CommandModule } from 'yargs';
 import { CompletedWithErrors, ExitCode, InputError, Interrupted, SafetyStop, UsageError } from '../../errors.js';
 import { confirmOrStop, interruptible, makeUi, setExitCode } from '../common.js';
@@ -23,6 +24,7 @@ interface RunArgs extends Omit<PlanArgs, 'playbook' | 'inventory'> {
   resume?: string;
   skip?: string[];
   'on-failure': OnFailure;
+  'reconnect-timeout': number;
 }
 
 export const runCommand: CommandModule<{}, RunArgs> = {
@@ -32,6 +34,7 @@ export const runCommand: CommandModule<{}, RunArgs> = {
     planOptions(y, false)
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
       .option('break-lock', { type: 'boolean', default: false, describe: 'Remove a stale lock left by a run that died' })
+      .option('reconnect-timeout', numberOption('reconnect-timeout', 'How long a parked etcd node\'s restart keeps reconnecting to its host when the SSH connection drops, before the run stops', 120))
       .option('resume', { type: 'string', describe: 'Continue the stopped run RUN_ID: retry only the steps that failed or did not run' })
       .option('skip', { type: 'string', array: true, describe: 'With --resume: record that you did STEP by hand (its title, type or number) and go on without it' })
       .option('on-failure', {
@@ -88,6 +91,8 @@ export const runCommand: CommandModule<{}, RunArgs> = {
         journalIntent: (e) => journal.intent(e),
         signal: interrupt.signal,
         locked: new Set(),
+        reconnect: (h) => fleet.reconnect(h),
+        reconnectSeconds: args['reconnect-timeout'],
       };
       const t0 = Date.now();
       const result = await applyPlan(ctx, {
