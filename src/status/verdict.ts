@@ -243,8 +243,10 @@ export function buildStatus(input: StatusInput): StatusReport {
   for (const p of parked)
     findings.push(`${p.host}: ${p.manifest} parked at ${p.path} (member down)${p.marker ? ` by run ${p.marker.runId}${p.marker.sha256Matches ? '' : ' — its sha256 differs from the marker'}` : p.markerProblem ? ` — marker unreadable: ${p.markerProblem}` : ' — no certroll marker: parked by hand?'}`);
   for (const s of stale) findings.push(`${s.host}: leftover marker ${s.file}${s.runId ? ` of run ${s.runId}` : ''} (its manifest is in place)`);
+  // Versions held by hosts (a version only in the Manager's templates is reported by the target state below).
+  const onHosts = (c: CertRole) => c.versions.filter((v) => v.hosts.length > 0).length;
   for (const c of certificates)
-    if (c.versions.length > 1) findings.push(`${c.file}: ${c.versions.length} versions on the fleet; ${c.differ.length ? `${c.differ.join(', ')} differ from the first master ${c.firstMaster.host}` : `the first master ${c.firstMaster.host} is not reachable`}`);
+    if (onHosts(c) > 1) findings.push(`${c.file}: ${onHosts(c)} versions on the hosts; ${c.differ.length ? `${c.differ.join(', ')} differ from the first master ${c.firstMaster.host}` : `the first master ${c.firstMaster.host} is not reachable`}`);
   const members = input.hosts.filter((h) => h.etcdEndpoint).map((h) => ({ host: h.name, endpoint: h.etcdEndpoint! }));
   const targetState = [...managerState(input), ...servedMismatches(members, input.facts).map((m) => clean(describeServedMismatch(m, input.files.cert)))];
   findings.push(...targetState);
@@ -286,7 +288,7 @@ export function buildStatus(input: StatusInput): StatusReport {
         ? { command: resume(r), why: `${marked.host}: ${marked.manifest} was parked by run ${r}, which stopped; resuming it puts the member back and finishes`, alternative: rollbackOf(r) }
         : { command: rerun(false), why: `${marked.host}: ${marked.manifest} was parked by run ${r}, whose journal is not on this machine; a new run puts the member back and finishes from what the hosts hold` };
     }
-    const mixed = certificates.filter((c) => c.versions.length > 1);
+    const mixed = certificates.filter((c) => onHosts(c) > 1);
     const run = unfinished.at(-1);
     if (mixed.length) {
       const what = mixed.map((c) => `${c.file} differs on ${c.differ.join(', ') || 'some hosts'}`).join('; ');

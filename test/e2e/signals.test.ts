@@ -164,6 +164,9 @@ describe('signals', { timeout: 300_000 }, () => {
     expect(run.output()).toMatch(/SIGTERM: finishing the action in progress/);
     const runId = latestRunId();
     expect(run.output()).toContain(`--resume ${runId}`);
+    // The stop message reads the hosts: what is out of place and the one command that finishes it.
+    expect(run.output()).toContain('Where the hosts stand now');
+    expect(run.output()).toContain(`Next: certroll run --resume ${runId}`);
     expect(JSON.parse(readFileSync(join(home, 'runs', runId, 'run.json'), 'utf8')).state).toBe('interrupted');
     for (const h of etcd()) expect(await inHost(h.name, 'ls /opt/kubernetes/manifests-multi')).toContain('tos-etcd.manifest');
     expect(await clusterHealthy()).toBe(3);

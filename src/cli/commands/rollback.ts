@@ -1,5 +1,6 @@
 // `certroll rollback`: put every host back as it was before a run, from the backups that run made (verified first), then
 // rolling-restart etcd and check every cert dir is byte-identical to before. Works from the hosts alone with --from-backup.
+import { leftOutOfPlace } from '../../status/left-out.js';
 import type { Argv, CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { ExitCode, Interrupted, SafetyStop, UsageError } from '../../errors.js';
@@ -141,6 +142,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
       const stats = { wallMs: Date.now() - t0, connections: counters.connections, roundTrips: counters.roundTrips, hosts: fleet.remotes.size };
       if (args.json) ui.data({ rollbackId, rollbackOf: r.runId, state, stoppedAt: result.stoppedAt, error: message, restored: result.restored, manager: result.manager, restarted: result.restarted, stats, journal: journal.dir });
       if (result.error) {
+        if (!args.json) ui.say(`\n${await leftOutOfPlace(fleet, inventory, playbook, { inventoryArg: inventory.file, playbookArg: r.playbook })}`);
         if (!args.json) ui.say(ui.p.red(`\nRollback ${rollbackId} of run ${r.runId} ${state} at step "${result.stoppedAt ?? 'start'}". Journal: ${journal.dir}\nIt can be run again: certroll rollback -i ${inventory.file} --run ${r.runId}${r.journal ? '' : ` --from-backup ${args['from-backup']}`}`));
         if (interrupted && !(result.error instanceof Interrupted)) throw new Interrupted(`${message}\nstopped at a safe point`);
         throw result.error;

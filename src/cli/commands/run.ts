@@ -1,6 +1,7 @@
 // `certroll run`: make the same plan as `plan`, confirm, then apply it step by step with live progress and a journal;
 // `--resume RUN_ID` continues a stopped run from where it stopped, after re-checking everything.
 import { numberOption } from '../flags.js';
+import { leftOutOfPlace } from '../../status/left-out.js';
 import type { Argv, CommandModule } from 'yargs';
 import { CompletedWithErrors, ExitCode, InputError, Interrupted, SafetyStop, UsageError } from '../../errors.js';
 import { confirmOrStop, interruptible, makeUi, setExitCode } from '../common.js';
@@ -126,7 +127,11 @@ export const runCommand: CommandModule<{}, RunArgs> = {
           const text = `run ${plan.runId}: the new certificates are in place, but ${undone.length} step${undone.length > 1 ? 's' : ''} did not complete:\n${lines.join('\n')}\nFinish with: ${resume}   (retries only these steps)\nor, for a step you did by hand: ${resume} --skip ${JSON.stringify(undone[0]!.title)}\nJournal: ${journal.dir}`;
           throw new CompletedWithErrors(text);
         }
-        if (!args.json) ui.say(ui.p.red(`\nRun ${plan.runId} ${state} at step "${result.stoppedAt ?? 'start'}". Journal: ${journal.dir}\nContinue with: ${resume}   or undo with: ${rollback}`));
+        if (!args.json) {
+          // Name what is out of place from the hosts themselves (parked members, hosts holding other files, locks).
+          if (result.pastNoReturn || interrupted) ui.say(`\n${await leftOutOfPlace(fleet, prepared.inventory, prepared.playbook, { inventoryArg: plan.inventory, playbookArg: plan.playbook })}`);
+          ui.say(ui.p.red(`\nRun ${plan.runId} ${state} at step "${result.stoppedAt ?? 'start'}". Journal: ${journal.dir}\nContinue with: ${resume}   or undo with: ${rollback}`));
+        }
         if (interrupted && !(result.error instanceof Interrupted)) throw new Interrupted(`${message}\nstopped at a safe point; continue with: ${resume}`);
         throw result.error;
       }
