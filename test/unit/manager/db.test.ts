@@ -12,7 +12,8 @@ import { sha256 } from '../../../src/steps/shared.js';
 
 /** Spelled in two parts so that no tracked file holds a literal PEM key header. */
 const PRIVATE_KEY = ['PRIVATE', 'KEY'].join(' ');
-import { LocalRemote, managerSchemaSql, startMariadb, type TestMariadb } from './support.js';
+import { LocalRemote, startMariadb, type TestMariadb } from './support.js';
+import { managerSeedSql } from '../../../lab/src/manager-seed.js';
 
 /** A password with every character an option file or a shell could trip on. */
 const PASSWORD = `p"a\\s's w$(id)#;\`x\``;
@@ -54,7 +55,7 @@ afterAll(async () => {
   await db?.remove();
 });
 beforeEach(async () => {
-  await db.root(managerSchemaSql(PASSWORD, oldRows));
+  await db.root(managerSeedSql(PASSWORD, oldRows));
   remote.log.length = 0;
 });
 

@@ -142,19 +142,3 @@ export async function startMariadb(address = '127.0.68.1', port = 33068): Promis
   await db.start();
   return db;
 }
-
-/** The manager schema as a TOS Manager has it: manager_info(key, value) with the PEM rows (no trailing newline) and others. */
-export function managerSchemaSql(password: string, rows: Record<string, string>): string {
-  const lit = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-  return [
-    'DROP DATABASE IF EXISTS manager;',
-    'CREATE DATABASE manager DEFAULT CHARACTER SET utf8mb4;',
-    'CREATE TABLE manager.manager_info (`key` varchar(255) NOT NULL PRIMARY KEY, `value` mediumtext) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;',
-    ...Object.entries(rows).map(([k, v]) => `INSERT INTO manager.manager_info VALUES (${lit(k)}, ${lit(v)});`),
-    `CREATE USER IF NOT EXISTS 'manager'@'%' IDENTIFIED BY ${lit(password)};`,
-    `ALTER USER 'manager'@'%' IDENTIFIED BY ${lit(password)};`,
-    "GRANT ALL PRIVILEGES ON manager.* TO 'manager'@'%';",
-    'FLUSH PRIVILEGES;',
-    '',
-  ].join('\n');
-}

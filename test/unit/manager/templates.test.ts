@@ -7,6 +7,7 @@ import { readTemplateFiles } from '../../../src/manager/facts.js';
 import { backupTemplates, managerTemplatesBackupDir, restoreManagerTemplates, templateBackupMeta, writeTemplateFile } from '../../../src/manager/templates.js';
 import { sha256 } from '../../../src/steps/shared.js';
 import { LocalRemote } from './support.js';
+import { asset } from '../../../lab/src/assets.js';
 
 const top = mkdtempSync(join(tmpdir(), 'certroll-mgr-tpl-'));
 afterAll(() => rmSync(top, { recursive: true, force: true }));
@@ -15,8 +16,9 @@ const g = join(top, 'TOS', 'tos-2.1', 'templates', 'gencerts');
 const RUN = 'r-templates-1';
 const OLD_CA = '-----BEGIN CERTIFICATE-----\nold\n-----END CERTIFICATE-----\n';
 const NEW_CA = '-----BEGIN CERTIFICATE-----\nnew\n-----END CERTIFICATE-----\n';
-const CONFIG = '{\n  "signing": { "default": { "expiry": "87600h" } }\n}\n';
-const NEW_CONFIG = CONFIG.replace('87600h', '876000h');
+/** The Manager's config.json as the lab has it (lab/assets/tos), and as the renewal leaves it. */
+const CONFIG = asset('tos/config.json');
+const NEW_CONFIG = CONFIG.replaceAll('"87600h"', '"876000h"');
 const r = new LocalRemote('mgr');
 
 beforeEach(() => {
