@@ -19,7 +19,7 @@ import { Secret } from '../secret.js';
 import { newRunId } from '../journal/journal.js';
 import { askSecret, sshPrompts } from './common.js';
 import { PkiError, generateKey } from '../pki/index.js';
-import { sha256 } from '../steps/shared.js';
+import { sha256 } from '../hash.js';
 
 export interface PipelineArgs {
   inventory: string;

@@ -5,7 +5,7 @@ import type { IssueCertStep, Playbook, RenewCaStep } from '../playbook/types.js'
 import type { Secret } from '../secret.js';
 import type { KeyObject } from 'node:crypto';
 import type { Material } from '../steps/types.js';
-import { sha256 } from '../steps/shared.js';
+import { sha256 } from '../hash.js';
 import type { CertSummary, MaterialSummary, Warning } from './types.js';
 
 export interface MaterialInput {

@@ -5,7 +5,7 @@ import type { ManagerTemplatesStep, Playbook, RollingRestartStep } from '../play
 import type { FleetFacts, HostFacts } from '../facts/types.js';
 import { rewriteExpiry } from '../manager/config-json.js';
 import { rowValueOf } from '../manager/sql.js';
-import { sha256 } from '../steps/shared.js';
+import { sha256 } from '../hash.js';
 
 /** A node a certroll run stopped and left stopped: every manifest missing from its place is parked with a readable marker. */
 export interface ParkedNode {

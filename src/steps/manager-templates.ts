@@ -14,7 +14,8 @@ import {
 } from '../manager/templates.js';
 import type { ManagerTemplateFacts } from '../manager/types.js';
 import type { ApplyContext, StepModule } from './types.js';
-import { change, sha256 } from './shared.js';
+import { change } from './shared.js';
+import { sha256 } from '../hash.js';
 import { sh } from '../ssh/quote.js';
 
 type BackupAction = Extract<Action, { kind: 'manager-backup' }>;

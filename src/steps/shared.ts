@@ -1,5 +1,4 @@
 // Small helpers the step modules share: the fact query of a host, managed file paths, sha256.
-import { createHash } from 'node:crypto';
 import type { Host } from '../inventory/types.js';
 import type { Playbook } from '../playbook/types.js';
 import type { HostFactsQuery } from '../facts/host-facts.js';
@@ -23,10 +22,6 @@ export function fileOf(playbook: Playbook, role: FileRole): string {
 /** The staging name of a managed file: a hidden sibling in the same directory, so the final rename is atomic. */
 export function stagedName(certDir: string, file: string, runId: string): string {
   return `${certDir}/.${file}.certroll-${runId}`;
-}
-
-export function sha256(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 export const sleep = (ms: number, signal?: AbortSignal) =>

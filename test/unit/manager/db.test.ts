@@ -8,7 +8,7 @@ import { gatherManagerFacts } from '../../../src/manager/facts.js';
 import { runSql, ManagerDbError, managerDbPassword } from '../../../src/manager/mysql.js';
 import { backupDb, currentRows, updateDbRows, restoreManagerDb, type DbConn } from '../../../src/manager/db.js';
 import { backupTableName, rowValueOf, updateSql } from '../../../src/manager/sql.js';
-import { sha256 } from '../../../src/steps/shared.js';
+import { sha256 } from '../../../src/hash.js';
 
 /** Spelled in two parts so that no tracked file holds a literal PEM key header. */
 const PRIVATE_KEY = ['PRIVATE', 'KEY'].join(' ');

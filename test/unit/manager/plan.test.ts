@@ -11,7 +11,7 @@ import type { ManagerDbFacts, ManagerTemplateFacts } from '../../../src/manager/
 import type { Material, PlanContext } from '../../../src/steps/types.js';
 import { managerTemplates } from '../../../src/steps/manager-templates.js';
 import { managerDb } from '../../../src/steps/manager-db.js';
-import { sha256 } from '../../../src/steps/shared.js';
+import { sha256 } from '../../../src/hash.js';
 
 /** Spelled in two parts so that no tracked file holds a literal PEM key header. */
 const PRIVATE_KEY = ['PRIVATE', 'KEY'].join(' ');

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readTemplateFiles } from '../../../src/manager/facts.js';
 import { backupTemplates, managerTemplatesBackupDir, restoreManagerTemplates, templateBackupMeta, writeTemplateFile } from '../../../src/manager/templates.js';
-import { sha256 } from '../../../src/steps/shared.js';
+import { sha256 } from '../../../src/hash.js';
 import { LocalRemote } from './support.js';
 import { asset } from '../../../lab/src/assets.js';
 

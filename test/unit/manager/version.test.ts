@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { chooseVersion, listVersionsScript, parseVersionListing, registryTagFrom } from '../../../src/manager/version.js';
 import { parseTemplateFiles, readTemplateFiles } from '../../../src/manager/facts.js';
 import { quote } from '../../../src/ssh/quote.js';
-import { sha256 } from '../../../src/steps/shared.js';
+import { sha256 } from '../../../src/hash.js';
 import { LocalRemote } from './support.js';
 
 const root = mkdtempSync(join(tmpdir(), 'certroll-tos root-'));
