@@ -5,8 +5,8 @@ import type { FleetFacts } from '../facts/types.js';
 import { parseCertificates } from '../pki/index.js';
 import { stepModules } from '../steps/index.js';
 import type { Material, PlanContext, ResumeState } from '../steps/types.js';
-import type { Scope } from '../playbook/template.js';
-import { clusterProblems, endpointOf, endpointsOf } from '../steps/etcd-health.js';
+import { clusterProblems } from '../facts/etcd-cluster.js';
+import { endpointOf, hostScope, resolveTargets } from '../inventory/targets.js';
 import { parkedNodes } from './unfinished.js';
 import type { MaterialSummary, Plan, PlannedStep, Warning } from './types.js';
 import { aboutHost } from '../errors.js';
@@ -20,31 +20,6 @@ export interface PlanOptions {
 }
 
 const DAY = 86_400_000;
-
-/** Every host that will be touched by the playbook's targets. */
-export function resolveTargets(inv: Inventory, specs: string[]): string[] {
-  const wanted = new Set<string>();
-  for (const spec of specs) {
-    const first = /^first\((.+)\)$/.exec(spec);
-    if (spec === 'all') inv.hosts.forEach((h) => wanted.add(h.name));
-    else if (first) {
-      const g = inv.groups[first[1]!];
-      if (g?.[0]) wanted.add(g[0]);
-    } else (inv.groups[spec] ?? []).forEach((h) => wanted.add(h));
-  }
-  return inv.hosts.map((h) => h.name).filter((n) => wanted.has(n));
-}
-
-export function hostScope(inv: Inventory, playbook: Playbook, name: string): Scope {
-  const h = inv.hosts.find((x) => x.name === name)!;
-  const d = h.vars.certDir;
-  return {
-    vars: h.vars,
-    host: { name: h.name, hostname: h.hostname, address: h.address, ip: h.ip ?? h.address },
-    files: { ca: `${d}/${playbook.files.ca}`, caKey: `${d}/${playbook.files.caKey}`, cert: `${d}/${playbook.files.cert}`, key: `${d}/${playbook.files.key}` },
-    etcd: { endpoints: endpointsOf(inv) },
-  };
-}
 
 export interface RenewalNeed {
   needed: boolean;

@@ -7,8 +7,8 @@ import type { EtcdFacts, FileFact } from '../facts/types.js';
 import { backupDirOf, hostFactsScript, parseHostFacts, type HostFactsQuery } from '../facts/host-facts.js';
 import { BACKUP_META, BACKUP_SUMS } from '../steps/backup.js';
 import { inspectBackup, type BackupMeta } from '../steps/restore.js';
-import { queryCluster } from '../steps/etcd-health.js';
-import { hostScope } from '../plan/build.js';
+import { queryCluster } from '../facts/etcd-cluster.js';
+import { hostScope } from '../inventory/targets.js';
 import { inspectTemplatesBackup, managerTemplatesBackupDir } from '../manager/templates.js';
 import type { BeforeState, ExpectedFile, RollbackHostFacts } from './types.js';
 

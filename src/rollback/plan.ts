@@ -7,7 +7,7 @@ import { lockDirOf } from '../facts/host-facts.js';
 import { lockIsStale } from '../steps/lock.js';
 import { parkedState } from '../plan/unfinished.js';
 import { restartOrder, nextNode } from '../steps/rolling-restart.js';
-import { clusterProblems } from '../steps/etcd-health.js';
+import { clusterProblems } from '../facts/etcd-cluster.js';
 import { backupTableName } from '../manager/sql.js';
 import { aboutHost } from '../errors.js';
 import type { ManagerScope } from './types.js';

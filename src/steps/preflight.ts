@@ -7,7 +7,8 @@ import { failpoint } from '../failpoint.js';
 import type { PreflightStep } from '../playbook/types.js';
 import type { StepModule, StepPlanResult } from './types.js';
 import { factsQuery } from './shared.js';
-import { checkClusterHealthy, endpointOf } from './etcd-health.js';
+import { checkClusterHealthy } from './etcd-health.js';
+import { endpointOf } from '../inventory/targets.js';
 
 export const preflight: StepModule<PreflightStep> = {
   type: 'preflight',

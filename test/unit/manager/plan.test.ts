@@ -1,6 +1,6 @@
 // The plan halves of manager-templates and manager-db: pure functions of facts, with blocking warnings that say what to fix.
 import { describe, expect, it } from 'vitest';
-import { resolveTargets, hostScope } from '../../../src/plan/build.js';
+import { resolveTargets, hostScope } from '../../../src/inventory/targets.js';
 import { parsePlaybook } from '../../../src/playbook/load.js';
 import type { ManagerDbStep, ManagerTemplatesStep } from '../../../src/playbook/types.js';
 import type { Warning, PlannedStep } from '../../../src/plan/types.js';
