@@ -4,7 +4,7 @@ import type { Inventory } from '../inventory/types.js';
 import type { Playbook } from '../playbook/types.js';
 import { hostFactsScript, parseHostFacts } from './host-facts.js';
 import type { FleetFacts, HostFacts } from './types.js';
-import { factsQuery } from '../steps/shared.js';
+import { factsQuery } from './host-query.js';
 import { queryCluster } from './etcd-cluster.js';
 import { hostScope } from '../inventory/targets.js';
 import { gatherManagerFacts } from '../manager/facts.js';

@@ -4,12 +4,14 @@ import type { Host, Inventory } from '../inventory/types.js';
 import type { Playbook } from '../playbook/types.js';
 import type { Remote } from '../ssh/remote.js';
 import type { EtcdFacts, FileFact } from '../facts/types.js';
-import { backupDirOf, hostFactsScript, parseHostFacts, type HostFactsQuery } from '../facts/host-facts.js';
-import { BACKUP_META, BACKUP_SUMS } from '../steps/backup.js';
+import { hostFactsScript, parseHostFacts, type HostFactsQuery } from '../facts/host-facts.js';
+import { backupDirOf } from '../host-paths.js';
+import { BACKUP_META, BACKUP_SUMS } from '../host-paths.js';
 import { inspectBackup, type BackupMeta } from '../steps/restore.js';
 import { queryCluster } from '../facts/etcd-cluster.js';
 import { hostScope } from '../inventory/targets.js';
-import { inspectTemplatesBackup, managerTemplatesBackupDir } from '../manager/templates.js';
+import { inspectTemplatesBackup } from '../manager/templates.js';
+import { managerTemplatesBackupDir } from '../host-paths.js';
 import type { BeforeState, ExpectedFile, RollbackHostFacts } from './types.js';
 
 const SPLIT = '@@certroll-rollback:split';

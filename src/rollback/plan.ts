@@ -3,7 +3,7 @@ import type { Inventory } from '../inventory/types.js';
 import type { Playbook, RollingRestartStep } from '../playbook/types.js';
 import type { EtcdFacts } from '../facts/types.js';
 import type { Warning } from '../plan/types.js';
-import { lockDirOf } from '../facts/host-facts.js';
+import { lockDirOf } from '../host-paths.js';
 import { lockIsStale } from '../steps/lock.js';
 import { parkedState } from '../plan/unfinished.js';
 import { restartOrder, nextNode } from '../steps/rolling-restart.js';

@@ -1,12 +1,13 @@
 // Step `preflight`: every host reachable and unchanged since the plan, the run lock taken, cert dir writable, disk enough, cluster healthy.
-import { hostFactsScript, lockDirOf, parseHostFacts } from '../facts/host-facts.js';
+import { hostFactsScript, parseHostFacts } from '../facts/host-facts.js';
+import { lockDirOf } from '../host-paths.js';
 import { SafetyStop } from '../errors.js';
 import { sh } from '../ssh/quote.js';
 import { lockOwner, takeLock } from './lock.js';
 import { failpoint } from '../failpoint.js';
 import type { PreflightStep } from '../playbook/types.js';
 import type { StepModule, StepPlanResult } from './types.js';
-import { factsQuery } from './shared.js';
+import { factsQuery } from '../facts/host-query.js';
 import { checkClusterHealthy } from './etcd-health.js';
 import { endpointOf } from '../inventory/targets.js';
 

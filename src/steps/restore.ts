@@ -3,7 +3,7 @@
 import { HostError } from '../errors.js';
 import { sh } from '../ssh/quote.js';
 import type { Remote } from '../ssh/remote.js';
-import { BACKUP_META, BACKUP_SUMS } from './backup.js';
+import { BACKUP_META, BACKUP_SUMS } from '../host-paths.js';
 
 export interface BackupMeta {
   runId: string;

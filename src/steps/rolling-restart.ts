@@ -3,7 +3,7 @@ import { Interrupted, SafetyStop } from '../errors.js';
 import { sh, quoteArgv, raw } from '../ssh/quote.js';
 import { renderArgv } from '../playbook/template.js';
 import { parseEndpointHealth, parseEndpointStatus } from '../facts/etcd-facts.js';
-import { backupDirOf } from '../facts/host-facts.js';
+import { backupDirOf } from '../host-paths.js';
 import type { RollingRestartStep } from '../playbook/types.js';
 import type { Action } from '../plan/types.js';
 import type { ApplyContext, StepModule, WorkItem } from './types.js';
@@ -13,7 +13,7 @@ import { endpointOf, endpointsOf } from '../inventory/targets.js';
 import { restoreHost } from './restore.js';
 import { change, sleep } from './shared.js';
 import { failpoint } from '../failpoint.js';
-import { parkMarkerOf } from '../facts/host-facts.js';
+import { parkMarkerOf } from '../host-paths.js';
 import { parkedState } from '../plan/unfinished.js';
 
 type RestartAction = Extract<Action, { kind: 'restart' }>;

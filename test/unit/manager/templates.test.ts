@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readTemplateFiles } from '../../../src/manager/facts.js';
-import { backupTemplates, managerTemplatesBackupDir, restoreManagerTemplates, templateBackupMeta, writeTemplateFile } from '../../../src/manager/templates.js';
+import { backupTemplates, restoreManagerTemplates, templateBackupMeta, writeTemplateFile } from '../../../src/manager/templates.js';
+import { managerTemplatesBackupDir } from '../../../src/host-paths.js';
 import { sha256 } from '../../../src/hash.js';
 import { LocalRemote } from './support.js';
 import { asset } from '../../../lab/src/assets.js';
