@@ -15,7 +15,7 @@ import { resolveTargets } from '../inventory/targets.js';
 import { unfinishedReasons } from '../plan/unfinished.js';
 import { makeMaterial } from '../plan/material.js';
 import type { Plan, Warning } from '../plan/types.js';
-import type { Material } from '../steps/types.js';
+import type { Material } from '../plan/material.js';
 import { Secret } from '../secret.js';
 import { newRunId } from '../journal/journal.js';
 import { askSecret, sshPrompts } from './common.js';
