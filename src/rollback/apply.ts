@@ -5,7 +5,7 @@ import { lazyRequire } from '../lazy.js';
 
 const listr2 = lazyRequire<typeof listr2Module>('listr2');
 import { topLevelListrOptions, type EngineEvent } from '../apply/engine.js';
-import { hostInMessage } from '../apply/line-log.js';
+import { hostInMessage } from '../apply/message-host.js';
 import { releaseLock, takeLock } from '../steps/lock.js';
 import { HostError, Interrupted, SafetyStop } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
