@@ -10,7 +10,7 @@ import { InputError, type InputIssue } from '../errors.js';
 import { openFleet, type Fleet } from '../ssh/fleet.js';
 import { gatherFacts } from '../facts/gather.js';
 import type { FleetFacts } from '../facts/types.js';
-import { buildPlan, renewalNeed } from '../plan/build.js';
+import { buildPlan, renewalNeed } from '../planner/build.js';
 import { resolveTargets } from '../inventory/targets.js';
 import { unfinishedReasons } from '../plan/unfinished.js';
 import { makeMaterial } from '../plan/material.js';

@@ -1,15 +1,15 @@
-// The plan: a pure function of (inventory, playbook, facts, material) → ordered actions per step and host, with warnings.
+// The planner: asks each step module of the playbook for its plan half. A pure function of (inventory, playbook, facts, material) → ordered actions per step and host, with warnings.
 import type { Inventory } from '../inventory/types.js';
 import type { Playbook } from '../playbook/types.js';
 import type { FleetFacts } from '../facts/types.js';
 import { parseCertificates } from '../pki/index.js';
 import { stepModules } from '../steps/index.js';
 import type { PlanContext, ResumeState } from '../steps/types.js';
-import type { Material } from './material.js';
+import type { Material } from '../plan/material.js';
 import { clusterProblems } from '../facts/etcd-cluster.js';
 import { endpointOf, hostScope, resolveTargets } from '../inventory/targets.js';
-import { parkedNodes } from './unfinished.js';
-import type { MaterialSummary, Plan, PlannedStep, Warning } from './types.js';
+import { parkedNodes } from '../plan/unfinished.js';
+import type { MaterialSummary, Plan, PlannedStep, Warning } from '../plan/types.js';
 import { aboutHost } from '../errors.js';
 
 export interface PlanOptions {
