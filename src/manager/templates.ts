@@ -3,6 +3,7 @@ import { HostError } from '../errors.js';
 import { sh } from '../ssh/quote.js';
 import type { Remote } from '../ssh/remote.js';
 import type { TemplateFileFact } from './types.js';
+import type { FileRecord } from '../file-record.js';
 import { BACKUP_META, BACKUP_SUMS, managerTemplatesBackupDir } from '../host-paths.js';
 
 /** Inside a template backup: the sha256 manifest and the metadata needed to restore from the host alone. */
@@ -52,7 +53,7 @@ export async function inspectTemplatesBackup(r: Remote, dir: string): Promise<{ 
 }
 
 /** Write one template file atomically with the given mode/owner, then check its sha256 on the host. */
-export async function writeTemplateFile(r: Remote, path: string, content: string, sha256: string, opts: { mode: number; uid: number; gid: number }): Promise<void> {
+export async function writeTemplateFile(r: Remote, path: string, content: string, sha256: string, opts: Pick<FileRecord, 'mode' | 'uid' | 'gid'>): Promise<void> {
   await r.writeFileAtomic(path, content, opts);
   const check = await r.sh(sh`sha256sum < ${path}`, { allowFailure: true });
   if (!check.stdout.startsWith(sha256))
