@@ -12,7 +12,8 @@ import { sha256 } from '../../../src/hash.js';
 
 /** Spelled in two parts so that no tracked file holds a literal PEM key header. */
 const PRIVATE_KEY = ['PRIVATE', 'KEY'].join(' ');
-import { LocalRemote, startMariadb, type TestMariadb } from './support.js';
+import { startMariadb, type TestMariadb } from './support.js';
+import { LocalRemote } from '../../support/local-remote.js';
 import { managerSeedSql } from '../../../lab/src/manager-seed.js';
 
 /** A password with every character an option file or a shell could trip on. */

@@ -7,7 +7,7 @@ import { readTemplateFiles } from '../../../src/manager/facts.js';
 import { backupTemplates, restoreManagerTemplates, templateBackupMeta, writeTemplateFile } from '../../../src/manager/templates.js';
 import { managerTemplatesBackupDir } from '../../../src/host-paths.js';
 import { sha256 } from '../../../src/hash.js';
-import { LocalRemote } from './support.js';
+import { LocalRemote } from '../../support/local-remote.js';
 import { asset } from '../../../lab/src/assets.js';
 
 const top = mkdtempSync(join(tmpdir(), 'certroll-mgr-tpl-'));
@@ -35,8 +35,8 @@ async function backupAndWrite(): Promise<string> {
   const facts = await readTemplateFiles(r, g, ['etcd-ca.pem', 'config.json']);
   const dir = managerTemplatesBackupDir(certDir, RUN);
   await backupTemplates(r, dir, templateBackupMeta(RUN, g, [{ name: 'etcd-ca.pem', fact: facts['etcd-ca.pem']! }, { name: 'config.json', fact: facts['config.json']! }]));
-  await writeTemplateFile(r, join(g, 'etcd-ca.pem'), NEW_CA, sha256(NEW_CA), { mode: 0o644, uid: 0, gid: 0 });
-  await writeTemplateFile(r, join(g, 'config.json'), NEW_CONFIG, sha256(NEW_CONFIG), { mode: 0o640, uid: 0, gid: 0 });
+  await writeTemplateFile(r, join(g, 'etcd-ca.pem'), NEW_CA, sha256(NEW_CA), { mode: 0o644, uid: process.getuid!(), gid: process.getgid!() });
+  await writeTemplateFile(r, join(g, 'config.json'), NEW_CONFIG, sha256(NEW_CONFIG), { mode: 0o640, uid: process.getuid!(), gid: process.getgid!() });
   return dir;
 }
 

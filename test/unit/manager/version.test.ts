@@ -7,7 +7,7 @@ import { chooseVersion, listVersionsScript, parseVersionListing, registryTagFrom
 import { parseTemplateFiles, readTemplateFiles } from '../../../src/manager/facts.js';
 import { quote } from '../../../src/ssh/quote.js';
 import { sha256 } from '../../../src/hash.js';
-import { LocalRemote } from './support.js';
+import { LocalRemote } from '../../support/local-remote.js';
 
 const root = mkdtempSync(join(tmpdir(), 'certroll-tos root-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
