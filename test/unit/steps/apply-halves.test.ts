@@ -15,12 +15,14 @@ import { hostFactsScript, parseHostFacts } from '../../../src/facts/host-facts.j
 import type { FleetFacts } from '../../../src/facts/types.js';
 import { backupDirOf, BACKUP_META, BACKUP_SUMS, lockDirOf, parkMarkerOf, partialBackupOf, stagedName } from '../../../src/host-paths.js';
 import { sha256 } from '../../../src/hash.js';
+import { diffFiles } from '../../../src/file-record.js';
 import { Secret } from '../../../src/secret.js';
 import type { Action, FileRole, Plan, PlannedStep } from '../../../src/plan/types.js';
 import type { Material } from '../../../src/plan/material.js';
 import type { ApplyContext, Phase, StepModule } from '../../../src/steps/types.js';
-import type { BackupStep, DistributeStep, RollingRestartStep, StepSpec } from '../../../src/playbook/types.js';
+import type { BackupStep, DistributeStep, PreflightStep, RollingRestartStep, StepSpec } from '../../../src/playbook/types.js';
 import { backup } from '../../../src/steps/backup.js';
+import { preflight } from '../../../src/steps/preflight.js';
 import { distribute } from '../../../src/steps/distribute.js';
 import { inspectBackup, restoreHost } from '../../../src/steps/restore.js';
 import { releaseLock, takeLock, type LockOwner } from '../../../src/steps/lock.js';
@@ -174,6 +176,37 @@ async function apply<S extends StepSpec>(m: StepModule<S>, s: PlannedStep, spec:
 }
 
 const backupAction = (over: Partial<Extract<Action, { kind: 'backup' }>> = {}): Action => ({ kind: 'backup', host: 'n1', from: certDir, to: backupDirOf(certDir, RUN), files: 5, kib: 1, ...over });
+
+describe('preflight (apply half)', () => {
+  const pre = (): PlannedStep => step('preflight', [{ kind: 'lock', host: 'n1', path: lockDirOf(certDir) }]);
+
+  it('re-reads the host, takes the lock, checks the CA key and the cluster; a cert dir changed since the plan stops it before the lock', async () => {
+    writeFileSync(join(certDir, 'etcd-ca-key.pem'), 'CA KEY\n');
+    const ctx = await context();
+    expect(await apply(preflight, pre(), specOf<PreflightStep>('preflight'), ctx)).toEqual(['lock taken', 'etcd cluster healthy with a leader', 'ok']);
+    expect(ctx.locked.has('n1')).toBe(true);
+    expect(JSON.parse(readFileSync(join(lockDirOf(certDir), 'owner.json'), 'utf8'))).toMatchObject({ runId: RUN, user: 'tester' });
+    await releaseLock(remote, certDir, RUN);
+
+    const planned = await context();
+    writeFileSync(join(certDir, 'etcd.pem'), 'CHANGED\n');
+    rmSync(join(certDir, 'apiserver.pem'));
+    writeFileSync(join(certDir, 'new.pem'), 'NEW\n');
+    await expect(apply(preflight, pre(), specOf<PreflightStep>('preflight'), planned)).rejects.toThrow('n1: the cert dir changed since the plan was made (apiserver.pem disappeared, etcd.pem changed, new.pem appeared)');
+    expect(existsSync(lockDirOf(certDir))).toBe(false);
+  });
+});
+
+describe('diffFiles (the one comparison of file listings)', () => {
+  const f = (path: string, sha: string, mode = 0o644, uid = 0) => ({ path, sha256: sha, mode, uid, gid: 0, size: 1 });
+  it('names missing files, then content, mode and owner changes in the order of before, then extra files by path', () => {
+    const before = [f('b', '1'), f('a', '2'), f('c', '3')];
+    const after = [f('z', '9'), f('a', '2', 0o600, 5), f('b', '7'), f('y', '8')];
+    expect(diffFiles(before, after).map((d) => `${d.path} ${d.what}`)).toEqual(['b content', 'a mode', 'a owner', 'c missing', 'y extra', 'z extra']);
+    expect(diffFiles(before, after, ['content']).map((d) => `${d.path} ${d.what}`)).toEqual(['b content', 'c missing', 'y extra', 'z extra']);
+    expect(diffFiles(before, [...before].reverse())).toEqual([]);
+  });
+});
 
 describe('backup (apply half)', () => {
   it('copies the cert dir to <certDir>-bak-<run> byte for byte with its modes, a sha256 manifest and metadata, and verifies it', async () => {
