@@ -7,6 +7,7 @@ import { basename, dirname, isAbsolute, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InputError, UsageError } from '../errors.js';
 import type { FileRecord } from '../file-record.js';
+import { backupDirOf } from '../host-paths.js';
 
 /**
  * Journal states; a journal written by a newer certroll may hold others (any lower-case word is read back). `damaged` is
@@ -258,7 +259,7 @@ function damaged(file: string, problems: string[], runId: string): InputError {
     problems.map((message) => ({ file, path: /^[\w.[\]]+: /.test(message) ? '' : basename(file), message })),
     `the journal of run ${runId} is damaged; nothing was contacted:`,
   );
-  e.message += `\n  → \`certroll status -i INVENTORY\` shows what the hosts hold; \`certroll rollback -i INVENTORY --from-backup <certDir>-bak-${runId}\` restores them without the journal`;
+  e.message += `\n  → \`certroll status -i INVENTORY\` shows what the hosts hold; \`certroll rollback -i INVENTORY --from-backup ${backupDirOf('<certDir>', runId)}\` restores them without the journal`;
   return e;
 }
 

@@ -11,6 +11,7 @@ import { endpointOf, hostScope, resolveTargets } from '../inventory/targets.js';
 import { parkedNodes } from '../plan/unfinished.js';
 import type { MaterialSummary, Plan, PlannedStep, Warning } from '../plan/types.js';
 import { aboutHost } from '../errors.js';
+import { lockDirOf } from '../host-paths.js';
 
 export interface PlanOptions {
   runId: string;
@@ -135,7 +136,7 @@ function fleetWarnings(ctx: PlanContext, warn: (w: Warning) => void): void {
         level: 'block',
         code: 'lock-held',
         host,
-        message: `${host}: another certroll run holds the lock ${f.certDir.path}.certroll-lock (run ${f.lock.runId}, started ${f.lock.startedAt}${f.lock.controlHost ? ` from ${f.lock.controlHost}` : ''}); wait for it to finish, or use --break-lock if it is stale`,
+        message: `${host}: another certroll run holds the lock ${lockDirOf(f.certDir.path)} (run ${f.lock.runId}, started ${f.lock.startedAt}${f.lock.controlHost ? ` from ${f.lock.controlHost}` : ''}); wait for it to finish, or use --break-lock if it is stale`,
       });
   }
   for (const role of ['ca', 'cert'] as const) {
