@@ -5,9 +5,9 @@ import type { ManagerTemplatesStep, Playbook, RollingRestartStep } from '../play
 import type { FleetFacts, HostFacts } from '../facts/types.js';
 import { rewriteExpiry } from '../manager/config-json.js';
 import { rowValueOf } from '../manager/sql.js';
-import { sha256 } from '../steps/shared.js';
+import { sha256 } from '../hash.js';
 import { describeServedMismatch, servedMismatches } from '../facts/served.js';
-import { endpointOf, etcdHosts } from '../steps/etcd-health.js';
+import { endpointOf, etcdHosts } from '../inventory/targets.js';
 
 /** A node a certroll run stopped and left stopped: every manifest missing from its place is parked with a readable marker. */
 export interface ParkedNode {

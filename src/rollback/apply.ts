@@ -5,7 +5,7 @@ import { lazyRequire } from '../lazy.js';
 
 const listr2 = lazyRequire<typeof listr2Module>('listr2');
 import { topLevelListrOptions, type EngineEvent } from '../apply/engine.js';
-import { hostInMessage } from '../apply/line-log.js';
+import { hostInMessage } from '../apply/message-host.js';
 import { releaseLock, takeLock } from '../steps/lock.js';
 import { HostError, Interrupted, SafetyStop } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
@@ -16,7 +16,8 @@ import { sh } from '../ssh/quote.js';
 import type { Scope } from '../playbook/template.js';
 import { restoreHost } from '../steps/restore.js';
 import { restartActionFor, restartOne, type RestartContext, type RestartTiming } from '../steps/rolling-restart.js';
-import { endpointOf, queryCluster } from '../steps/etcd-health.js';
+import { queryCluster } from '../facts/etcd-cluster.js';
+import { endpointOf } from '../inventory/targets.js';
 import { readCertDir, readRollbackHost } from './gather.js';
 import { diffState, nextRollbackNode, restartSpecOf } from './plan.js';
 import type { RollbackAction, RollbackPlan, RollbackStep } from './types.js';

@@ -6,7 +6,7 @@ import type { Inventory } from '../inventory/types.js';
 import type { Playbook } from '../playbook/types.js';
 import { gatherFacts } from '../facts/gather.js';
 import { listRuns } from '../journal/journal.js';
-import { endpointOf } from '../steps/etcd-health.js';
+import { endpointOf } from '../inventory/targets.js';
 import { buildStatus, type StatusInput } from './verdict.js';
 import type { StatusReport } from './types.js';
 

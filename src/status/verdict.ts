@@ -11,6 +11,7 @@ import { parseCertificates } from '../pki/index.js';
 import { quote } from '../ssh/quote.js';
 import { rowValueOf } from '../manager/sql.js';
 import { STATUS_SCHEMA, type BackupRun, type CertRole, type CertVersion, type EtcdHealth, type LockHolder, type NextStep, type ParkedManifest, type StaleMarker, type StatusReport } from './types.js';
+import { backupDirOf } from '../host-paths.js';
 
 export interface StatusHost {
   name: string;
@@ -258,7 +259,7 @@ export function buildStatus(input: StatusInput): StatusReport {
 
   const resume = (runId: string) => cmd('certroll', 'run', '--resume', runId);
   const rerun = (breakLock: boolean) => cmd('certroll', 'run', '-i', inv, pb, ...(breakLock ? ['--break-lock'] : []));
-  const rollbackOf = (runId: string) => (runIds.has(runId) ? cmd('certroll', 'rollback', '-i', inv, '--run', runId) : cmd('certroll', 'rollback', '-i', inv, '--from-backup', `${input.hosts[0]?.certDir ?? '<certDir>'}-bak-${runId}`));
+  const rollbackOf = (runId: string) => (runIds.has(runId) ? cmd('certroll', 'rollback', '-i', inv, '--run', runId) : cmd('certroll', 'rollback', '-i', inv, '--from-backup', backupDirOf(input.hosts[0]?.certDir ?? '<certDir>', runId)));
 
   const next = ((): NextStep => {
     const alive = locks.find((l) => l.alive === true);

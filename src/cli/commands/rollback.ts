@@ -9,7 +9,7 @@ import { progressView } from '../output.js';
 import { controlIdentity, loadInputs } from '../pipeline.js';
 import { Journal, checkJournalHome, checkRunId, journalRoot, newRunId, readRun, showValue, type RunSummary } from '../../journal/journal.js';
 import { openFleet } from '../../ssh/fleet.js';
-import { hostScope } from '../../plan/build.js';
+import { hostScope } from '../../inventory/targets.js';
 import type { FleetFacts } from '../../facts/types.js';
 import type { Plan } from '../../plan/types.js';
 import { gatherRollbackFacts } from '../../rollback/gather.js';
@@ -19,7 +19,7 @@ import { applyRollback } from '../../rollback/apply.js';
 import type { BeforeState, ManagerScope } from '../../rollback/types.js';
 import type { Inventory } from '../../inventory/types.js';
 import type { Playbook } from '../../playbook/types.js';
-import { resolveTargets } from '../../plan/build.js';
+import { resolveTargets } from '../../inventory/targets.js';
 import { checkFlags, numberOption } from '../flags.js';
 
 export const DEFAULT_PLAYBOOK = 'playbooks/tos-etcd-renew.yaml';

@@ -12,7 +12,7 @@ import { planOptions, type PlanArgs } from './plan.js';
 import { requirePlaybook } from '../flags.js';
 import { Journal, checkJournalHome, journalRoot, readRun, type RunState } from '../../journal/journal.js';
 import { applyPlan } from '../../apply/engine.js';
-import { hostScope } from '../../plan/build.js';
+import { hostScope } from '../../inventory/targets.js';
 import type { ApplyContext, OnFailure } from '../../steps/types.js';
 import type { Plan } from '../../plan/types.js';
 import type { FleetFacts } from '../../facts/types.js';

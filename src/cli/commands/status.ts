@@ -1,6 +1,6 @@
 // `certroll status -i INV [PLAYBOOK]`: read-only, from the hosts alone, one screen — who holds the lock, which members are
 // parked, which hosts hold which CA and certificate, the backups by run, etcd health — and the one command to run next.
-import { endpointOf } from '../../steps/etcd-health.js';
+import { endpointOf } from '../../inventory/targets.js';
 import type { Argv, CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildStatus, type StatusInput } from '../../../src/status/verdict.js';
 import { renderStatus } from '../../../src/status/render.js';
-import { palette } from '../../../src/cli/output.js';
+import { palette } from '../../../src/render/text.js';
 import type { FleetFacts, HostFacts, LockInfo, ParkMarker } from '../../../src/facts/types.js';
 import type { HostBackups } from '../../../src/rollback/backups.js';
 import type { ListedRun } from '../../../src/journal/journal.js';
