@@ -517,8 +517,9 @@ export async function reset(dir: string, log: Log): Promise<void> {
     const ok = join(layout.hostPaths(h).root, 'fs', 'opt-kubernetes');
     for (const e of await readdir(ok)) await rm(join(ok, e), { recursive: true, force: true });
   }
-  // etcd members all stopping at once may spend seconds on leadership transfer; their data is wiped anyway, so after 1 s: SIGKILL.
-  const stopped = await waitFor(() => podHosts.every((h) => !containers(layout, h).some((c) => c.status === 'running')), 1000, 50);
+  // etcd members all stopping at once may spend seconds on leadership transfer; their data is wiped anyway, so after
+  // 100 ms (their manifests are gone: the kubelets will not start them again): SIGKILL. Every test's reset pays this.
+  const stopped = await waitFor(() => podHosts.every((h) => !containers(layout, h).some((c) => c.status === 'running')), 100, 50);
   if (!stopped) {
     await endProcesses(podHosts.flatMap((h) => containers(layout, h).filter((c) => c.status === 'running').map((c) => c.pid!)), 0);
   }
