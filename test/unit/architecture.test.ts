@@ -140,6 +140,12 @@ describe('the import rule (docs/architecture.md)', () => {
     expect(placed.filter((m) => !doc.includes(m.endsWith('.ts') ? m : `${m}/`))).toEqual([]);
   });
 
+  it('the lab (lab/src) stands apart: it imports nothing from src/ or test/, and src/ nothing from it', () => {
+    const lab = fileURLToPath(new URL('../../lab/src/', import.meta.url));
+    expect(importsOf(lab).filter((e) => e.to.startsWith('..'))).toEqual([]);
+    expect(edges.filter((e) => e.to.startsWith('..'))).toEqual([]);
+  });
+
   it('fails on an import that goes up, on a loop, and on a module with no layer', () => {
     expect(violations([{ from: 'facts/gather.ts', to: 'steps/shared.ts' }])).toEqual([
       'facts/gather.ts imports steps/shared.ts: layer facts must not import the higher layer steps',
