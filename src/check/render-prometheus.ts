@@ -128,7 +128,9 @@ export function renderPrometheus(r: CheckReport): string {
       notRead.set(`${host}\0${n.reason}`, (notRead.get(`${host}\0${n.reason}`) ?? 0) + 1);
       if (n.reason === 'unreadable' || n.reason === 'damaged') {
         readErrors.set(host, (readErrors.get(host) ?? 0) + 1);
-        f.certError.add({ host, filename: basename(n.path.split('#')[0]!), filepath: n.path.split('#')[0]! }, 1);
+        const where = n.path.split('#')[0]!;
+        const secret = /^secret:([^/]*)\/([^/]*)\/(.*)$/.exec(where);
+        f.certError.add(secret ? { host, secret_namespace: secret[1]!, secret_name: secret[2]!, secret_key: secret[3]! } : { host, filename: basename(where), filepath: where }, 1);
       }
     }
   }
