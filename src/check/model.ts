@@ -13,6 +13,18 @@ export interface CertSite {
   /** 1-based position in the file or kubeconfig entry, when it holds several certificates. */
   index?: number;
   kubeconfig?: { section: string; name?: string; field: 'client-certificate-data' | 'certificate-authority-data' };
+  /** A certificate read from a Kubernetes secret (then `path` is `secret:NAMESPACE/NAME/KEY`, see ./secrets.ts). */
+  secret?: SecretRef;
+}
+
+/** Where a certificate sits in a Kubernetes secret. */
+export interface SecretRef {
+  namespace: string;
+  name: string;
+  /** The key in the secret's `data`. */
+  key: string;
+  /** The secret's `type` (`kubernetes.io/tls`, `istio.io/ca-root`, `Opaque`, …). */
+  type: string;
 }
 
 /** The facts of a certificate that the check reports (a subset of pki's ParsedCert, JSON-safe). */
@@ -124,4 +136,20 @@ export interface CheckReport {
   divergences: Divergence[];
   /** Matched files (or parts) that gave no certificate: private keys (not read), damaged PEM, unreadable files. */
   files: NoteRow[];
+  /** Only when secrets were asked for (`secrets: true`, `--secrets`): how reading them through kubectl went. */
+  secrets?: SecretsSummary;
+}
+
+export type SecretsProblem = 'no-host' | 'missing' | 'unauthorized' | 'timeout' | 'truncated' | 'failed';
+
+/** How reading the cluster's secrets went. A problem is a warning: it never fails the check (exit code unchanged). */
+export interface SecretsSummary {
+  /** The control-plane host whose kubectl was used ('' when no control-plane host was selected). */
+  host: string;
+  status: 'ok' | 'unavailable';
+  /** Secret values read that held certificates (when ok). */
+  values: number;
+  problem?: SecretsProblem;
+  /** One line: why the secrets could not be read, and what to do. */
+  reason?: string;
 }

@@ -12,6 +12,8 @@ export const TEXT = {
   hostsFailed: (hosts: string, n: number, message: string) => `error: ${n} hosts not read (${hosts}): ${message}`,
   wideHint: '(--wide or --json lists every host)',
   notesTitle: 'Files with no certificate read:',
+  secretsUnavailable: (host: string, reason: string) => `warning: Kubernetes secrets not read${host ? ` through kubectl on ${host}` : ''}: ${reason}`,
+  secretsHint: 'the check goes on without them (exit code unchanged); set vars.kubectl / vars.kubeconfig in the inventory if they are elsewhere',
   summary: (r: CheckReport) => {
     const s = r.summary;
     const parts = [
@@ -23,6 +25,7 @@ export const TEXT = {
     if (s.damaged) parts.push(`${s.damaged} damaged`);
     if (s.divergentPaths) parts.push(`${s.divergentPaths} divergent path${s.divergentPaths === 1 ? '' : 's'}`);
     if (s.hostsFailed) parts.push(`${s.hostsFailed} host${s.hostsFailed === 1 ? '' : 's'} not read`);
+    if (r.secrets?.status === 'ok') parts.push(`${r.secrets.values} secret value${r.secrets.values === 1 ? '' : 's'} read through kubectl on ${r.secrets.host}`);
     return parts.join(', ');
   },
 };
@@ -107,6 +110,12 @@ export function renderText(r: CheckReport, p: Palette, opts: TextOptions = {}): 
         { header: 'NOTE', get: (n) => (n.reason === 'private-key' ? p.dim(n.detail) : p.yellow(n.detail)) },
       ]),
     );
+  }
+
+  if (r.secrets && r.secrets.status !== 'ok') {
+    out.push('');
+    out.push(p.yellow(TEXT.secretsUnavailable(r.secrets.host, r.secrets.reason ?? r.secrets.problem ?? 'unknown')));
+    out.push(`  → ${TEXT.secretsHint}`);
   }
 
   const failed = r.hosts.filter((h) => h.status === 'failed');

@@ -8,6 +8,7 @@ import {
   type HostOutcome,
   type HostSummary,
   type NoteRow,
+  type SecretsSummary,
 } from './model.js';
 
 export interface ReportInput {
@@ -18,6 +19,8 @@ export interface ReportInput {
   warnDays: number;
   now: Date;
   checkPaths?: string[];
+  /** How reading the secrets went, when they were asked for. */
+  secrets?: SecretsSummary;
 }
 
 const DAY = 86_400;
@@ -107,6 +110,7 @@ export function buildReport(input: ReportInput): CheckReport {
     certificates,
     divergences,
     files,
+    ...(input.secrets ? { secrets: input.secrets } : {}),
   };
 }
 

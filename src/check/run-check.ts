@@ -10,6 +10,8 @@ import type { CheckReport, HostOutcome, HostHoldings } from './model.js';
 import { buildReport } from './report.js';
 import { buildScanScript, checkPathProblem, expandBraces } from './scan-script.js';
 import { parseScanOutput } from './scan-output.js';
+import { defaultSecretsOptions, readSecrets, secretsSummary, type SecretsRead } from './secrets.js';
+import type { SecretsSummary } from './model.js';
 
 export interface CheckOptions {
   /** Certificates expiring within this many days are findings (exit 1). */
@@ -22,12 +24,20 @@ export interface CheckOptions {
   onEvent?: (e: SshEvent) => void;
   /** Extra options for the SSH layer (env, prompts). */
   connect?: Partial<ConnectOptions>;
+  /** Read the certificates in Kubernetes secrets (`--secrets`); default: the inventory's `secrets` var. */
+  secrets?: boolean;
+  /** Bytes read at most from the secrets command (after the host-side filter). */
+  secretsMaxBytes: number;
+  /** The secrets command's whole time limit. */
+  secretsTimeoutMs: number;
 }
 
 export const defaultCheckOptions: CheckOptions = {
   warnDays: 30,
   forks: 20,
   acceptNewHostKeys: false,
+  secretsMaxBytes: defaultSecretsOptions.maxBytes,
+  secretsTimeoutMs: defaultSecretsOptions.timeoutMs,
 };
 
 export interface CheckRun {
@@ -80,6 +90,12 @@ export async function checkFleet(inv: Pick<Inventory, 'file'>, hosts: readonly H
     return s;
   };
   for (const h of hosts) scriptFor(h);
+  // Secrets are read once, through kubectl on the first selected master (the cluster's secrets are the same from any).
+  const secretsHost = hosts.find((h) => h.groups.includes('master'));
+  const wantSecrets = opts.secrets ?? (secretsHost ? secretsHost.vars.secrets === true : hosts.some((h) => h.vars.secrets === true));
+  let secrets: SecretsSummary | undefined = wantSecrets && !secretsHost
+    ? { host: '', status: 'unavailable', values: 0, problem: 'no-host', reason: 'no host of the master group is selected (--limit): the secrets were not read' }
+    : undefined;
 
   const started = Date.now();
   const decoder = new CertDecoder();
@@ -109,9 +125,26 @@ export async function checkFleet(inv: Pick<Inventory, 'file'>, hosts: readonly H
         let remote: Remote | undefined;
         try {
           remote = await connect(h, connectOpts, store);
-          outcomes.set(h.name, { ok: true, holdings: await scanHost(remote, h, scriptFor(h), decoder) });
+          const holdings = await scanHost(remote, h, scriptFor(h), decoder);
+          if (wantSecrets && h === secretsHost) {
+            const read: SecretsRead = await readSecrets(remote, h, {
+              ...(h.vars.kubectl ? { kubectl: h.vars.kubectl } : {}),
+              ...(h.vars.kubeconfig ? { kubeconfig: h.vars.kubeconfig } : {}),
+              maxBytes: opts.secretsMaxBytes,
+              timeoutMs: opts.secretsTimeoutMs,
+            }, decoder);
+            secrets = secretsSummary(h.name, read);
+            if (read.ok) {
+              holdings.certs.push(...read.holdings.certs);
+              holdings.notes.push(...read.holdings.notes);
+            }
+          }
+          outcomes.set(h.name, { ok: true, holdings });
         } catch (err) {
           outcomes.set(h.name, fail(h.name, toHostError(h.name, err)));
+          if (wantSecrets && h === secretsHost) {
+            secrets = { host: h.name, status: 'unavailable', values: 0, problem: 'failed', reason: `${h.name} could not be read, so neither could the secrets` };
+          }
         } finally {
           if (remote) {
             counters.connections += remote.counters.connections;
@@ -124,7 +157,7 @@ export async function checkFleet(inv: Pick<Inventory, 'file'>, hosts: readonly H
   );
   const now = opts.now?.() ?? new Date();
   const checkPaths = [...new Set(hosts.flatMap((h) => h.vars.checkPaths))];
-  const report = buildReport({ hosts: hosts.map((h) => ({ name: h.name, address: h.address })), outcomes, warnDays: opts.warnDays, now, checkPaths });
+  const report = buildReport({ hosts: hosts.map((h) => ({ name: h.name, address: h.address })), outcomes, warnDays: opts.warnDays, now, checkPaths, ...(secrets ? { secrets } : {}) });
   return { report, counters, durationMs: Date.now() - started };
 }
 

@@ -20,15 +20,23 @@ export type ScanParse =
   | { ok: true; files: ScannedFile[] }
   | { ok: false; problem: string; files: ScannedFile[] };
 
+export interface ParseOptions {
+  /** The header line (default: the file scan's). */
+  protocol?: string;
+  /** Handles a record tag this parser does not know; returns false when it does not know it either. */
+  extra?: (tag: string, rest: string) => boolean;
+}
+
 /** Parse the scan script's output. Incomplete output (no final `D` line, wrong count) is reported, with what was read. */
-export function parseScanOutput(stdout: string): ScanParse {
+export function parseScanOutput(stdout: string, opts: ParseOptions = {}): ScanParse {
+  const protocol = opts.protocol ?? SCAN_PROTOCOL;
   const lines = stdout.split('\n');
   if (lines.at(-1) === '') lines.pop();
   const files: ScannedFile[] = [];
   // Lines before the header come from the login shell's rc files (an `echo` in .bashrc): skipped.
-  const start = lines.indexOf(SCAN_PROTOCOL);
+  const start = lines.indexOf(protocol);
   if (start < 0) {
-    return { ok: false, problem: `unexpected output from the scan script (expected "${SCAN_PROTOCOL}", got ${JSON.stringify((lines[0] ?? '').slice(0, 80))})`, files };
+    return { ok: false, problem: `unexpected output from the scan script (expected "${protocol}", got ${JSON.stringify((lines[0] ?? '').slice(0, 80))})`, files };
   }
   let cur: ScannedFile | undefined;
   let block: string[] | undefined;
@@ -53,6 +61,7 @@ export function parseScanOutput(stdout: string): ScanParse {
       done = Number(rest);
       continue;
     }
+    if (opts.extra?.(tag, rest)) continue;
     if (!cur) return { ok: false, problem: `scan output line ${n + 1}: record before any file`, files };
     switch (tag) {
       case 'C': {

@@ -23,6 +23,9 @@ export async function main(argv: string[]): Promise<number> {
         // yargs' own parse errors (YError) are usage errors (exit 3), never "a bug in certroll".
         throw err && err.name !== 'YError' ? err : new UsageError(err?.message ?? msg);
       })
+      // `certroll completion` prints the script (bash; zsh when $SHELL or $ZSH_NAME says zsh); the script asks
+      // `certroll --get-yargs-completions WORDS…` for commands, options and --format-style choices (docs/completion.md).
+      .completion('completion', 'Print the shell completion script (bash, or zsh when $SHELL is zsh): certroll completion >> ~/.bashrc')
       .help()
       .alias('h', 'help')
       .version();

@@ -75,6 +75,9 @@ const varsShape = {
   ),
   checkPaths: optional(listOf(absPath({ glob: true }), { unique: true })),
   managerDb: optional(object(managerDbShape)),
+  secrets: optional(bool()),
+  kubeconfig: optional(absPath()),
+  kubectl: optional(absPath()),
 };
 type VarsOverride = Partial<ClusterVars>;
 

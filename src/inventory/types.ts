@@ -34,6 +34,12 @@ export interface ClusterVars {
   checkPaths: string[];
   /** The Manager's MySQL/MariaDB database holding `manager_info` (issue 6); the password never lives here. */
   managerDb?: ManagerDb;
+  /** `check` also reads the certificates in Kubernetes secrets, through kubectl on the first master (docs/check.md). */
+  secrets?: boolean;
+  /** The kubeconfig kubectl uses for `secrets` (default: kubectl's own, else /etc/kubernetes/admin.conf). */
+  kubeconfig?: string;
+  /** kubectl on the master (default: PATH, then the usual places). */
+  kubectl?: string;
 }
 
 export interface ManagerDb {
@@ -91,6 +97,9 @@ export const clusterVarNames: ReadonlyArray<keyof ClusterVars> = [
   'tosVersion',
   'checkPaths',
   'managerDb',
+  'secrets',
+  'kubeconfig',
+  'kubectl',
 ];
 
 export const defaultClusterVars: ClusterVars = {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckReport } from '../../src/check/model.js';
+import { expositionProblems, promtoolCheck } from '../support/exposition.js';
 import { ensureLab, labExec, labSh, startSshd, stopSshd, type LabInfo } from './lab-helpers.js';
 
 const run = promisify(execFile);
@@ -86,15 +87,19 @@ describe('certroll check on the lab', () => {
     expect(text.stdout).toContain(`${core.length}/${core.length} hosts read`);
   });
 
-  it('writes Prometheus textfile metrics with one series per host', async () => {
+  it('writes Prometheus textfile metrics with x509-certificate-exporter names, one series per host, valid for promtool', async () => {
     const out = join(work, 'certroll.prom');
     const r = await certroll(['check', '-i', lab.inventory, '--format', 'prometheus', '-o', out]);
     expect(r.code).toBe(1);
     const text = readFileSync(out, 'utf8');
-    expect(text).toContain('# TYPE certroll_cert_not_after_seconds gauge');
+    expect(expositionProblems(text)).toEqual([]);
+    const promtool = promtoolCheck(text);
+    if (promtool) expect(promtool).toEqual({ code: 0, output: '' });
+    expect(text).toContain('# TYPE x509_cert_not_after gauge');
     for (const h of core) {
       expect(text).toContain(`certroll_check_host_up{host="${h}"} 1`);
-      expect(text).toMatch(new RegExp(`certroll_cert_not_after_seconds\\{host="${h}",path="${lab.certDir}/etcd.pem",subject="[^"]*CN=etcd",issuer="[^"]*CN=etcd-ca"\\} \\d+`));
+      expect(text).toContain(`x509_read_errors{host="${h}"} 0`);
+      expect(text).toMatch(new RegExp(`x509_cert_not_after\\{host="${h}",filename="etcd.pem",filepath="${lab.certDir}/etcd.pem",serial_number="\\d+",subject_CN="etcd",issuer_CN="etcd-ca"\\} \\d+`));
     }
   });
 

@@ -19,6 +19,7 @@ export interface CheckArgs extends GlobalOptions {
   format?: CheckFormat;
   output?: string;
   wide: boolean;
+  secrets?: boolean;
 }
 
 /** Write a file by rename, so that node_exporter never reads half a file. */
@@ -42,6 +43,7 @@ export const checkCommand: CommandModule<{}, any> = {
       .option('warn-days', numberOption('warn-days', 'Exit 1 when a certificate expires within this many days (or has expired)', 30))
       .option('format', { choices: ['table', 'json', 'prometheus'] as const, describe: 'Output: table (default), json (same as --json), prometheus (node_exporter textfile metrics)' })
       .option('wide', { type: 'boolean', default: false, describe: 'List every host by name (host lists are folded once long: "all 205", "200 of 205: x1–x200")' })
+      .option('secrets', { type: 'boolean', describe: 'Also read the certificates held in Kubernetes secrets, through kubectl on the first master (default: the inventory\'s vars.secrets; --no-secrets turns it off)' })
       .option('output', { alias: 'o', type: 'string', describe: 'Write the output to this file (atomically: for the node_exporter textfile collector) instead of stdout' })
       .check((a) => {
         checkOutputFile(a.output);
@@ -49,6 +51,7 @@ export const checkCommand: CommandModule<{}, any> = {
         return true;
       })
       .example('$0 check -i inventories/prod.yaml', 'Table of every certificate, expiring ones highlighted')
+      .example('$0 check -i inv.yaml --secrets', 'Also the certificates in Kubernetes secrets (TLS, Istio CA, kubeconfigs)')
       .example('$0 check -i inv.yaml --format prometheus -o /var/lib/node_exporter/textfile/certroll.prom', 'Metrics for node_exporter'),
   handler: async (argv) => {
     const args = argv as unknown as CheckArgs;
@@ -61,6 +64,7 @@ export const checkCommand: CommandModule<{}, any> = {
       forks: args.forks,
       acceptNewHostKeys: args['accept-new-host-keys'],
       connect: sshPrompts(),
+      ...(args.secrets !== undefined ? { secrets: args.secrets } : {}),
       onEvent: (e) => {
         if (e.type === 'host-key-added') ui.say(ui.p.yellow(`note: ${e.host}: added host key ${e.fingerprint} to ${e.file}`));
       },

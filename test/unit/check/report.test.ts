@@ -5,6 +5,7 @@ import { buildReport } from '../../../src/check/report.js';
 import { renderText } from '../../../src/check/render-text.js';
 import { escapeLabelValue, renderPrometheus } from '../../../src/check/render-prometheus.js';
 import { palette } from '../../../src/render/text.js';
+import { expositionProblems } from '../../support/exposition.js';
 
 const NOW = new Date('2025-01-01T00:00:00Z');
 const DAY = 86_400_000;
@@ -202,22 +203,23 @@ describe('renderPrometheus', () => {
     expect(escapeLabelValue('a\\b"c\nd')).toBe('a\\\\b\\"c\\nd');
   });
 
-  it('writes HELP and TYPE once per family, one series per host and certificate, and host_up for every host', () => {
-    const odd = cert({ days: -2, subject: 'CN=we"ird\\name\nx', issuer: 'CN=etcd-ca' });
+  it('writes HELP and TYPE once per family, x509-certificate-exporter series per host and certificate, and host_up for every host', () => {
+    const odd = cert({ days: -2, subject: 'O=x, CN=we"ird\\name\nx', commonName: 'we"ird\\name\nx', issuer: 'CN=etcd-ca', serialNumber: '0F' });
     const text = renderPrometheus(fleet().host('a', ['/x/odd.pem', odd]).host('b', ['/x/odd.pem', odd]).down('c').report());
+    expect(expositionProblems(text)).toEqual([]);
     const lines = text.trimEnd().split('\n');
     const families = lines.filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]);
     expect(new Set(families).size).toBe(families.length);
-    for (const l of lines) {
-      if (l.startsWith('#')) expect(l).toMatch(/^# (HELP|TYPE) [a-z_]+ .+$/);
-      // Every sample: name{label="value",…} number, values escaped (no raw newline or unescaped quote).
-      else expect(l).toMatch(/^[a-z_]+(\{([a-z_]+="([^"\\\n]|\\[\\"n])*",?)*\})? -?\d+$/);
-    }
     const notAfter = Math.floor(Date.parse(odd.notAfter) / 1000);
-    expect(lines).toContain(`certroll_cert_not_after_seconds{host="a",path="/x/odd.pem",subject="CN=we\\"ird\\\\name\\nx",issuer="CN=etcd-ca"} ${notAfter}`);
-    expect(lines).toContain(`certroll_cert_expired{host="b",path="/x/odd.pem",subject="CN=we\\"ird\\\\name\\nx",issuer="CN=etcd-ca"} 1`);
+    const labels = 'filename="odd.pem",filepath="/x/odd.pem",serial_number="15",subject_CN="we\\"ird\\\\name\\nx",issuer_CN="etcd-ca"';
+    expect(lines).toContain(`x509_cert_not_after{host="a",${labels}} ${notAfter}`);
+    expect(lines).toContain(`x509_cert_expired{host="b",${labels}} 1`);
     expect(lines).toEqual(expect.arrayContaining(['certroll_check_host_up{host="a"} 1', 'certroll_check_host_up{host="c"} 0']));
-    expect(lines).toContain('# TYPE certroll_cert_not_after_seconds gauge');
+    // The host that could not be read is an x509_read_errors series; the others have 0.
+    expect(lines).toEqual(expect.arrayContaining(['x509_read_errors{host="a"} 0', 'x509_read_errors{host="c"} 1']));
+    expect(lines).toContain('# TYPE x509_cert_not_after gauge');
     expect(lines).toContain(`certroll_check_timestamp_seconds ${NOW.getTime() / 1000}`);
+    // The old certroll_cert_* names are gone (docs/check.md maps them).
+    expect(text).not.toContain('certroll_cert_');
   });
 });
