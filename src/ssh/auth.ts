@@ -116,7 +116,7 @@ export function makeAuthHandler(
   const agentSock = env[envNames.agentSocket];
   const queue: AuthMethodName[] = [];
   if (identity) queue.push('publickey');
-  if (agentSock) queue.push('agent');
+  if (agentSock && !(host.ssh.identitiesOnly && identity)) queue.push('agent');
   queue.push('password');
 
   const handler: AuthHandlerMiddleware = (authsLeft, _partial, next) => {

@@ -148,7 +148,7 @@ async function openClient(host: Host, opts: ConnectOptions, creds: CredentialSto
     port: host.ssh.port,
     username: host.ssh.user,
     readyTimeout: host.ssh.connectTimeout * 1000,
-    keepaliveInterval: opts.keepaliveIntervalMs,
+    keepaliveInterval: host.ssh.serverAliveInterval !== undefined ? host.ssh.serverAliveInterval * 1000 : opts.keepaliveIntervalMs,
     keepaliveCountMax: opts.keepaliveCountMax,
     hostVerifier: hostVerifier as ConnectConfig['hostVerifier'],
     authHandler: handler,
