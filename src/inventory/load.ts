@@ -4,6 +4,8 @@ import { homedir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseProxyJump } from '../ssh/ssh-config.js';
 import { applySshConfig, type ExplicitSsh } from './ssh-config-apply.js';
+import { looksLikeAnsible } from './ansible.js';
+import { importAnsible, mapIssue, type ImportOptions, type ImportResult } from './ansible-import.js';
 import { InputError } from '../errors.js';
 import { formatPath, parseYaml, type LocatedYaml, type YamlPath } from '../yaml/located.js';
 import { readInputFile } from '../yaml/read-input.js';
@@ -125,10 +127,37 @@ export interface ParseOptions {
   env?: Record<string, string | undefined>;
 }
 
-/** Reads, parses and validates an inventory file; throws InputError listing every problem. */
+/** How Ansible inventories are read (`--group-map`, `--overlay`); set once by the CLI for every command. */
+export const ansibleImportOptions: ImportOptions = {};
+
+/** Reads, parses and validates an inventory file (certroll's own, or an Ansible INI/YAML one); throws InputError listing every problem. */
 export async function loadInventory(file: string, opts: ParseOptions = {}): Promise<Inventory> {
   const text = await readInputFile(file, 'inventory', 'Invalid inventory:');
+  if (looksLikeAnsible(text, file)) return loadAnsibleInventory(file, opts).inventory;
   return parseInventory(text, file, opts);
+}
+
+/** An Ansible inventory converted (src/inventory/ansible-import.ts) and loaded as a certroll inventory; issues point at the Ansible files. */
+export function loadAnsibleInventory(file: string, opts: ParseOptions = {}, importOpts: ImportOptions = ansibleImportOptions): { inventory: Inventory; imported: ImportResult } {
+  const imported = importAnsible(file, { ...importOpts, ...(opts.home ? { home: opts.home } : {}) });
+  let inventory: Inventory;
+  try {
+    inventory = parseInventory(imported.yaml, file, opts);
+  } catch (e) {
+    if (e instanceof InputError) throw new InputError(e.issues.map((i) => (i.file === file ? mapIssue(i, imported.origins) : i)), 'Invalid inventory (converted from Ansible):');
+    throw e;
+  }
+  // Where each SSH setting came from: the Ansible variable and its file:line, not the converted text.
+  for (const h of inventory.hosts) {
+    const at = imported.origins.get(`hosts.${h.name}`);
+    if (at) h.definedAt = { file: at.file, ...(at.line ? { line: at.line } : {}) };
+    for (const [k, v] of Object.entries(h.sshFrom ?? {})) {
+      const o = imported.origins.get(`hosts.${h.name}.ssh.${k}`);
+      if (o && v.includes(`hosts.${h.name}.ssh.${k}`)) h.sshFrom![k] = `${o.what} (${o.file}${o.line ? ':' + o.line : ''})`;
+    }
+  }
+  inventory.warnings = [...imported.warnings, ...(inventory.warnings ?? [])];
+  return { inventory, imported };
 }
 
 /** Parses and validates inventory text; `file` names it in messages. Pure apart from `os.homedir()` when no home is given. */
