@@ -18,10 +18,13 @@ const VETH = `crbt${process.pid % 100000}`;
 const OUTSIDE = '10.213.7.1';
 const BASTION = '10.213.7.2';
 const TARGETS = ['10.213.8.2', '10.213.8.3'];
+/** A second bastion, itself only reachable through the first (ProxyJump a,b). */
+const INNER = '10.213.8.4';
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 
 describe('hosts behind a bastion (network namespace)', () => {
   let bastion: TestSshd;
+  let inner: TestSshd;
   const targets: TestSshd[] = [];
   let dir: string;
   let knownHosts: string;
@@ -36,17 +39,18 @@ describe('hosts behind a bastion (network namespace)', () => {
     ip('netns', 'exec', NS, 'ip', 'link', 'set', 'lo', 'up');
     ip('netns', 'exec', NS, 'ip', 'addr', 'add', `${BASTION}/30`, 'dev', `${VETH}i`);
     ip('netns', 'exec', NS, 'ip', 'link', 'set', `${VETH}i`, 'up');
-    for (const t of TARGETS) ip('netns', 'exec', NS, 'ip', 'addr', 'add', `${t}/32`, 'dev', 'lo');
+    for (const t of [...TARGETS, INNER]) ip('netns', 'exec', NS, 'ip', 'addr', 'add', `${t}/32`, 'dev', 'lo');
     bastion = await startSshd({ address: BASTION, port: 2222, netns: NS, sftp: false });
     for (const t of TARGETS) targets.push(await startSshd({ address: t, port: 2222, netns: NS }));
     // One client key for all three (the bastion and the targets authorise it).
-    for (const t of targets) await t.authorize('root', bastion.clientKey.publicLine);
+    inner = await startSshd({ address: INNER, port: 2222, netns: NS, sftp: false });
+    for (const t of [...targets, inner]) await t.authorize('root', bastion.clientKey.publicLine);
     knownHosts = join(dir, 'known_hosts');
-    writeFileSync(knownHosts, [bastion.knownHostsLine(), ...targets.map((t) => t.knownHostsLine())].join('\n') + '\n');
+    writeFileSync(knownHosts, [bastion.knownHostsLine(), inner.knownHostsLine(), ...targets.map((t) => t.knownHostsLine())].join('\n') + '\n');
   }, 60_000);
 
   afterAll(async () => {
-    for (const s of [bastion, ...targets]) await s?.stop().catch(() => undefined);
+    for (const s of [bastion, inner, ...targets]) await s?.stop().catch(() => undefined);
     spawnSync('ip', ['link', 'del', `${VETH}o`]);
     spawnSync('ip', ['netns', 'del', NS]);
     rmSync(dir, { recursive: true, force: true });
@@ -110,6 +114,28 @@ describe('hosts behind a bastion (network namespace)', () => {
     }
   });
 
+  it('a chain of two bastions (ProxyJump a,b): the second is reached through the first', async () => {
+    const hop2 = jump({ name: `root@${INNER}:2222`, address: INNER });
+    const events: SshEvent[] = [];
+    const r = await connect(target(0, [jump(), hop2]), { env: {}, onEvent: (e) => events.push(e) });
+    try {
+      expect((await r.exec(['echo', 'through two'])).stdout).toBe('through two\n');
+      expect(events.filter((e) => e.type === 'bastion-connected').map((e) => (e as { bastion: string }).bastion)).toEqual([`root@${BASTION}:2222`, `root@${INNER}:2222`]);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('auth refused by the bastion, and a bastion that does not answer, are the bastion\'s failures', async () => {
+    const stranger = await generateKey(dir, 'stranger');
+    const auth = (await connect(target(0, [jump({ identityFile: stranger.privateKeyFile, user: 'nobody' })]), { env: {} }).then(() => undefined, (e: unknown) => e)) as HostError;
+    expect(auth.kind).toBe('auth');
+    expect(auth.shortMessage).toMatch(new RegExp(`^tos-1: via bastion root@${BASTION.replace(/\./g, '\\.')}:2222 .*: authentication refused for nobody@${BASTION.replace(/\./g, '\\.')}:2222`));
+    const down = (await connect(target(0, [jump({ port: 2299 })]), { env: {} }).then(() => undefined, (e: unknown) => e)) as HostError;
+    expect(down.kind).toBe('connect');
+    expect(down.shortMessage).toMatch(/^tos-1: via bastion .*: connection refused by 10\.213\.7\.2:2299/);
+  });
+
   it('an unreachable target behind a reachable bastion names the bastion that cannot reach it', async () => {
     const h = { ...target(0, [jump()]), address: '10.213.8.99' };
     const err = (await connect(h, { env: {} }).then(() => undefined, (e: unknown) => e)) as HostError;
@@ -135,5 +161,16 @@ describe('hosts behind a bastion (network namespace)', () => {
     expect(JSON.stringify(report)).toContain('bastion-test');
     expect(JSON.stringify(report)).toMatch(/tos-1/);
     expect(JSON.stringify(report)).toMatch(/tos-2/);
+
+    // The same fleet as an Ansible inventory: the bastion from ansible_ssh_common_args, cluster vars from an overlay.
+    const ini = join(dir, 'hosts.ini');
+    writeFileSync(ini, `[kube_control_plane]\nnode1 ansible_host=${TARGETS[0]} ansible_port=2222\nnode2 ansible_host=${TARGETS[1]} ansible_port=2222\n\n[all:vars]\nansible_user=root\nansible_ssh_private_key_file=${bastion.clientKey.privateKeyFile}\nansible_ssh_common_args='-o ProxyCommand="ssh -W %h:%p -q -p 2222 root@${BASTION}"'\n`);
+    const overlay = join(dir, 'overlay.yaml');
+    writeFileSync(overlay, `ssh: { config: none, knownHostsFile: ${knownHosts} }\nvars: { checkPaths: ["${certDir}/*.pem"] }\n`);
+    const a = cli('check', '-i', ini, '--overlay', overlay, '--json');
+    expect(a.status, a.stderr).toBe(0);
+    expect(a.stdout).toContain('bastion-test');
+    expect(a.stdout).toMatch(/node1/);
+    expect(a.stdout).toMatch(/node2/);
   });
 });
