@@ -1,6 +1,6 @@
 // Bastions for real: a network namespace holds a bastion sshd (reachable from here over a veth pair) and two target sshds
 // on addresses that exist only inside it. A direct connection fails; through the bastion both targets connect over ONE
-// shared bastion connection, `certroll check` works, and a wrong bastion host key is reported as the bastion's.
+// shared bastion connection, `certroll check` and `plan` work, and a wrong bastion host key is reported as the bastion's.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -143,14 +143,14 @@ describe('hosts behind a bastion (network namespace)', () => {
     expect(err.shortMessage).toMatch(new RegExp(`^tos-1: bastion root@${BASTION.replace(/\./g, '\\.')}:2222 cannot reach 10\\.213\\.8\\.99:2222`));
   });
 
-  it('certroll check reads the targets through the bastion given by ProxyJump in an OpenSSH config', () => {
+  it('certroll check and plan reach the targets through the bastion given by ProxyJump in an OpenSSH config, and check through an Ansible inventory', () => {
     const certDir = join(dir, 'certs');
     execFileSync('mkdir', ['-p', certDir]);
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(certDir, 'k.key'), '-out', join(certDir, 'bastion-test.pem'), '-days', '400', '-subj', '/CN=bastion-test'], { stdio: 'ignore' });
     const cfg = join(dir, 'ssh_config');
     writeFileSync(cfg, [`Host gw`, `  HostName ${BASTION}`, `  Port 2222`, `  User root`, `Host 10.213.8.*`, `  ProxyJump gw`, `  Port 2222`, `  IdentityFile ${bastion.clientKey.privateKeyFile}`, `  UserKnownHostsFile ${knownHosts}`, ''].join('\n'));
     const inv = join(dir, 'inv.yaml');
-    writeFileSync(inv, `ssh: { config: ${cfg}, connectTimeout: 5 }\nvars: { checkPaths: ["${certDir}/*.pem"] }\nhosts:\n  tos-1: { address: ${TARGETS[0]} }\n  tos-2: { address: ${TARGETS[1]} }\ngroups:\n  master: [tos-1, tos-2]\n`);
+    writeFileSync(inv, `ssh: { config: ${cfg}, connectTimeout: 5 }\nvars: { checkPaths: ["${certDir}/*.pem"] }\nhosts:\n  tos-1: { address: ${TARGETS[0]} }\n  tos-2: { address: ${TARGETS[1]} }\ngroups:\n  master: [tos-1, tos-2]\n  manager: [tos-2]\n`);
     const cli = (...args: string[]) => spawnSync('node', [join(__dirname, '../../dist/cli/bin.js'), ...args], { encoding: 'utf8', env: { ...process.env, SSH_AUTH_SOCK: '' } });
     const shown = cli('inventory', 'show', '-i', inv, '--explain-ssh', 'tos-1');
     expect(shown.status, shown.stderr).toBe(0);
@@ -161,6 +161,14 @@ describe('hosts behind a bastion (network namespace)', () => {
     expect(JSON.stringify(report)).toContain('bastion-test');
     expect(JSON.stringify(report)).toMatch(/tos-1/);
     expect(JSON.stringify(report)).toMatch(/tos-2/);
+
+    // plan gathers its facts through the bastion too: these hosts have no etcd, so the honest plan is BLOCKED on what
+    // it read from them (exit 1), not a connection failure (exit 2).
+    const pl = cli('plan', '-i', inv, join(__dirname, '../../playbooks/tos-etcd-renew.yaml'));
+    expect(pl.status, pl.stderr).toBe(1);
+    expect(pl.stdout).toMatch(/Status: BLOCKED/);
+    expect(pl.stdout).toMatch(/tos-1: \/srv\/kubernetes\/etcd-ca\.pem is missing/);
+    expect(pl.stdout + pl.stderr).not.toMatch(/cannot (connect|reach)|unreachable/);
 
     // The same fleet as an Ansible inventory: the bastion from ansible_ssh_common_args, cluster vars from an overlay.
     const ini = join(dir, 'hosts.ini');
