@@ -2,7 +2,7 @@
 // does: groups and children, host ranges, `host:port`, INI values through Python's literal_eval, YAML 1.1 types, and the
 // variable precedence of `ansible-inventory --list`. Every value keeps the file and line it was read from.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, extname, join } from 'node:path';
+import { dirname, extname, join, relative } from 'node:path';
 import { load as yamlLoad, YAML11_SCHEMA, YAMLException } from 'js-yaml';
 import type { InputIssue } from '../errors.js';
 import { parseYaml, type LocatedYaml } from '../yaml/located.js';
@@ -615,7 +615,7 @@ export function parseAnsibleInventory(file: string, shownAs = file): AnsibleInve
   b.finish();
   const dir = dirname(file);
   const shownDir = dirname(shownAs);
-  const shown = (f: string) => join(shownDir, f.slice(dir.length + 1));
+  const shown = (f: string) => join(shownDir, relative(dir, f));
   const groupVarFiles = loadVarsFiles(join(dir, 'group_vars'), b.groups.keys(), shown, issues);
   const hostVarFiles = loadVarsFiles(join(dir, 'host_vars'), b.hosts.keys(), shown, issues);
   if (issues.length) throw new AnsibleParseError(issues);

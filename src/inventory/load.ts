@@ -153,7 +153,8 @@ export function loadAnsibleInventory(file: string, opts: ParseOptions = {}, impo
     if (at) h.definedAt = { file: at.file, ...(at.line ? { line: at.line } : {}) };
     for (const [k, v] of Object.entries(h.sshFrom ?? {})) {
       const o = imported.origins.get(`hosts.${h.name}.ssh.${k}`);
-      if (o && v.includes(`hosts.${h.name}.ssh.${k}`)) h.sshFrom![k] = `${o.what} (${o.file}${o.line ? ':' + o.line : ''})`;
+      // Only values the converted inventory itself set (not ones the OpenSSH config supplied) have an Ansible origin.
+      if (o && v.endsWith(`(${file}:${v.split(':').pop()}`)) h.sshFrom![k] = `${o.what} (${o.file}${o.line ? ':' + o.line : ''})`;
     }
   }
   inventory.warnings = [...imported.warnings, ...(inventory.warnings ?? [])];
