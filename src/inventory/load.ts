@@ -156,6 +156,7 @@ export function loadAnsibleInventory(file: string, opts: ParseOptions = {}, impo
       // Only values the converted inventory itself set (not ones the OpenSSH config supplied) have an Ansible origin.
       if (o && v.endsWith(`(${file}:${v.split(':').pop()}`)) h.sshFrom![k] = `${o.what} (${o.file}${o.line ? ':' + o.line : ''})`;
     }
+    for (const j of h.ssh.jumps ?? []) if (h.sshFrom?.jump) j.from = h.sshFrom.jump;
   }
   inventory.warnings = [...imported.warnings, ...(inventory.warnings ?? [])];
   return { inventory, imported };

@@ -100,7 +100,8 @@ describe('Ansible inventory → certroll inventory', () => {
         continue;
       }
       const again = parseInventory(r.imported.yaml, file, opts);
-      const strip = (i: typeof again) => i.hosts.map((h) => ({ ...h, definedAt: undefined, varsAt: undefined, sshFrom: undefined }));
+      // Equal but for the origins, which name the Ansible files in one and the converted YAML in the other.
+      const strip = (i: typeof again) => i.hosts.map((h) => ({ ...h, ssh: { ...h.ssh, jumps: h.ssh.jumps?.map((j) => ({ ...j, from: '' })) }, definedAt: undefined, varsAt: undefined, sshFrom: undefined }));
       expect(strip(again), dir).toEqual(strip(r.inventory));
       expect(again.groups, dir).toEqual(r.inventory.groups);
       converted.push(dir);
