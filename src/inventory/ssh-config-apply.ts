@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { InputIssue } from '../errors.js';
+import { isIpAddress } from '../yaml/validate.js';
 import {
   parseProxyJump,
   parseSshTime,
@@ -188,8 +189,9 @@ export function applySshConfig(hosts: Host[], explicit: Map<string, ExplicitSsh>
     const ep = fromConfig(ctx, h.address, ex.user ? h.ssh.user : undefined, report);
     if (ep.addressFrom) {
       from.address = `HostName at ${ep.addressFrom} (for ${h.address})`;
+      // An IP taken from the old address (not set in the inventory) follows the address to its HostName.
+      if (h.ip === undefined || h.ip === h.address) h.ip = isIpAddress(ep.address) ? ep.address : undefined;
       h.address = ep.address;
-      h.ip ??= undefined;
     }
     const take = <K extends keyof SshSettings>(k: K, got: { value: SshSettings[K]; from: string } | undefined) => {
       if (ex[k]) from[k] = ex[k]!;

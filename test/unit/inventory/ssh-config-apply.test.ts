@@ -63,6 +63,12 @@ describe('OpenSSH config applied to the inventory', () => {
     expect(inv.warnings).toEqual(expect.arrayContaining([expect.stringMatching(/^tos-1: ciphers is not applied.*\(~\/\.ssh\/config:18\)$/)]));
   });
 
+  it('HostName replaces the address (and the IP used in SANs when the inventory did not set one)', () => {
+    const inv = load('hosts:\n  b: { address: bastion }\ngroups:\n  master: [b]\n');
+    expect(inv.hosts[0]!).toMatchObject({ address: '10.9.0.1', ip: '10.9.0.1', ssh: { user: 'jump', port: 2200 } });
+    expect(inv.hosts[0]!.sshFrom!.address).toBe('HostName at ~/.ssh/config:2 (for bastion)');
+  });
+
   it('a negated pattern keeps a host out of the block', () => {
     const inv = load('hosts:\n  tos-9: { address: tos-9 }\ngroups:\n  master: [tos-9]\n');
     expect(inv.hosts[0]!.ssh.user).toBe('root');
