@@ -591,8 +591,11 @@ export function looksLikeAnsible(text: string, file: string): boolean {
     if ('groups' in v || (('hosts' in v || 'vars' in v || 'ssh' in v) && !Object.values(v).some((g) => isMap(g) && ('children' in g)))) return false;
     return Object.values(v).some((g) => g === null || (isMap(g) && ('hosts' in g || 'children' in g || 'vars' in g)));
   }
-  // Not YAML at all, but host lines: INI without a section header.
-  return !parsed.doc && text.split('\n').every((l) => l.trim() === '' || /^\s*[#;]/.test(l) || /^\S+(\s+\w+=.*)?$/.test(l.trim()));
+  // Not YAML at all, but host lines (`name [key=value …]`): INI without a section header; never for a .yaml/.yml/.json
+  // file, whose syntax error the certroll loader reports.
+  if (/\.(ya?ml|json)$/i.test(file) || parsed.doc) return false;
+  const lines = text.split('\n').filter((l) => l.trim() !== '' && !/^\s*[#;]/.test(l));
+  return lines.length > 0 && lines.every((l) => /^[^\s:#=[\]{}]+(\s+[\w.-]+=.*)?$/.test(l.trim()));
 }
 
 /** Parse an Ansible inventory file (INI or YAML) with the group_vars/ and host_vars/ beside it. Throws AnsibleParseError. */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadAnsibleInventory, parseInventory } from '../../../src/inventory/load.js';
 import { hopFromProxyCommand, jumpFromSshArgs, parseGroupMap } from '../../../src/inventory/ansible-import.js';
+import { looksLikeAnsible } from '../../../src/inventory/ansible.js';
 import { formatInputIssue, InputError } from '../../../src/errors.js';
 
 const corpus = join(__dirname, '../../fixtures/corpus-ansible');
@@ -75,6 +76,15 @@ describe('Ansible inventory → certroll inventory', () => {
     const inv = loadAnsibleInventory(caseFile('09'), opts, { overlay: ov }).inventory;
     expect(inv.vars.certDir).toBe('/etc/ssl/etcd');
     expect(inv.hosts[0]!).toMatchObject({ hostname: 'master1.example', ssh: { knownHostsFile: '/tmp/kh', become: true } });
+  });
+
+  it('tells Ansible inventories from certroll ones: every corpus inventory is Ansible, every certroll fixture (good or bad) is not', () => {
+    for (const dir of readdirSync(corpus).filter((d) => /^\d\d-/.test(d))) {
+      const f = caseFile(dir.slice(0, 2));
+      expect(looksLikeAnsible(readFileSync(f, 'utf8'), f), dir).toBe(true);
+    }
+    const fixtures = join(__dirname, '../../fixtures/inventories');
+    for (const f of readdirSync(fixtures)) expect(looksLikeAnsible(readFileSync(join(fixtures, f), 'utf8'), f), f).toBe(false);
   });
 
   it('ssh arguments: -J, -o ProxyJump=, ProxyCommand ssh -W with -p/-l; anything else is not a bastion', () => {
