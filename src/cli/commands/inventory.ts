@@ -90,8 +90,8 @@ function explain(ui: Ui, inv: Inventory, name: string): void {
   for (const p of r.problems) ui.say(`${p.level}: ${p.message}${p.at ? ` (${p.at.file}:${p.at.line})` : ''}`);
 }
 
-export const inventoryCommand: CommandModule<{}, InventoryArgs> = {
-  command: 'inventory show',
+const showCommand: CommandModule<{}, InventoryArgs> = {
+  command: 'show',
   describe: 'Print the resolved inventory (certroll or Ansible INI/YAML): hosts, roles, SSH settings and where each came from',
   builder: (y) =>
     withAnsibleOptions(
@@ -141,4 +141,12 @@ export const inventoryCommand: CommandModule<{}, InventoryArgs> = {
     for (const w of inventory.warnings ?? []) ui.say(ui.p.yellow(`warning: ${w}`));
     ui.say(ui.p.dim('Where each SSH setting came from: certroll inventory show -i FILE --explain-ssh HOST'));
   },
+};
+
+/** `certroll inventory <action>` (one action today: show). */
+export const inventoryCommand: CommandModule = {
+  command: 'inventory',
+  describe: 'Inventories: `inventory show -i FILE` prints the resolved inventory (certroll or Ansible), --format yaml converts it',
+  builder: (y) => y.command(showCommand as never).demandCommand(1, 'Name an action: certroll inventory show -i FILE'),
+  handler: () => undefined,
 };
