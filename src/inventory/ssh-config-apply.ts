@@ -97,6 +97,7 @@ interface Endpoint {
   user?: { value: string; from: string };
   port?: { value: number; from: string };
   identityFile?: { value: string; from: string };
+  identityFiles?: { value: string[]; from: string };
   knownHostsFile?: { value: string; from: string };
   connectTimeout?: { value: number; from: string };
   serverAliveInterval?: { value: number; from: string };
@@ -134,10 +135,12 @@ function fromConfig(ctx: SshConfigContext, query: string, user: string | undefin
       problems('warning', `IdentityFile ${id.args[0]} uses a %-token certroll does not expand; skipped`, id.at);
       continue;
     }
-    // OpenSSH skips identity files that do not exist; certroll uses the first one that does.
-    if (existsSync(f)) {
-      ep.identityFile = { value: f, from: origin(id.at) };
-      break;
+    // OpenSSH skips identity files that do not exist and tries the others in order; so does certroll.
+    if (!existsSync(f)) continue;
+    if (!ep.identityFile) ep.identityFile = { value: f, from: origin(id.at) };
+    else if (f !== ep.identityFile.value && !ep.identityFiles?.value.includes(f)) {
+      ep.identityFiles ??= { value: [], from: origin(id.at) };
+      ep.identityFiles.value.push(f);
     }
   }
   const kh = v('userknownhostsfile');
@@ -203,6 +206,11 @@ export function applySshConfig(hosts: Host[], explicit: Map<string, ExplicitSsh>
     take('user', ep.user);
     take('port', ep.port);
     take('identityFile', ep.identityFile);
+    // The config's further identity files only follow its own first one (an inventory identityFile stands alone).
+    if (!ex.identityFile && ep.identityFiles) {
+      h.ssh.identityFiles = ep.identityFiles.value;
+      from.identityFiles = ep.identityFiles.from;
+    }
     take('knownHostsFile', ep.knownHostsFile);
     take('connectTimeout', ep.connectTimeout);
     take('serverAliveInterval', ep.serverAliveInterval);
@@ -252,6 +260,7 @@ function jumpHost(hop: JumpHop, ep: Endpoint, h: Host, from: string): JumpHost {
     port: hop.port ?? ep.port?.value ?? 22,
     user: hop.user ?? ep.user?.value ?? h.ssh.user,
     ...(ep.identityFile ? { identityFile: ep.identityFile.value } : h.ssh.identityFile ? { identityFile: h.ssh.identityFile } : {}),
+    ...(ep.identityFile ? (ep.identityFiles ? { identityFiles: ep.identityFiles.value } : {}) : h.ssh.identityFiles ? { identityFiles: h.ssh.identityFiles } : {}),
     knownHostsFile: ep.knownHostsFile?.value ?? h.ssh.knownHostsFile,
     connectTimeout: ep.connectTimeout?.value ?? h.ssh.connectTimeout,
     identitiesOnly: ep.identitiesOnly?.value ?? false,

@@ -16,7 +16,9 @@ export interface SshSettings {
   commandTimeout: number;
   /** Seconds between keepalive probes (OpenSSH ServerAliveInterval; 0 = off); absent → the SSH layer's default. */
   serverAliveInterval?: number;
-  /** Offer only the identity file, not the ssh-agent's keys (OpenSSH IdentitiesOnly). */
+  /** More identity files (the OpenSSH config's further IdentityFile lines that exist), tried in order after identityFile. */
+  identityFiles?: string[];
+  /** Offer only the identity file(s), not the ssh-agent's keys (OpenSSH IdentitiesOnly). */
   identitiesOnly?: boolean;
   /** Bastions to go through, first hop first (inventory `ssh.jump` or ProxyJump from the OpenSSH config). */
   jumps?: JumpHost[];
@@ -34,6 +36,8 @@ export interface JumpHost {
   port: number;
   user: string;
   identityFile?: string;
+  /** Further identity files (the config's IdentityFile lines after the first). */
+  identityFiles?: string[];
   knownHostsFile: string;
   connectTimeout: number;
   identitiesOnly: boolean;

@@ -37,6 +37,7 @@ function hopAsHost(hop: JumpHost, behind: Host): Host {
       identitiesOnly: hop.identitiesOnly,
       become: false,
       ...(hop.identityFile ? { identityFile: hop.identityFile } : {}),
+      identityFiles: hop.identityFiles ?? [],
       jumps: [],
     },
     vars: behind.vars,

@@ -136,7 +136,13 @@ export async function handshake(host: Host, opts: ConnectOptions, creds: Credent
   const entries = await creds.knownHosts(knownHostsFile);
   const serverHostKey = hostKeyAlgorithmsFor(knownKeyTypes(entries, host.address, host.ssh.port), SUPPORTED_HOST_KEY_ALGOS);
   const identity = host.ssh.identityFile ? await creds.identity(host.name, expandHome(host.ssh.identityFile)) : undefined;
-  const { handler, tried } = makeAuthHandler(host, creds, opts.env, identity);
+  // More identity files from the OpenSSH config: tried after the first; one that cannot be read or decrypted is skipped.
+  const more: Array<{ file: string; key: Awaited<ReturnType<CredentialStore['identity']>> }> = [];
+  for (const file of host.ssh.identityFiles ?? []) {
+    const key = await creds.identity(host.name, expandHome(file)).catch(() => undefined);
+    if (key) more.push({ file, key });
+  }
+  const { handler, tried } = makeAuthHandler(host, creds, opts.env, identity, more);
 
   const client = new ssh2.Client();
   let hostKeyFailure: HostError | undefined;

@@ -136,6 +136,17 @@ describe('hosts behind a bastion (network namespace)', () => {
     expect(down.shortMessage).toMatch(/^tos-1: via bastion .*: connection refused by 10\.213\.7\.2:2299/);
   });
 
+  it('several identity files (IdentityFile lines of a config): the next is tried when the server refuses the first', async () => {
+    const stranger = await generateKey(dir, 'stranger2');
+    const h = { ...bastion.host('gw', { identityFile: stranger.privateKeyFile, identityFiles: [bastion.clientKey.privateKeyFile], knownHostsFile: knownHosts, identitiesOnly: true }) };
+    const r = await connect(h, { env: {} });
+    try {
+      expect((await r.exec(['echo', 'second key'])).stdout).toBe('second key\n');
+    } finally {
+      await r.close();
+    }
+  });
+
   it('an unreachable target behind a reachable bastion names the bastion that cannot reach it', async () => {
     const h = { ...target(0, [jump()]), address: '10.213.8.99' };
     const err = (await connect(h, { env: {} }).then(() => undefined, (e: unknown) => e)) as HostError;

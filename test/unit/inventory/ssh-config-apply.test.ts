@@ -11,6 +11,7 @@ const home = mkdtempSync(join(tmpdir(), 'certroll-sshcfg-home-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 mkdirSync(join(home, '.ssh'));
 writeFileSync(join(home, '.ssh', 'id_test'), 'not read by the loader');
+writeFileSync(join(home, '.ssh', 'id_second'), 'not read by the loader');
 writeFileSync(
   join(home, '.ssh', 'config'),
   [
@@ -26,13 +27,15 @@ writeFileSync(
     '  ProxyJump bastion', //                10
     '  ServerAliveInterval 5', //            11
     '  ConnectTimeout 1m', //                12
-    'Host insecure', //                      13
-    '  StrictHostKeyChecking no', //         14
-    'Host proxied', //                       15
-    '  ProxyCommand ssh -W %h:%p gw', //     16
-    'Host *', //                             17
-    '  Ciphers aes128-ctr', //               18
-    '  IdentitiesOnly yes', //               19
+    'Host tos-*', //                         13 (a second block: its IdentityFile accumulates)
+    '  IdentityFile %d/.ssh/id_second', //   14
+    'Host insecure', //                      15
+    '  StrictHostKeyChecking no', //         16
+    'Host proxied', //                       17
+    '  ProxyCommand ssh -W %h:%p gw', //     18
+    'Host *', //                             19
+    '  Ciphers aes128-ctr', //               20
+    '  IdentitiesOnly yes', //               21
     '',
   ].join('\n'),
 );
@@ -53,14 +56,16 @@ describe('OpenSSH config applied to the inventory', () => {
     const inv = load('hosts:\n  tos-1: { address: tos-1 }\n  tos-2: { address: tos-2, ssh: { user: root, port: 22 } }\ngroups:\n  master: [tos-1, tos-2]\n');
     const [a, b] = inv.hosts;
     expect(a!.ssh).toMatchObject({ user: 'admin', port: 2222, identityFile: join(home, '.ssh/id_test'), serverAliveInterval: 5, connectTimeout: 60, identitiesOnly: true });
-    expect(a!.sshFrom).toMatchObject({ user: '~/.ssh/config:6', port: '~/.ssh/config:7', identityFile: '~/.ssh/config:9', jump: '~/.ssh/config:10' });
+    expect(a!.sshFrom).toMatchObject({ user: '~/.ssh/config:6', port: '~/.ssh/config:7', identityFile: '~/.ssh/config:9', identityFiles: '~/.ssh/config:14', jump: '~/.ssh/config:10' });
+    // IdentityFile accumulates over blocks; missing files are skipped, as OpenSSH does; %d is the home directory.
+    expect(a!.ssh.identityFiles).toEqual([join(home, '.ssh/id_second')]);
     expect(a!.ssh.jumps).toEqual([
-      { name: 'bastion', address: '10.9.0.1', port: 2200, user: 'jump', identityFile: join(home, '.ssh/id_test'), knownHostsFile: join(home, '.ssh/known_hosts'), connectTimeout: 60, identitiesOnly: true, from: '~/.ssh/config:10' },
+      { name: 'bastion', address: '10.9.0.1', port: 2200, user: 'jump', identityFile: join(home, '.ssh/id_test'), identityFiles: [join(home, '.ssh/id_second')], knownHostsFile: join(home, '.ssh/known_hosts'), connectTimeout: 60, identitiesOnly: true, from: '~/.ssh/config:10' },
     ]);
     // Inventory values win; the user it gives is what Match user would see.
     expect(b!.ssh).toMatchObject({ user: 'root', port: 22 });
     expect(b!.sshFrom!.user).toMatch(/^hosts\.tos-2\.ssh\.user \(.*inv\.yaml:3\)$/);
-    expect(inv.warnings).toEqual(expect.arrayContaining([expect.stringMatching(/^tos-1: ciphers is not applied.*\(~\/\.ssh\/config:18\)$/)]));
+    expect(inv.warnings).toEqual(expect.arrayContaining([expect.stringMatching(/^tos-1: ciphers is not applied.*\(~\/\.ssh\/config:20\)$/)]));
   });
 
   it('HostName replaces the address (and the IP used in SANs when the inventory did not set one)', () => {
@@ -86,8 +91,8 @@ describe('OpenSSH config applied to the inventory', () => {
   it('refuses keywords that weaken host authentication, naming the config file and line', () => {
     const got = issues('hosts:\n  i: { address: insecure }\n  p: { address: proxied }\ngroups:\n  master: [i, p]\n');
     expect(got).toEqual([
-      expect.stringMatching(/^hosts\.i \(ssh config\): StrictHostKeyChecking no would accept any host key.*\(~\/\.ssh\/config:14\)$/),
-      expect.stringMatching(/^hosts\.p \(ssh config\): ProxyCommand is not supported.*use ProxyJump.*\(~\/\.ssh\/config:16\)$/),
+      expect.stringMatching(/^hosts\.i \(ssh config\): StrictHostKeyChecking no would accept any host key.*\(~\/\.ssh\/config:16\)$/),
+      expect.stringMatching(/^hosts\.p \(ssh config\): ProxyCommand is not supported.*use ProxyJump.*\(~\/\.ssh\/config:18\)$/),
     ]);
   });
 
