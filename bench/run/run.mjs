@@ -8,7 +8,7 @@ import { join } from 'node:path';
 const labDir = process.env.CERTROLL_LAB_DIR || '/var/lib/certroll-lab';
 const pause = process.argv.includes('--pause') ? process.argv[process.argv.indexOf('--pause') + 1] : '2';
 const home = mkdtempSync(join(tmpdir(), 'certroll-bench-run-'));
-const lab = (...a) => execFileSync('node', ['dist/lab/cli.js', ...a, '--dir', labDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+const lab = (...a) => execFileSync('node', ['lab/dist/cli.js', ...a, '--dir', labDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
 
 let up = false;
 try { up = JSON.parse(lab('status', '--json')).up; } catch { up = false; }

@@ -9,7 +9,7 @@ import { Interrupted } from '../errors.js';
 import { lockOwner, noteLockStep, releaseLock } from '../steps/lock.js';
 import type { Journal } from '../journal/journal.js';
 import { stepModules } from '../steps/index.js';
-import { hostInMessage } from './line-log.js';
+import { hostInMessage } from './message-host.js';
 import type { ApplyContext, Phase, WorkItem } from '../steps/types.js';
 import type { StepType } from '../playbook/types.js';
 

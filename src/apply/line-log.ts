@@ -17,19 +17,6 @@ export function clock(d: Date, utc = false): string {
   return [h, m, s].map((n) => String(n).padStart(2, '0')).join(':');
 }
 
-/**
- * The host a message is about, when the work item has none of its own: rolling-restart's items are titled "node 1/3"
- * and name the host at the start of each message ("tos-2 (leader): checking…", "tos-2: stopped; pausing 30s").
- */
-export function hostInMessage(message: string | undefined, hosts: readonly string[]): string | undefined {
-  if (!message) return undefined;
-  let best: string | undefined;
-  for (const h of hosts) {
-    if (message.startsWith(h) && /^(:|\s\()/.test(message.slice(h.length)) && (!best || h.length > best.length)) best = h;
-  }
-  return best;
-}
-
 /** "tos-2: " at the start of a message whose host is tos-2 is said once, by the line's own host field. */
 function withoutHost(message: string, host: string | undefined): string {
   if (host && message.startsWith(`${host}: `)) return message.slice(host.length + 2);

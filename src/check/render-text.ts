@@ -1,5 +1,5 @@
 // The human view of a check report: a kubeadm-style expiry table for the whole fleet, then warnings, notes and host errors.
-import { foldHosts, formatRemaining, renderTable, type Column, type Palette } from '../cli/output.js';
+import { foldHosts, formatRemaining, renderTable, type Column, type Palette } from '../render/text.js';
 import type { CertificateRow, CheckReport, HostSummary } from './model.js';
 
 /** All the sentences `check` prints, in one place. */

@@ -3,7 +3,8 @@ import type { Argv } from 'yargs';
 import { closeSync, openSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { ExitCode, SafetyStop, UsageError } from '../errors.js';
-import { detectOutputMode, palette, type OutputMode, type Palette } from './output.js';
+import { detectOutputMode, type OutputMode } from './output.js';
+import { palette, type Palette } from '../render/text.js';
 import { checkFlags, numberOption } from './flags.js';
 import { withAnsibleOptions } from './ansible-options.js';
 

@@ -23,6 +23,7 @@ export const NUMBER_FLAGS = {
   'renew-within-days': { min: 0, max: 36500, integer: false, unit: 'days' },
   'warn-days': { min: 0, max: 36500, integer: false, unit: 'days' },
   keep: { min: 1, max: 100000, integer: true, unit: 'backups' },
+  'reconnect-timeout': { min: 0, max: 86400, integer: false, unit: 'seconds' },
 } as const satisfies Record<string, NumberRange>;
 export type NumberFlag = keyof typeof NUMBER_FLAGS;
 

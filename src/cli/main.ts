@@ -1,7 +1,8 @@
 // certroll's entry point and its one error boundary: parses the command line, runs a command, maps errors to exit codes.
 import yargs, { type Argv } from 'yargs';
 import { CompletedWithErrors, ExitCode, HostError, InputError, Interrupted, SafetyStop, UsageError } from '../errors.js';
-import { palette, detectOutputMode } from './output.js';
+import { detectOutputMode } from './output.js';
+import { palette } from '../render/text.js';
 import { commandResult, ignoreOutputErrors, interruptExitCode } from './common.js';
 import { commands } from './commands/index.js';
 

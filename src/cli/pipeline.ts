@@ -11,16 +11,17 @@ import { InputError, type InputIssue } from '../errors.js';
 import { openFleet, type Fleet } from '../ssh/fleet.js';
 import { gatherFacts } from '../facts/gather.js';
 import type { FleetFacts } from '../facts/types.js';
-import { buildPlan, renewalNeed, resolveTargets } from '../plan/build.js';
+import { buildPlan, renewalNeed } from '../planner/build.js';
+import { resolveTargets } from '../inventory/targets.js';
 import { unfinishedReasons } from '../plan/unfinished.js';
 import { makeMaterial } from '../plan/material.js';
 import type { Plan, Warning } from '../plan/types.js';
-import type { Material } from '../steps/types.js';
+import type { Material } from '../plan/material.js';
 import { Secret } from '../secret.js';
 import { newRunId } from '../journal/journal.js';
 import { askSecret, sshPrompts } from './common.js';
 import { PkiError, generateKey } from '../pki/index.js';
-import { sha256 } from '../steps/shared.js';
+import { sha256 } from '../hash.js';
 
 export interface PipelineArgs {
   inventory: string;

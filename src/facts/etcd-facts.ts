@@ -90,14 +90,55 @@ export function assembleEtcdFacts(
   return facts;
 }
 
-/** The script that prints the three etcdctl outputs between markers (one round trip). */
-export function etcdFactsScript(etcdctl: string, endpoints: string): string {
-  return [
+/**
+ * The script that prints the three etcdctl outputs between markers (one round trip). With `served`, it also prints the
+ * leaf certificate each endpoint presents in its TLS handshake (openssl s_client, no client certificate needed to see it):
+ * what the running member serves, which may differ from the file on disk until the member restarts.
+ */
+export function etcdFactsScript(etcdctl: string, endpoints: string, opts: { served?: boolean } = {}): string {
+  const lines = [
     `echo '@@members'; ${etcdctl} --endpoints ${endpoints} member list -w json 2>&1 | grep '^{' || true`,
     `echo '@@status'; ${etcdctl} --endpoints ${endpoints} endpoint status -w json 2>/dev/null || true`,
     `echo '@@health'; ${etcdctl} --endpoints ${endpoints} endpoint health -w json 2>/dev/null || true`,
     `echo '@@end'`,
-  ].join('\n');
+  ];
+  if (opts.served) {
+    lines.push(`if command -v openssl >/dev/null 2>&1; then echo '@@served-tool openssl'; else echo '@@served-tool none'; fi`);
+    for (const e of endpoints.split(',').filter(Boolean)) {
+      const target = hostPortOf(e);
+      if (!target) continue;
+      // The endpoint comes from the inventory (addresses and a numeric port, checked at load): safe inside single quotes.
+      lines.push(`echo '@@served ${e}'; command -v openssl >/dev/null 2>&1 && timeout 5 openssl s_client -connect '${target}' </dev/null 2>/dev/null | openssl x509 2>/dev/null || true`);
+    }
+    lines.push(`echo '@@served-end'`);
+  }
+  return lines.join('\n');
+}
+
+/** `host:port` of an https URL for openssl s_client (IPv6 in brackets); undefined when it is not one. */
+export function hostPortOf(url: string): string | undefined {
+  try {
+    const u = new URL(url);
+    if (!/^[0-9A-Za-z.:\[\]-]+$/.test(u.host)) return undefined;
+    return `${u.hostname}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The served leaf of each endpoint from the script's output: the PEM, or null when the handshake showed none (member
+ * down, port closed). Undefined when the host has no openssl (nothing can be said).
+ */
+export function parseServed(stdout: string): Record<string, string | null> | undefined {
+  if (!stdout.includes('@@served-tool openssl\n')) return undefined;
+  const out: Record<string, string | null> = {};
+  const re = /@@served (\S+)\n([\s\S]*?)(?=@@served)/g;
+  for (const m of stdout.matchAll(re)) {
+    const pem = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(m[2]!);
+    out[m[1]!] = pem ? pem[0] + '\n' : null;
+  }
+  return out;
 }
 
 export function splitEtcdFactsOutput(stdout: string): { members: string; status: string; health: string } {

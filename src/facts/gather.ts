@@ -4,9 +4,9 @@ import type { Inventory } from '../inventory/types.js';
 import type { Playbook } from '../playbook/types.js';
 import { hostFactsScript, parseHostFacts } from './host-facts.js';
 import type { FleetFacts, HostFacts } from './types.js';
-import { factsQuery } from '../steps/shared.js';
-import { queryCluster } from '../steps/etcd-health.js';
-import { hostScope } from '../plan/build.js';
+import { factsQuery } from './host-query.js';
+import { queryCluster } from './etcd-cluster.js';
+import { hostScope } from '../inventory/targets.js';
 import { gatherManagerFacts } from '../manager/facts.js';
 
 export async function gatherFacts(fleet: Fleet, inv: Inventory, playbook: Playbook, now = new Date()): Promise<FleetFacts> {
@@ -32,7 +32,7 @@ export async function gatherFacts(fleet: Fleet, inv: Inventory, playbook: Playbo
       scope: (n: string) => hostScope(inv, playbook, n),
     };
     try {
-      facts.etcd = await queryCluster(ctx, from);
+      facts.etcd = await queryCluster(ctx, from, undefined, { served: true });
     } catch (e) {
       facts.etcd = { queriedFrom: from, members: [], statuses: [], health: [], memberOfHost: {}, error: (e as Error).message };
     }

@@ -1,5 +1,6 @@
 // The read-only host fact: one shell script per host (one SSH round trip) and the pure parser of its output.
 import { quote } from '../ssh/quote.js';
+import { lockDirOf, PARK_MARKER_SUFFIX } from '../host-paths.js';
 import type { FileFact, HostFacts, LockInfo, ParkMarker } from './types.js';
 
 export interface HostFactsQuery {
@@ -10,15 +11,8 @@ export interface HostFactsQuery {
   pemFiles: Record<string, string>;
 }
 
-/** Where the per-cluster run lock lives on a host: beside the cert dir, outside what is backed up. */
-export const lockDirOf = (certDir: string) => `${certDir}.certroll-lock`;
-/** The marker the rolling restart leaves beside a manifest it parks: `<parkDir>/<manifest>.certroll-park`. */
-export const PARK_MARKER_SUFFIX = '.certroll-park';
-export const parkMarkerOf = (parkDir: string, manifest: string) => `${parkDir}/${manifest}${PARK_MARKER_SUFFIX}`;
 /** Markers bigger than this are not read whole (and so do not parse): a marker is a few hundred bytes. */
 const MARKER_MAX_BYTES = 65536;
-/** The backup directory of a run. */
-export const backupDirOf = (certDir: string, runId: string) => `${certDir}-bak-${runId}`;
 
 const MARK = '@@certroll:';
 /** A section marker on a line of its own, even after a file that does not end with a newline. */

@@ -1,16 +1,10 @@
 // What certroll knows about the fleet after the read-only gathering: the only way the plan learns about hosts.
 import type { ManagerFacts } from '../manager/types.js';
+import type { FileRecord } from '../file-record.js';
 
-export interface FileFact {
-  /** Path relative to the directory it was listed in. */
-  path: string;
-  size: number;
-  /** Permission bits, e.g. 0o600. */
-  mode: number;
-  uid: number;
-  gid: number;
+/** A file of a listed directory; its path is relative to that directory. */
+export interface FileFact extends FileRecord {
   mtime: number;
-  sha256: string;
 }
 
 export interface LockInfo {
@@ -113,6 +107,11 @@ export interface EtcdFacts {
   memberOfHost: Record<string, string>;
   /** Why facts could not be read, when they could not. */
   error?: string;
+  /**
+   * The leaf certificate (PEM) each client endpoint presented in a TLS handshake, by endpoint URL; null when none was
+   * seen. Absent when not asked for or when the querying host has no openssl.
+   */
+  served?: Record<string, string | null>;
 }
 
 export interface HostFailure {

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { parseProxyJump } from '../ssh/ssh-config.js';
+import { parseProxyJump } from './openssh-config.js';
 import { applySshConfig, type ExplicitSsh } from './ssh-config-apply.js';
 import { looksLikeAnsible } from './ansible.js';
 import { importAnsible, mapIssue, type ImportOptions, type ImportResult } from './ansible-import.js';

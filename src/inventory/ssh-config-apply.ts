@@ -13,7 +13,7 @@ import {
   type ConfigValue,
   type JumpHop,
   type ResolvedSshConfig,
-} from '../ssh/ssh-config.js';
+} from './openssh-config.js';
 import type { Host, JumpHost, SshSettings } from './types.js';
 
 export interface SshConfigContext {

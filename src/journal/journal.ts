@@ -6,6 +6,8 @@ import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InputError, UsageError } from '../errors.js';
+import type { FileRecord } from '../file-record.js';
+import { backupDirOf } from '../host-paths.js';
 
 /**
  * Journal states; a journal written by a newer certroll may hold others (any lower-case word is read back). `damaged` is
@@ -218,7 +220,8 @@ function kindOf(v: unknown): string {
 const runIdField = (expected: string): Check => (v, p) => (typeof v !== 'string' ? string(v, p) : v !== expected ? [`${p}: names run ${showValue(v, 60)}, not ${expected}`] : []);
 const stateField: Check = (v, p) => (typeof v === 'string' && /^[a-z][a-z-]{0,40}$/.test(v) ? [] : [`${p}: expected a run state, got ${kindOf(v)}`]);
 
-const fileFact = object({ path: string, sha256: string, size: number, mode: number, uid: number, gid: number });
+/** A recorded file: every field of FileRecord is checked (adding one there without a check here does not compile). */
+const fileFact = object({ path: string, sha256: string, size: number, mode: number, uid: number, gid: number } satisfies Record<keyof FileRecord, Check>);
 const summaryShape = (runId: string) => object({ runId: runIdField(runId), state: stateField, inventory: string, playbook: string, startedAt: string, endedAt: optString, stoppedAt: optString, error: optString });
 const planShape = (runId: string) =>
   object({
@@ -256,7 +259,7 @@ function damaged(file: string, problems: string[], runId: string): InputError {
     problems.map((message) => ({ file, path: /^[\w.[\]]+: /.test(message) ? '' : basename(file), message })),
     `the journal of run ${runId} is damaged; nothing was contacted:`,
   );
-  e.message += `\n  → \`certroll status -i INVENTORY\` shows what the hosts hold; \`certroll rollback -i INVENTORY --from-backup <certDir>-bak-${runId}\` restores them without the journal`;
+  e.message += `\n  → \`certroll status -i INVENTORY\` shows what the hosts hold; \`certroll rollback -i INVENTORY --from-backup ${backupDirOf('<certDir>', runId)}\` restores them without the journal`;
   return e;
 }
 

@@ -2,7 +2,7 @@
 import type { ManagerDb } from '../inventory/types.js';
 import type { Secret } from '../secret.js';
 import type { Remote } from '../ssh/remote.js';
-import { sha256 } from '../steps/shared.js';
+import { sha256 } from '../hash.js';
 import { ManagerDbError, dbTarget, runSql } from './mysql.js';
 import { backupSql, backupTableName, inspectBackupSql, parseRowFacts, readBackSql, restoreSql, rowsSql, tableExistsSql, taggedRows, unhex, updateSql } from './sql.js';
 import { ident } from './sql.js';

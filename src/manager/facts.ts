@@ -4,7 +4,7 @@ import type { ManagerDbStep, ManagerTemplatesStep, Playbook } from '../playbook/
 import { HostError } from '../errors.js';
 import { quote, quoteArgv, sh, raw } from '../ssh/quote.js';
 import type { Remote } from '../ssh/remote.js';
-import { resolveTargets } from '../plan/build.js';
+import { resolveTargets } from '../inventory/targets.js';
 import { listVersionsScript, parseVersionListing, chooseVersion, registryPodsArgv, registryTagFrom } from './version.js';
 import { factsSql, parseRowFacts, taggedRows } from './sql.js';
 import { ManagerDbError, dbErrorHint, dbTarget, managerDbPassword, runSql } from './mysql.js';

@@ -3,18 +3,10 @@ import { HostError } from '../errors.js';
 import { sh } from '../ssh/quote.js';
 import type { Remote } from '../ssh/remote.js';
 import type { TemplateFileFact } from './types.js';
+import type { FileRecord } from '../file-record.js';
+import { BACKUP_META, BACKUP_SUMS, managerTemplatesBackupDir } from '../host-paths.js';
 
 /** Inside a template backup: the sha256 manifest and the metadata needed to restore from the host alone. */
-export const TEMPLATE_BACKUP_SUMS = '.certroll-backup.sha256';
-export const TEMPLATE_BACKUP_META = '.certroll-backup.json';
-
-/**
- * Where a run keeps the Manager template files it changes: beside the host's cert dir (`/srv/kubernetes-manager-bak-<run-id>`),
- * outside the Manager's content tree, which the Manager scans (a stray directory there could look like a service or a version).
- */
-export function managerTemplatesBackupDir(certDir: string, runId: string): string {
-  return `${certDir}-manager-bak-${runId}`;
-}
 
 export interface TemplateBackupMeta {
   runId: string;
@@ -31,11 +23,11 @@ export async function backupTemplates(r: Remote, dir: string, meta: TemplateBack
   const script = `set -e
 ${sh`mkdir -m 700 -- ${dir}`}
 ${copies}
-${sh`cat > ${`${dir}/${TEMPLATE_BACKUP_SUMS}`}`}
-${sh`printf '%s\n' ${JSON.stringify(meta)} > ${`${dir}/${TEMPLATE_BACKUP_META}`}`}
-${sh`chmod 600 ${`${dir}/${TEMPLATE_BACKUP_SUMS}`} ${`${dir}/${TEMPLATE_BACKUP_META}`}`}
+${sh`cat > ${`${dir}/${BACKUP_SUMS}`}`}
+${sh`printf '%s\n' ${JSON.stringify(meta)} > ${`${dir}/${BACKUP_META}`}`}
+${sh`chmod 600 ${`${dir}/${BACKUP_SUMS}`} ${`${dir}/${BACKUP_META}`}`}
 ${sh`cd ${dir}`}
-${sh`sha256sum --quiet --strict -c ${TEMPLATE_BACKUP_SUMS}`}
+${sh`sha256sum --quiet --strict -c ${BACKUP_SUMS}`}
 echo verified`;
   const res = await r.sh(script, { stdin: sums, allowFailure: true });
   if (res.exitCode !== 0 || !res.stdout.includes('verified'))
@@ -45,7 +37,7 @@ echo verified`;
 /** Read and check a template backup: its metadata, and that every file matches the manifest. null when it does not exist. */
 export async function inspectTemplatesBackup(r: Remote, dir: string): Promise<{ meta: TemplateBackupMeta | null; verified: boolean; problem?: string } | null> {
   const res = await r.sh(
-    sh`[ -d ${dir} ] || { echo @@absent; exit 0; }; cd ${dir} && cat ${TEMPLATE_BACKUP_META} && echo @@meta-end && if sha256sum --quiet --strict -c ${TEMPLATE_BACKUP_SUMS} >/dev/null 2>&1; then echo @@ok; else echo @@bad; fi`,
+    sh`[ -d ${dir} ] || { echo @@absent; exit 0; }; cd ${dir} && cat ${BACKUP_META} && echo @@meta-end && if sha256sum --quiet --strict -c ${BACKUP_SUMS} >/dev/null 2>&1; then echo @@ok; else echo @@bad; fi`,
     { allowFailure: true },
   );
   if (res.stdout.includes('@@absent')) return null;
@@ -54,14 +46,14 @@ export async function inspectTemplatesBackup(r: Remote, dir: string): Promise<{ 
   try {
     meta = JSON.parse(text) as TemplateBackupMeta;
   } catch {
-    return { meta: null, verified: false, problem: `${dir}/${TEMPLATE_BACKUP_META} is missing or unreadable` };
+    return { meta: null, verified: false, problem: `${dir}/${BACKUP_META} is missing or unreadable` };
   }
-  if (!res.stdout.includes('@@ok')) return { meta, verified: false, problem: `a file in ${dir} does not match ${TEMPLATE_BACKUP_SUMS}` };
+  if (!res.stdout.includes('@@ok')) return { meta, verified: false, problem: `a file in ${dir} does not match ${BACKUP_SUMS}` };
   return { meta, verified: true };
 }
 
 /** Write one template file atomically with the given mode/owner, then check its sha256 on the host. */
-export async function writeTemplateFile(r: Remote, path: string, content: string, sha256: string, opts: { mode: number; uid: number; gid: number }): Promise<void> {
+export async function writeTemplateFile(r: Remote, path: string, content: string, sha256: string, opts: Pick<FileRecord, 'mode' | 'uid' | 'gid'>): Promise<void> {
   await r.writeFileAtomic(path, content, opts);
   const check = await r.sh(sh`sha256sum < ${path}`, { allowFailure: true });
   if (!check.stdout.startsWith(sha256))
@@ -124,7 +116,7 @@ export async function restoreManagerTemplates(r: Remote, opts: RestoreTemplatesO
   }
   const res = await r.sh(lines.join('\n'), { allowFailure: true });
   if (res.exitCode !== 0)
-    throw new HostError(r.host, 'command', `${r.host}: restoring the Manager templates from ${backupDir} failed: ${res.stderr.trim() || `exit ${res.exitCode}`}`, `copy the files from ${backupDir} by hand (see ${TEMPLATE_BACKUP_META} for their paths)`);
+    throw new HostError(r.host, 'command', `${r.host}: restoring the Manager templates from ${backupDir} failed: ${res.stderr.trim() || `exit ${res.exitCode}`}`, `copy the files from ${backupDir} by hand (see ${BACKUP_META} for their paths)`);
   const now = await currentSha256(r, b.meta.files.map((f) => f.path));
   for (const f of b.meta.files) {
     const want = f.existed ? f.sha256 : null;

@@ -1,17 +1,11 @@
 // What certroll knows about the Transwarp Manager host: its TOS template directory and its `manager_info` database (no secrets).
+import type { FileRecord } from '../file-record.js';
 
-/** A file of the Manager's gencerts template directory as it was when facts were gathered. */
-export interface TemplateFileFact {
-  path: string;
-  exists: boolean;
-  sha256?: string;
-  size?: number;
-  mode?: number;
-  uid?: number;
-  gid?: number;
+/** A file of the Manager's gencerts template directory as it was when facts were gathered: absent (exists false) or read whole. */
+export type TemplateFileFact = { path: string; exists: boolean } & Partial<Omit<FileRecord, 'path'>> & {
   /** Text of the file (certificates and config.json only: nothing secret lives there). */
   content?: string;
-}
+};
 
 /** How the TOS version directory was chosen. */
 export type VersionSource = 'inventory' | 'single-directory' | 'registry-image';

@@ -4,9 +4,13 @@ import type { Inventory } from '../inventory/types.js';
 import type { IssueCertStep, Playbook, RenewCaStep } from '../playbook/types.js';
 import type { Secret } from '../secret.js';
 import type { KeyObject } from 'node:crypto';
-import type { Material } from '../steps/types.js';
-import { sha256 } from '../steps/shared.js';
-import type { CertSummary, MaterialSummary, Warning } from './types.js';
+import { sha256 } from '../hash.js';
+import type { CertSummary, FileRole, MaterialSummary, Warning } from './types.js';
+
+/** New certificate material, in memory only; the key is a Secret. */
+export interface Material {
+  files: Record<FileRole, { content: string | Secret<string>; sha256: string; size: number; notAfter?: string }>;
+}
 
 export interface MaterialInput {
   inventory: Inventory;

@@ -1,6 +1,6 @@
 // The plan as text for humans: certificates before → after, each step's actions (hosts doing the same on one line), warnings
 // last; --verbose shows every action of every host with its sha256, mode and owner.
-import { foldHosts, type Palette } from '../cli/output.js';
+import { foldHosts, type Palette } from '../render/text.js';
 import { describeAction, foldActions } from './describe.js';
 import type { CertSummary, Plan } from './types.js';
 

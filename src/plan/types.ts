@@ -1,5 +1,6 @@
 // The plan: typed actions per step and host, warnings and the reason when there is nothing to do. Data only, no secrets.
 import type { Located, StepType } from '../playbook/types.js';
+import type { FileRecord } from '../file-record.js';
 
 export type FileRole = 'ca' | 'cert' | 'key';
 
@@ -15,22 +16,15 @@ export type Action =
   | { kind: 'lock'; host: string; path: string }
   | { kind: 'precheck'; host: string; checks: string[] }
   | { kind: 'backup'; host: string; from: string; to: string; files: number; kib: number; /** Resume: the backup exists; it is verified, never re-taken. */ existing?: boolean }
-  | {
+  | ({
       kind: 'stage';
       host: string;
       role: FileRole;
-      /** The live file this will replace. */
-      path: string;
       staged: string;
-      sha256: string;
-      size: number;
-      mode: number;
-      uid: number;
-      gid: number;
       notAfter?: string;
       /** The content is a private key: never printed, never journaled. */
       secret: boolean;
-    }
+    } & /** The file as it will be; its path is the live file this will replace. */ FileRecord)
   | { kind: 'swap'; host: string; renames: Array<{ from: string; to: string; role: FileRole }> }
   | {
       kind: 'restart';
@@ -52,21 +46,15 @@ export type Action =
   /** Copy the Manager's template files into a backup dir on its host, with a sha256 manifest, before changing them. */
   | { kind: 'manager-backup'; host: string; dir: string; files: string[]; existing?: boolean }
   /** Replace one Manager template file (etcd-ca.pem or config.json) by an atomic write keeping mode and owner. */
-  | {
+  | ({
       kind: 'manager-file';
       host: string;
       what: 'template-ca' | 'config-json';
-      path: string;
       /** sha256 of the file now (null: absent). */
       before: string | null;
-      sha256: string;
-      size: number;
-      mode: number;
-      uid: number;
-      gid: number;
       /** config.json: how many "expiry" values change. */
       changes?: number;
-    }
+    } & /** The file as it will be. */ FileRecord)
   /** CREATE TABLE <backup> LIKE <table>; INSERT … SELECT; verify counts and the managed rows. */
   | { kind: 'db-backup'; host: string; target: string; table: string; backup: string; existing?: boolean }
   /** Update the managed rows in one transaction, then read them back and compare byte for byte. */

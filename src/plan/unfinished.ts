@@ -5,7 +5,9 @@ import type { ManagerTemplatesStep, Playbook, RollingRestartStep } from '../play
 import type { FleetFacts, HostFacts } from '../facts/types.js';
 import { rewriteExpiry } from '../manager/config-json.js';
 import { rowValueOf } from '../manager/sql.js';
-import { sha256 } from '../steps/shared.js';
+import { sha256 } from '../hash.js';
+import { describeServedMismatch, servedMismatches } from '../facts/served.js';
+import { endpointOf, etcdHosts } from '../inventory/targets.js';
 
 /** A node a certroll run stopped and left stopped: every manifest missing from its place is parked with a readable marker. */
 export interface ParkedNode {
@@ -68,6 +70,8 @@ export function unfinishedReasons(inv: Inventory, playbook: Playbook, facts: Fle
     });
     if (differ.length) reasons.push(`${name} on ${differ.join(', ')} differs from ${inv.firstMaster}'s`);
   }
+  const members = etcdHosts(inv).map((h) => ({ host: h.name, endpoint: endpointOf(h) }));
+  for (const s of servedMismatches(members, facts)) reasons.push(describeServedMismatch(s, playbook.files.cert));
   const m = facts.manager;
   const caPem = fm.pems.ca;
   const templates = playbook.steps.find((s) => s.type === 'manager-templates') as ManagerTemplatesStep | undefined;

@@ -4,7 +4,7 @@
 import type { InputIssue } from '../errors.js';
 import { clusterVarNames, type ClusterVars, type Inventory } from '../inventory/types.js';
 import { formatPath, type YamlPath } from '../yaml/located.js';
-import { hostScope, resolveTargets } from '../plan/build.js';
+import { hostScope, resolveTargets } from '../inventory/targets.js';
 import { templateProblems } from './template.js';
 import type { Playbook, StepSpec } from './types.js';
 

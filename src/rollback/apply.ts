@@ -5,7 +5,7 @@ import { lazyRequire } from '../lazy.js';
 
 const listr2 = lazyRequire<typeof listr2Module>('listr2');
 import { topLevelListrOptions, type EngineEvent } from '../apply/engine.js';
-import { hostInMessage } from '../apply/line-log.js';
+import { hostInMessage } from '../apply/message-host.js';
 import { releaseLock, takeLock } from '../steps/lock.js';
 import { HostError, Interrupted, SafetyStop } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
@@ -16,7 +16,8 @@ import { sh } from '../ssh/quote.js';
 import type { Scope } from '../playbook/template.js';
 import { restoreHost } from '../steps/restore.js';
 import { restartActionFor, restartOne, type RestartContext, type RestartTiming } from '../steps/rolling-restart.js';
-import { endpointOf, queryCluster } from '../steps/etcd-health.js';
+import { queryCluster } from '../facts/etcd-cluster.js';
+import { endpointOf } from '../inventory/targets.js';
 import { readCertDir, readRollbackHost } from './gather.js';
 import { diffState, nextRollbackNode, restartSpecOf } from './plan.js';
 import type { RollbackAction, RollbackPlan, RollbackStep } from './types.js';
@@ -34,6 +35,9 @@ export interface RollbackContext {
   signal: AbortSignal;
   journal: Journal;
   options: { breakLock: boolean; controlHost: string; user: string; pauseSeconds?: number };
+  /** Replace a dropped connection; a parked node's restart retries for reconnectSeconds (src/steps/rolling-restart.ts). */
+  reconnect?: (host: string) => Promise<Remote>;
+  reconnectSeconds?: number;
 }
 
 export interface RollbackOptions {
@@ -143,7 +147,7 @@ function itemsOf(ctx: RollbackContext, step: RollbackStep, result: RollbackResul
       if (!spec || !planned.length) return [];
       const pause = ctx.options.pauseSeconds ?? spec.pauseSeconds;
       const remaining = planned.map((a) => a.host);
-      const rctx: RestartContext = { inventory: ctx.inventory, playbook: ctx.playbook, remote: ctx.remote, scope: ctx.scope, runId: ctx.plan.rollbackOf, signal: ctx.signal };
+      const rctx: RestartContext = { inventory: ctx.inventory, playbook: ctx.playbook, remote: ctx.remote, scope: ctx.scope, runId: ctx.plan.rollbackOf, signal: ctx.signal, reconnect: ctx.reconnect, reconnectSeconds: ctx.reconnectSeconds };
       return planned.map((_, i) => ({
         title: `node ${i + 1}/${planned.length}`,
         run: async (report) => {

@@ -2,10 +2,10 @@
 import type { Host } from '../inventory/types.js';
 import type { RunSummary } from '../journal/journal.js';
 import type { Remote } from '../ssh/remote.js';
-import { backupDirOf, lockDirOf } from '../facts/host-facts.js';
+import { backupDirOf, lockDirOf } from '../host-paths.js';
 import { sh } from '../ssh/quote.js';
 import { inspectBackup } from '../steps/restore.js';
-import { BACKUP_META } from '../steps/backup.js';
+import { BACKUP_META } from '../host-paths.js';
 
 export interface BackupEntry {
   host: string;

@@ -3,15 +3,16 @@ import type { Inventory } from '../inventory/types.js';
 import type { Playbook, RollingRestartStep } from '../playbook/types.js';
 import type { EtcdFacts } from '../facts/types.js';
 import type { Warning } from '../plan/types.js';
-import { lockDirOf } from '../facts/host-facts.js';
+import { lockDirOf } from '../host-paths.js';
 import { lockIsStale } from '../steps/lock.js';
 import { parkedState } from '../plan/unfinished.js';
 import { restartOrder, nextNode } from '../steps/rolling-restart.js';
-import { clusterProblems } from '../steps/etcd-health.js';
+import { clusterProblems } from '../facts/etcd-cluster.js';
 import { backupTableName } from '../manager/sql.js';
 import { aboutHost } from '../errors.js';
 import type { ManagerScope } from './types.js';
 import type { BeforeSource, BeforeState, ExpectedFile, FileDiff, RollbackAction, RollbackHostFacts, RollbackPlan, RollbackStep } from './types.js';
+import { diffFiles } from '../file-record.js';
 
 export interface RollbackPlanInput {
   inventory: Inventory;
@@ -40,20 +41,21 @@ const octal = (m: number) => '0' + m.toString(8).padStart(3, '0');
 
 /** Differences between what a cert dir should hold and what it holds: missing, extra, content, mode, owner (and the dir's own mode/owner when both are known). */
 export function diffState(expected: BeforeState, actual: { files: ExpectedFile[]; dir?: BeforeState['dir'] }): FileDiff[] {
-  const out: FileDiff[] = [];
-  const have = new Map(actual.files.map((f) => [f.path, f]));
-  for (const e of expected.files) {
-    const a = have.get(e.path);
-    have.delete(e.path);
-    if (!a) {
-      out.push({ path: e.path, what: 'missing', detail: `${e.path} is missing` });
-      continue;
+  const out: FileDiff[] = diffFiles(expected.files, actual.files).map((d): FileDiff => {
+    const [e, a] = [d.before!, d.after!];
+    switch (d.what) {
+      case 'missing':
+        return { path: d.path, what: 'missing', detail: `${d.path} is missing` };
+      case 'content':
+        return { path: d.path, what: 'content', detail: `${d.path}: sha256 ${a.sha256!.slice(0, 12)}… instead of ${e.sha256!.slice(0, 12)}…` };
+      case 'mode':
+        return { path: d.path, what: 'mode', detail: `${d.path}: mode ${octal(a.mode!)} instead of ${octal(e.mode!)}` };
+      case 'owner':
+        return { path: d.path, what: 'owner', detail: `${d.path}: owner ${a.uid}:${a.gid} instead of ${e.uid}:${e.gid}` };
+      case 'extra':
+        return { path: d.path, what: 'extra', detail: `${d.path} was not there before the run` };
     }
-    if (a.sha256 !== e.sha256) out.push({ path: e.path, what: 'content', detail: `${e.path}: sha256 ${a.sha256.slice(0, 12)}… instead of ${e.sha256.slice(0, 12)}…` });
-    if (a.mode !== e.mode) out.push({ path: e.path, what: 'mode', detail: `${e.path}: mode ${octal(a.mode)} instead of ${octal(e.mode)}` });
-    if (a.uid !== e.uid || a.gid !== e.gid) out.push({ path: e.path, what: 'owner', detail: `${e.path}: owner ${a.uid}:${a.gid} instead of ${e.uid}:${e.gid}` });
-  }
-  for (const a of [...have.values()].sort((x, y) => x.path.localeCompare(y.path))) out.push({ path: a.path, what: 'extra', detail: `${a.path} was not there before the run` });
+  });
   const ed = expected.dir;
   const ad = actual.dir;
   if (ed && ad) {

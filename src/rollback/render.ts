@@ -1,6 +1,6 @@
 // The rollback plan as text for humans (same look as `plan`): hosts with the same action share a line, warnings last; also
 // used for --dry-run.
-import { foldHosts, type Palette } from '../cli/output.js';
+import { foldHosts, type Palette } from '../render/text.js';
 import type { RollbackAction, RollbackPlan } from './types.js';
 
 export function describeRollbackAction(a: RollbackAction): string {

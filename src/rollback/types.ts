@@ -1,15 +1,9 @@
 // The rollback plan: what each host held before the run, what its backup holds now, and the typed actions that put it back. Data only.
 import type { Warning } from '../plan/types.js';
+import type { FileRecord } from '../file-record.js';
 
 /** One file as it was before the run (from the journal's facts.json or the backup's .certroll-backup.json). */
-export interface ExpectedFile {
-  path: string;
-  sha256: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  size?: number;
-}
+export type ExpectedFile = Omit<FileRecord, 'size'> & { size?: number };
 
 /** A cert dir's state before the run: what the final check compares against. */
 export interface BeforeState {

@@ -22,6 +22,11 @@ export interface Fleet {
   counters(): TransportCounters;
   /** Notes from every connection (e.g. SFTP unavailable, exec used). */
   notes(): string[];
+  /**
+   * Replace a host's connection with a new one (after it dropped): once connected, the old one is closed and the new one
+   * takes its place in `remotes`; counters keep both. Throws the HostError of a failed attempt (nothing replaced).
+   */
+  reconnect(host: string): Promise<SshRemote>;
   close(): Promise<void>;
 }
 
@@ -60,14 +65,34 @@ export async function openFleet(hosts: readonly Host[], options: Partial<Connect
     if (o.ok) remotes.set(o.host, o.value);
     else errors.set(o.host, o.error);
   }
+  const retired: SshRemote[] = [];
   return {
     remotes,
     errors,
     options: opts,
     run: <T>(fn: (remote: SshRemote) => Promise<T>, hostNames?: readonly string[]) =>
       execAll([...remotes.values()].filter((r) => !hostNames || hostNames.includes(r.host)), fn, limit),
-    counters: () => sumCounters(remotes.values()),
+    counters: () => sumCounters([...retired, ...remotes.values()]),
     notes: () => [...remotes.values()].flatMap((r) => r.notes),
+    async reconnect(name: string) {
+      const h = hosts.find((x) => x.name === name);
+      if (!h) throw new HostError(name, 'command', aboutHost(name, 'not in the inventory'));
+      let fresh: SshRemote;
+      try {
+        fresh = await connect(h, opts, store);
+      } catch (err) {
+        throw toHostError(name, err);
+      }
+      const old = remotes.get(name);
+      if (old) {
+        retired.push(old);
+        await old.close().catch(() => undefined);
+      }
+      // Same key: the host keeps its place in inventory order.
+      remotes.set(name, fresh);
+      errors.delete(name);
+      return fresh;
+    },
     close: () => closeAll(remotes.values()),
   };
 }

@@ -1,5 +1,5 @@
 // `certroll status` for a terminal: one screen — lock, parked members, certificate versions, backups, etcd, the next command.
-import type { Palette } from '../cli/output.js';
+import type { Palette } from '../render/text.js';
 import { formatAge } from './verdict.js';
 import type { CertRole, StatusReport } from './types.js';
 

@@ -1,5 +1,6 @@
 // The pure half of `certroll status`: from host facts, backups and the local journal, what state the fleet is in and the
 // one command that moves it forward. No I/O: every input is passed in, so every verdict is unit-tested.
+import { describeServedMismatch, servedMismatches } from '../facts/served.js';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { FleetFacts, HostFacts, LockInfo } from '../facts/types.js';
@@ -10,12 +11,15 @@ import { parseCertificates } from '../pki/index.js';
 import { quote } from '../ssh/quote.js';
 import { rowValueOf } from '../manager/sql.js';
 import { STATUS_SCHEMA, type BackupRun, type CertRole, type CertVersion, type EtcdHealth, type LockHolder, type NextStep, type ParkedManifest, type StaleMarker, type StatusReport } from './types.js';
+import { backupDirOf } from '../host-paths.js';
 
 export interface StatusHost {
   name: string;
   certDir: string;
   manifestsDir: string;
   parkDir: string;
+  /** The etcd client endpoint, on etcd hosts: their served certificate is compared with the file. */
+  etcdEndpoint?: string;
 }
 
 export interface StatusInput {
@@ -240,9 +244,12 @@ export function buildStatus(input: StatusInput): StatusReport {
   for (const p of parked)
     findings.push(`${p.host}: ${p.manifest} parked at ${p.path} (member down)${p.marker ? ` by run ${p.marker.runId}${p.marker.sha256Matches ? '' : ' — its sha256 differs from the marker'}` : p.markerProblem ? ` — marker unreadable: ${p.markerProblem}` : ' — no certroll marker: parked by hand?'}`);
   for (const s of stale) findings.push(`${s.host}: leftover marker ${s.file}${s.runId ? ` of run ${s.runId}` : ''} (its manifest is in place)`);
+  // Versions held by hosts (a version only in the Manager's templates is reported by the target state below).
+  const onHosts = (c: CertRole) => c.versions.filter((v) => v.hosts.length > 0).length;
   for (const c of certificates)
-    if (c.versions.length > 1) findings.push(`${c.file}: ${c.versions.length} versions on the fleet; ${c.differ.length ? `${c.differ.join(', ')} differ from the first master ${c.firstMaster.host}` : `the first master ${c.firstMaster.host} is not reachable`}`);
-  const targetState = managerState(input);
+    if (onHosts(c) > 1) findings.push(`${c.file}: ${onHosts(c)} versions on the hosts; ${c.differ.length ? `${c.differ.join(', ')} differ from the first master ${c.firstMaster.host}` : `the first master ${c.firstMaster.host} is not reachable`}`);
+  const members = input.hosts.filter((h) => h.etcdEndpoint).map((h) => ({ host: h.name, endpoint: h.etcdEndpoint! }));
+  const targetState = [...managerState(input), ...servedMismatches(members, input.facts).map((m) => clean(describeServedMismatch(m, input.files.cert)))];
   findings.push(...targetState);
   for (const r of unfinished) findings.push(`run ${r.runId} did not finish (journal: ${r.state}${r.stoppedAt ? ` at ${r.stoppedAt}` : ''})`);
   for (const b of backups.filter((x) => !x.verified)) findings.push(`backup of run ${b.runId} does not verify on ${b.hosts.filter((h) => h.certroll && !h.verified).map((h) => h.host).join(', ')}`);
@@ -252,7 +259,7 @@ export function buildStatus(input: StatusInput): StatusReport {
 
   const resume = (runId: string) => cmd('certroll', 'run', '--resume', runId);
   const rerun = (breakLock: boolean) => cmd('certroll', 'run', '-i', inv, pb, ...(breakLock ? ['--break-lock'] : []));
-  const rollbackOf = (runId: string) => (runIds.has(runId) ? cmd('certroll', 'rollback', '-i', inv, '--run', runId) : cmd('certroll', 'rollback', '-i', inv, '--from-backup', `${input.hosts[0]?.certDir ?? '<certDir>'}-bak-${runId}`));
+  const rollbackOf = (runId: string) => (runIds.has(runId) ? cmd('certroll', 'rollback', '-i', inv, '--run', runId) : cmd('certroll', 'rollback', '-i', inv, '--from-backup', backupDirOf(input.hosts[0]?.certDir ?? '<certDir>', runId)));
 
   const next = ((): NextStep => {
     const alive = locks.find((l) => l.alive === true);
@@ -282,7 +289,7 @@ export function buildStatus(input: StatusInput): StatusReport {
         ? { command: resume(r), why: `${marked.host}: ${marked.manifest} was parked by run ${r}, which stopped; resuming it puts the member back and finishes`, alternative: rollbackOf(r) }
         : { command: rerun(false), why: `${marked.host}: ${marked.manifest} was parked by run ${r}, whose journal is not on this machine; a new run puts the member back and finishes from what the hosts hold` };
     }
-    const mixed = certificates.filter((c) => c.versions.length > 1);
+    const mixed = certificates.filter((c) => onHosts(c) > 1);
     const run = unfinished.at(-1);
     if (mixed.length) {
       const what = mixed.map((c) => `${c.file} differs on ${c.differ.join(', ') || 'some hosts'}`).join('; ');

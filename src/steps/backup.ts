@@ -1,5 +1,5 @@
 // Step `backup`: copy the cert dir to <certDir>-bak-<run-id> on every host, never over an existing one, and verify it by checksum.
-import { backupDirOf } from '../facts/host-facts.js';
+import { BACKUP_META, BACKUP_SUMS, backupDirOf, partialBackupOf } from '../host-paths.js';
 import { HostError } from '../errors.js';
 import { sh } from '../ssh/quote.js';
 import type { BackupStep } from '../playbook/types.js';
@@ -8,11 +8,6 @@ import type { StepModule } from './types.js';
 import { inspectBackup } from './restore.js';
 import { change } from './shared.js';
 
-/** Inside each backup: the sha256 manifest (sha256sum format) and metadata for a restore from the host alone. */
-export const BACKUP_SUMS = '.certroll-backup.sha256';
-export const BACKUP_META = '.certroll-backup.json';
-/** Where a backup is written before it is verified and renamed to its final name. */
-export const partialBackupOf = (backupDir: string) => `${backupDir}.partial`;
 
 export const backup: StepModule<BackupStep> = {
   type: 'backup',

@@ -1,6 +1,6 @@
 // The per-cluster run lock on a host: a directory beside the cert dir, created atomically with mkdir, naming its holder.
 import { SafetyStop } from '../errors.js';
-import { lockDirOf } from '../facts/host-facts.js';
+import { lockDirOf } from '../host-paths.js';
 import { raw, sh } from '../ssh/quote.js';
 import type { Remote } from '../ssh/remote.js';
 

@@ -7,7 +7,8 @@ import { backupDb, currentRows, dropTable, inspectDbBackup, updateDbRows, type D
 import { managerDbPassword } from '../manager/mysql.js';
 import { backupTableName, rowValueOf } from '../manager/sql.js';
 import type { ApplyContext, StepModule } from './types.js';
-import { change, sha256 } from './shared.js';
+import { change } from './shared.js';
+import { sha256 } from '../hash.js';
 
 type DbBackupAction = Extract<Action, { kind: 'db-backup' }>;
 type DbUpdateAction = Extract<Action, { kind: 'db-update' }>;

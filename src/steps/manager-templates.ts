@@ -4,17 +4,12 @@ import type { ManagerTemplatesStep } from '../playbook/types.js';
 import type { Action } from '../plan/types.js';
 import { Secret } from '../secret.js';
 import { rewriteExpiry } from '../manager/config-json.js';
-import {
-  backupTemplates,
-  currentSha256,
-  inspectTemplatesBackup,
-  managerTemplatesBackupDir,
-  templateBackupMeta,
-  writeTemplateFile,
-} from '../manager/templates.js';
+import { backupTemplates, currentSha256, inspectTemplatesBackup, templateBackupMeta, writeTemplateFile } from '../manager/templates.js';
+import { managerTemplatesBackupDir } from '../host-paths.js';
 import type { ManagerTemplateFacts } from '../manager/types.js';
 import type { ApplyContext, StepModule } from './types.js';
-import { change, sha256 } from './shared.js';
+import { change } from './shared.js';
+import { sha256 } from '../hash.js';
 import { sh } from '../ssh/quote.js';
 
 type BackupAction = Extract<Action, { kind: 'manager-backup' }>;

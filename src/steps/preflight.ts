@@ -1,13 +1,19 @@
 // Step `preflight`: every host reachable and unchanged since the plan, the run lock taken, cert dir writable, disk enough, cluster healthy.
-import { hostFactsScript, lockDirOf, parseHostFacts } from '../facts/host-facts.js';
+import { hostFactsScript, parseHostFacts } from '../facts/host-facts.js';
+import { lockDirOf } from '../host-paths.js';
 import { SafetyStop } from '../errors.js';
 import { sh } from '../ssh/quote.js';
 import { lockOwner, takeLock } from './lock.js';
 import { failpoint } from '../failpoint.js';
 import type { PreflightStep } from '../playbook/types.js';
 import type { StepModule, StepPlanResult } from './types.js';
-import { factsQuery } from './shared.js';
-import { checkClusterHealthy, endpointOf } from './etcd-health.js';
+import { factsQuery } from '../facts/host-query.js';
+import { checkClusterHealthy } from './etcd-health.js';
+import { endpointOf } from '../inventory/targets.js';
+import { diffFiles, type FileChange } from '../file-record.js';
+
+/** How preflight names a cert dir file that differs from the plan's facts (only content is compared). */
+const SAID: Record<FileChange['what'], string> = { missing: 'disappeared', extra: 'appeared', content: 'changed', mode: 'changed', owner: 'changed' };
 
 export const preflight: StepModule<PreflightStep> = {
   type: 'preflight',
@@ -51,7 +57,7 @@ export const preflight: StepModule<PreflightStep> = {
         const now = parseHostFacts(name, q, out.stdout);
         const before = ctx.facts.hosts[name];
         if (before) {
-          const diff = diffFiles(before.certDir.files, now.certDir.files);
+          const diff = diffFiles(before.certDir.files, now.certDir.files, ['content']).map((d) => `${d.path} ${SAID[d.what]}`);
           if (diff.length)
             throw new SafetyStop('facts-changed', `${name}: the cert dir changed since the plan was made (${diff.slice(0, 5).join(', ')})`, 'run `certroll plan` again and review it', name);
         }
@@ -82,15 +88,3 @@ export const preflight: StepModule<PreflightStep> = {
     return { items, concurrent: true };
   },
 };
-
-function diffFiles(a: Array<{ path: string; sha256: string }>, b: Array<{ path: string; sha256: string }>): string[] {
-  const m = new Map(a.map((f) => [f.path, f.sha256]));
-  const out: string[] = [];
-  for (const f of b) {
-    if (!m.has(f.path)) out.push(`${f.path} appeared`);
-    else if (m.get(f.path) !== f.sha256) out.push(`${f.path} changed`);
-    m.delete(f.path);
-  }
-  for (const p of m.keys()) out.push(`${p} disappeared`);
-  return out;
-}

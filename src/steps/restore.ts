@@ -3,14 +3,15 @@
 import { HostError } from '../errors.js';
 import { sh } from '../ssh/quote.js';
 import type { Remote } from '../ssh/remote.js';
-import { BACKUP_META, BACKUP_SUMS } from './backup.js';
+import type { FileRecord } from '../file-record.js';
+import { BACKUP_META, BACKUP_SUMS } from '../host-paths.js';
 
 export interface BackupMeta {
   runId: string;
   createdAt: string;
   source: string;
   dir: { mode?: number; uid?: number; gid?: number };
-  files: Array<{ path: string; size: number; mode: number; uid: number; gid: number; sha256: string }>;
+  files: FileRecord[];
 }
 
 /** Read and verify a backup on its host (one round trip): its metadata, and whether every file matches the manifest. */

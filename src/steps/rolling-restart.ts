@@ -1,18 +1,20 @@
 // Step `rolling-restart`: one etcd node at a time, followers first and the leader last, with quorum and health checks around each.
-import { Interrupted, SafetyStop } from '../errors.js';
+import { HostError, Interrupted, SafetyStop } from '../errors.js';
+import type { Remote } from '../ssh/remote.js';
 import { sh, quoteArgv, raw } from '../ssh/quote.js';
 import { renderArgv } from '../playbook/template.js';
 import { parseEndpointHealth, parseEndpointStatus } from '../facts/etcd-facts.js';
-import { backupDirOf } from '../facts/host-facts.js';
+import { backupDirOf } from '../host-paths.js';
 import type { RollingRestartStep } from '../playbook/types.js';
 import type { Action } from '../plan/types.js';
 import type { ApplyContext, StepModule, WorkItem } from './types.js';
 import type { EtcdFacts } from '../facts/types.js';
-import { clusterProblems, endpointOf, endpointsOf, etcdctlLine, queryCluster } from './etcd-health.js';
+import { clusterProblems, etcdctlLine, queryCluster } from '../facts/etcd-cluster.js';
+import { endpointOf, endpointsOf } from '../inventory/targets.js';
 import { restoreHost } from './restore.js';
 import { change, sleep } from './shared.js';
 import { failpoint } from '../failpoint.js';
-import { parkMarkerOf } from '../facts/host-facts.js';
+import { parkMarkerOf } from '../host-paths.js';
 import { parkedState } from '../plan/unfinished.js';
 
 type RestartAction = Extract<Action, { kind: 'restart' }>;
@@ -120,7 +122,58 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
 };
 
 /** What restarting one node needs: shared by the rolling restart of `run` and of `rollback`. */
-export type RestartContext = Pick<ApplyContext, 'inventory' | 'playbook' | 'remote' | 'scope' | 'runId' | 'signal' | 'journalIntent'>;
+export type RestartContext = Pick<ApplyContext, 'inventory' | 'playbook' | 'remote' | 'scope' | 'runId' | 'signal' | 'journalIntent' | 'reconnect' | 'reconnectSeconds'>;
+
+export const DEFAULT_RECONNECT_SECONDS = 120;
+
+/** A dropped or refused SSH connection (sshd restarted, network blip), as opposed to a command that failed. */
+export const isConnectionLoss = (e: unknown): e is HostError => e instanceof HostError && (e.kind === 'closed' || e.kind === 'connect' || e.kind === 'timeout' && /connect|handshake/i.test(e.message));
+
+/** Delays between reconnection attempts: 1, 2, 4, 8 s, then every 10 s. */
+export const reconnectDelayMs = (attempt: number) => Math.min(10_000, 1000 * 2 ** attempt);
+
+/**
+ * Run fn on the host's connection; when the connection is lost, reconnect with backoff for up to ctx.reconnectSeconds
+ * and run it again (`beforeRetry` first, on the new connection). fn must be safe to run again. Throws the loss as a
+ * SafetyStop naming the host and `stranded` (what is left out of place) when the host stays unreachable.
+ */
+export async function withReconnect<T>(
+  ctx: RestartContext,
+  host: string,
+  report: (m: string) => void,
+  stranded: () => string,
+  fn: (r: Remote) => Promise<T>,
+  beforeRetry?: (r: Remote) => Promise<void>,
+): Promise<T> {
+  try {
+    return await fn(ctx.remote(host));
+  } catch (e) {
+    if (!isConnectionLoss(e) || !ctx.reconnect) throw e;
+    const limit = ctx.reconnectSeconds ?? DEFAULT_RECONNECT_SECONDS;
+    const deadline = Date.now() + limit * 1000;
+    let last: Error = e;
+    for (let attempt = 0; Date.now() < deadline; attempt++) {
+      report(`${host}: SSH connection lost (${last.message.split('\n')[0]}); reconnecting, attempt ${attempt + 1} (giving up after ${limit}s)`);
+      await sleep(Math.min(reconnectDelayMs(attempt), Math.max(0, deadline - Date.now())));
+      try {
+        const r = await ctx.reconnect(host);
+        await ctx.journalIntent?.({ event: 'reconnected', host, message: `after ${attempt + 1} attempt(s)` });
+        report(`${host}: reconnected`);
+        if (beforeRetry) await beforeRetry(r);
+        return await fn(r);
+      } catch (again) {
+        if (!isConnectionLoss(again)) throw again;
+        last = again;
+      }
+    }
+    throw new SafetyStop(
+      'connection-lost',
+      `${host}: SSH connection lost and not back within ${limit}s (${last.message.split('\n')[0]}); ${stranded()}`,
+      `when ${host} answers SSH again: certroll run --resume ${ctx.runId} -i ${ctx.inventory.file} (it puts the parked manifests back first and checks the member); or wait longer with --reconnect-timeout`,
+      host,
+    );
+  }
+}
 
 /** Build the restart action of one etcd host (what `plan` would have planned), for callers outside a plan. */
 export function restartActionFor(ctx: RestartContext, spec: RollingRestartStep, host: string, order: number, leader: boolean, pauseSeconds = spec.pauseSeconds): RestartAction {
@@ -140,7 +193,6 @@ export interface RestartTiming {
 }
 
 export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, a: RestartAction, report: (m: string) => void, opts: { skipQuorumCheck?: boolean; pre?: EtcdFacts } = {}): Promise<RestartTiming> {
-  const r = ctx.remote(a.host);
   const n = (ctx.inventory.groups.etcd ?? []).length;
   // The cluster as the caller just saw it (from this node's own view), or a fresh look.
   const pre = opts.skipQuorumCheck || a.parked ? null : (opts.pre ?? (await queryCluster(ctx, a.host)));
@@ -157,13 +209,20 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
     const head = JSON.stringify({ runId: ctx.runId, host: a.host, manifest: m, from: inPlace(m), to: parked(m) }).slice(0, -1) + ',"sha256":"';
     return sh`sha=$(sha256sum < ${inPlace(m)} | cut -c1-64) && printf '%s%s%s\n' ${head} "$sha" ${`","parkedAt":"${new Date().toISOString()}"}`} > ${parkMarkerOf(a.parkDir, m)} && mv -f -- ${inPlace(m)} ${parked(m)}`;
   }).join(' && ');
-  const unpark = a.manifests.map((m) => sh`if [ -f ${parked(m)} ]; then mv -f -- ${parked(m)} ${inPlace(m)}; fi; rm -f -- ${parkMarkerOf(a.parkDir, m)}`).join('; ');
+  // Moves back only a parked manifest whose place is empty: never over a manifest that is in place (after a park that
+  // did not happen, a same-named file in the park dir is not ours to move).
+  const unpark = a.manifests.map((m) => sh`if [ -f ${parked(m)} ] && [ ! -e ${inPlace(m)} ]; then mv -f -- ${parked(m)} ${inPlace(m)}; fi; rm -f -- ${parkMarkerOf(a.parkDir, m)}`).join('; ');
   const restoreHint = `to restore ${a.host} by hand: cp -a ${backupDirOf(ctx.inventory.hosts.find((h) => h.name === a.host)!.vars.certDir, ctx.runId)}/. ${ctx.inventory.hosts.find((h) => h.name === a.host)!.vars.certDir}/ (then remove the .certroll-backup.* files there), and make sure ${a.manifests.join(', ')} are in ${a.manifestsDir}`;
 
   const timing: RestartTiming = { stopWaitMs: 0, pauseMs: 0, healthWaitMs: 0 };
   let isParked = false;
+  let parking = false;
+  // While the node is parked, a dropped connection is retried (with backoff, bounded): giving up leaves a member down.
+  const stranded = () => (isParked || parking || a.parked ? `${a.manifests.map(parked).join(', ')} may still be parked (the etcd member is down)` : 'the node was not stopped');
+  const onHost = <T>(fn: (r: Remote) => Promise<T>, beforeRetry?: (r: Remote) => Promise<void>) => withReconnect(ctx, a.host, report, stranded, fn, beforeRetry);
   const moveBack = async () => {
-    await change(ctx, a.host, 'unpark', a.manifests.map(inPlace).join(' '), () => r.sh(unpark));
+    // Idempotent (moves only what is parked, removes the markers): safe to run again after a reconnect.
+    await change(ctx, a.host, 'unpark', a.manifests.map(inPlace).join(' '), () => onHost((r) => r.sh(unpark)));
     isParked = false;
   };
   // From here on the node's restart is one atomic action: an interrupt waits for it to finish (the node healthy again).
@@ -174,13 +233,16 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
     report(`${a.host}: manifests parked by run ${a.parked.runIds.join(', ')} (${a.parked.files.join(', ')}); putting them back`);
     await moveBack();
   } else try {
-    await change(ctx, a.host, 'park', a.manifests.map(inPlace).join(' '), () => r.sh(park));
+    // A connection lost during the park leaves it unknown whether the manifests moved: the retry puts back whatever moved
+    // (idempotent un-park) and parks again from the start.
+    parking = true;
+    await change(ctx, a.host, 'park', a.manifests.map(inPlace).join(' '), () => onHost((r) => r.sh(park), (r) => r.sh(unpark).then(() => undefined)));
     isParked = true;
     report(`${a.host}: manifests moved to ${a.parkDir}; waiting for ${spec.containerNames.join(', ')} to stop`);
     const check = quoteArgv(renderArgv(spec.containerCheck, ctx.scope(a.host)));
     let t = Date.now();
     const gone = await poll(whole, spec.stopTimeoutSeconds, async () => {
-      const out = await r.sh(check, { allowFailure: true });
+      const out = await onHost((r) => r.sh(check, { allowFailure: true }));
       return !spec.containerNames.some((c) => out.stdout.includes(c));
     });
     if (!gone) {
@@ -213,7 +275,7 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
   let crashed: string | undefined;
   let exitSeen: { what: string; at: number } | undefined;
   const ok = await poll(whole, spec.healthTimeoutSeconds, async () => {
-    const out = await r.sh(raw(probe).text, { allowFailure: true });
+    const out = await onHost((r) => r.sh(raw(probe).text, { allowFailure: true }));
     const [healthText = '', statusText = '', apiText = '', psText = ''] = out.stdout.split('@@');
     const exited = watch.observe(psText);
     let health, status;

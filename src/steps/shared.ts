@@ -1,32 +1,11 @@
-// Small helpers the step modules share: the fact query of a host, managed file paths, sha256.
-import { createHash } from 'node:crypto';
-import type { Host } from '../inventory/types.js';
+// Small helpers the step modules share: managed file roles and paths, sleep, staging, journaled changes.
 import type { Playbook } from '../playbook/types.js';
-import type { HostFactsQuery } from '../facts/host-facts.js';
 import type { FileRole } from '../plan/types.js';
-
-export function factsQuery(host: Host, playbook: Playbook): HostFactsQuery {
-  return {
-    certDir: host.vars.certDir,
-    manifestsDir: host.vars.manifestsDir,
-    parkDir: host.vars.parkDir,
-    pemFiles: { ca: playbook.files.ca, cert: playbook.files.cert },
-  };
-}
 
 export const roles: FileRole[] = ['key', 'cert', 'ca'];
 
 export function fileOf(playbook: Playbook, role: FileRole): string {
   return playbook.files[role];
-}
-
-/** The staging name of a managed file: a hidden sibling in the same directory, so the final rename is atomic. */
-export function stagedName(certDir: string, file: string, runId: string): string {
-  return `${certDir}/.${file}.certroll-${runId}`;
-}
-
-export function sha256(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 export const sleep = (ms: number, signal?: AbortSignal) =>
@@ -43,6 +22,7 @@ export const sleep = (ms: number, signal?: AbortSignal) =>
 
 import type { Action } from '../plan/types.js';
 import { failpoint } from '../failpoint.js';
+import { stagedName } from '../host-paths.js';
 import type { ApplyContext, PlanContext } from './types.js';
 import { HostError } from '../errors.js';
 import { sh } from '../ssh/quote.js';

@@ -2,18 +2,13 @@
 import type { Inventory, Host } from '../inventory/types.js';
 import type { Playbook, StepSpec, StepType } from '../playbook/types.js';
 import type { FleetFacts, HostFacts } from '../facts/types.js';
-import type { Action, FileRole, Plan, PlannedStep, Warning } from '../plan/types.js';
+import type { Action, Plan, PlannedStep, Warning } from '../plan/types.js';
 import type { Remote } from '../ssh/remote.js';
-import type { Secret } from '../secret.js';
+import type { Material } from '../plan/material.js';
 import type { Scope } from '../playbook/template.js';
 
 /** What a failed health check during the rolling restart leads to. */
 export type OnFailure = 'rollback-node' | 'stop' | 'rollback-all';
-
-/** New certificate material, in memory only; the key is a Secret. */
-export interface Material {
-  files: Record<FileRole, { content: string | Secret<string>; sha256: string; size: number; notAfter?: string }>;
-}
 
 export interface PlanContext {
   inventory: Inventory;
@@ -74,6 +69,13 @@ export interface ApplyContext {
   journalIntent?: (e: { event: string; host?: string; message?: string }) => Promise<void>;
   /** Hosts whose lock this run holds (released at the end). */
   locked: Set<string>;
+  /**
+   * Replace a host's dropped SSH connection (Fleet.reconnect). Used where giving up would leave a member down: a parked
+   * node's restart retries with backoff for `reconnectSeconds` before it stops the run.
+   */
+  reconnect?: (host: string) => Promise<Remote>;
+  /** How long to keep trying to reconnect to a parked member's host (--reconnect-timeout; default 120 s). */
+  reconnectSeconds?: number;
 }
 
 /** One unit of work the engine shows as a sub-task: per host, or one for the whole step. */

@@ -4,7 +4,8 @@ import { sh } from '../ssh/quote.js';
 import type { VerifyStep } from '../playbook/types.js';
 import type { Action } from '../plan/types.js';
 import type { StepModule } from './types.js';
-import { checkClusterHealthy, etcdHosts } from './etcd-health.js';
+import { checkClusterHealthy } from './etcd-health.js';
+import { etcdHosts } from '../inventory/targets.js';
 import { roles } from './shared.js';
 
 type VerifyAction = Extract<Action, { kind: 'verify' }>;

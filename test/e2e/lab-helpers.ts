@@ -1,8 +1,8 @@
 // Helpers for end-to-end tests on the local lab: bring it up, reset it, look inside a host independently of certroll.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaults, LabLayout, type LabRole } from '../../src/lab/layout.js';
-import { anchorAlive, down, labExec as execInLab, loadState, reset, startSshd as start, status, stopSshd as stop, up } from '../../src/lab/lab.js';
+import { defaults, LabLayout, type LabRole } from '../../lab/src/layout.js';
+import { anchorAlive, down, labExec as execInLab, loadState, reset, startSshd as start, status, stopSshd as stop, up } from '../../lab/src/lab.js';
 
 export const LAB_DIR = process.env.CERTROLL_LAB_DIR || defaults.dir;
 

@@ -166,7 +166,7 @@ describe('the local lab', () => {
     for (const h of lab.hosts) process.kill(h.anchorPid, 'SIGKILL');
     const lingering = (await execFileP('sh', ['-c', `for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '${lab.dir}/hosts/' || true`])).stdout.trim();
     expect(Number(lingering)).toBeGreaterThan(0);
-    await execFileP('node', ['dist/lab/cli.js', 'reset', '--dir', lab.dir]);
+    await execFileP('node', ['lab/dist/cli.js', 'reset', '--dir', lab.dir]);
     lab = await ensureLab(lab.dir);
     for (const h of lab.hosts) expect((await ssh(h.address, 'hostname')).stdout).toBe(`${h.name}\n`);
     const out = await etcdctl(lab.masters[0]!.name, `--endpoints ${lab.etcdEndpoints.join(',')} endpoint health`);

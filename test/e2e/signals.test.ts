@@ -33,8 +33,8 @@ async function clusterHealthy(): Promise<number> {
 }
 
 /** `certroll run` as a child whose exit code and killing signal are both seen (a death by signal has code null). */
-function startRun() {
-  const child = spawn('node', ['dist/cli/bin.js', 'run', '-i', LAB_INVENTORY, PB, '--yes', '--pause', '3'], {
+function startRun(extra: string[] = []) {
+  const child = spawn('node', ['dist/cli/bin.js', 'run', '-i', LAB_INVENTORY, PB, '--yes', '--pause', '3', ...extra], {
     env: { ...process.env, NO_COLOR: '1', ...labDbEnv(), CERTROLL_HOME: home },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -116,6 +116,43 @@ describe('signals', { timeout: 300_000 }, () => {
     expect(await clusterHealthy()).toBe(3);
   });
 
+  it('the SSH connection to a parked member\'s host drops (its sshd stopped for 4 s): the run reconnects with backoff and completes', async () => {
+    const run = startRun();
+    await until(() => existsSync(join(home, 'runs')) && events(latestRunId()).some((e) => e.event === 'result' && /^park:/.test(e.message ?? '')));
+    const parked = events(latestRunId()).find((e) => e.event === 'result' && /^park:/.test(e.message ?? ''))!.host!;
+    await lab('stop-sshd', parked);
+    await new Promise((r) => setTimeout(r, 4000));
+    await lab('start-sshd', parked);
+    const { code } = await run.exit;
+    expect(code, run.output()).toBe(0);
+    const runId = latestRunId();
+    expect(events(runId).filter((e) => e.event === 'reconnected').map((e) => e.host)).toEqual([parked]);
+    expect(run.output()).toContain(`${parked}: SSH connection lost`);
+    for (const h of etcd()) expect(await inHost(h.name, 'ls /opt/kubernetes/manifests-multi')).toContain('tos-etcd.manifest');
+    expect(await clusterHealthy()).toBe(3);
+  });
+
+  it('the parked member\'s host stays unreachable past --reconnect-timeout: the run stops naming the parked files and the command; --resume completes once it is back', async () => {
+    const run = startRun(['--reconnect-timeout', '2']);
+    await until(() => existsSync(join(home, 'runs')) && events(latestRunId()).some((e) => e.event === 'result' && /^park:/.test(e.message ?? '')));
+    const parked = events(latestRunId()).find((e) => e.event === 'result' && /^park:/.test(e.message ?? ''))!.host!;
+    await lab('stop-sshd', parked);
+    const { code } = await run.exit;
+    const runId = latestRunId();
+    try {
+      expect(code, run.output()).not.toBe(0);
+      expect(run.output()).toMatch(new RegExp(`${parked}: SSH connection lost and not back within 2s`));
+      expect(run.output()).toContain('/opt/kubernetes/tos-etcd.manifest');
+      expect(run.output()).toContain(`certroll run --resume ${runId}`);
+    } finally {
+      await lab('start-sshd', parked);
+    }
+    const resumed = await cli(['run', '--resume', runId, '--yes', '--pause', '1'], { CERTROLL_HOME: home });
+    expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
+    for (const h of etcd()) expect(await inHost(h.name, 'ls /opt/kubernetes/manifests-multi')).toContain('tos-etcd.manifest');
+    expect(await clusterHealthy()).toBe(3);
+  });
+
   it('SIGTERM during the rolling restart: exit 143, journal interrupted, no member parked', async () => {
     const run = startRun();
     // While a member is parked (its manifests moved out, the 3 s pause running): the signal must not leave it down.
@@ -127,6 +164,9 @@ describe('signals', { timeout: 300_000 }, () => {
     expect(run.output()).toMatch(/SIGTERM: finishing the action in progress/);
     const runId = latestRunId();
     expect(run.output()).toContain(`--resume ${runId}`);
+    // The stop message reads the hosts: what is out of place and the one command that finishes it.
+    expect(run.output()).toContain('Where the hosts stand now');
+    expect(run.output()).toContain(`Next: certroll run --resume ${runId}`);
     expect(JSON.parse(readFileSync(join(home, 'runs', runId, 'run.json'), 'utf8')).state).toBe('interrupted');
     for (const h of etcd()) expect(await inHost(h.name, 'ls /opt/kubernetes/manifests-multi')).toContain('tos-etcd.manifest');
     expect(await clusterHealthy()).toBe(3);

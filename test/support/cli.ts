@@ -17,13 +17,13 @@ export interface LabHostInfo {
 }
 
 export async function lab(...args: string[]): Promise<string> {
-  return (await run('node', ['dist/lab/cli.js', ...args, '--dir', LAB_DIR], { maxBuffer: 1 << 24 })).stdout;
+  return (await run('node', ['lab/dist/cli.js', ...args, '--dir', LAB_DIR], { maxBuffer: 1 << 24 })).stdout;
 }
 
 /** Bring the lab up if it is not, reset it to its expiring state, and describe its hosts. */
 export async function freshLab(): Promise<LabHostInfo[]> {
   // `lab reset` rebuilds a lab left broken (e.g. its processes gone after a reboot): a leftover lab.json is not a running lab.
-  if (!existsSync(join(LAB_DIR, 'lab.json'))) await run('node', ['dist/lab/cli.js', 'up', '--dir', LAB_DIR], { maxBuffer: 1 << 24 });
+  if (!existsSync(join(LAB_DIR, 'lab.json'))) await run('node', ['lab/dist/cli.js', 'up', '--dir', LAB_DIR], { maxBuffer: 1 << 24 });
   await lab('reset');
   return (JSON.parse(await lab('status', '--json')) as { hosts: LabHostInfo[] }).hosts;
 }

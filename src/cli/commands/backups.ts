@@ -4,7 +4,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { createInterface } from 'node:readline/promises';
 import { ExitCode, SafetyStop, UsageError } from '../../errors.js';
 import { makeUi, setExitCode, sshPrompts, withFleetOptions, type GlobalOptions } from '../common.js';
-import { renderTable } from '../output.js';
+import { renderTable } from '../../render/text.js';
 import { numberOption } from '../flags.js';
 import { loadInventory } from '../../inventory/load.js';
 import { selectHosts } from '../../inventory/limit.js';

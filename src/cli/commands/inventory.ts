@@ -6,11 +6,11 @@ import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
 import { makeUi, type Ui } from '../common.js';
 import { withAnsibleOptions } from '../ansible-options.js';
-import { renderTable } from '../output.js';
+import { renderTable } from '../../render/text.js';
 import { loadAnsibleInventory, parseInventory } from '../../inventory/load.js';
 import { looksLikeAnsible } from '../../inventory/ansible.js';
 import type { ImportResult } from '../../inventory/ansible-import.js';
-import { resolveSshConfig } from '../../ssh/ssh-config.js';
+import { resolveSshConfig } from '../../inventory/openssh-config.js';
 import type { Host, Inventory } from '../../inventory/types.js';
 
 interface InventoryArgs {

@@ -1,5 +1,6 @@
 // `certroll rollback`: put every host back as it was before a run, from the backups that run made (verified first), then
 // rolling-restart etcd and check every cert dir is byte-identical to before. Works from the hosts alone with --from-backup.
+import { leftOutOfPlace } from '../../status/left-out.js';
 import type { Argv, CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { ExitCode, Interrupted, SafetyStop, UsageError } from '../../errors.js';
@@ -8,7 +9,7 @@ import { progressView } from '../output.js';
 import { controlIdentity, loadInputs } from '../pipeline.js';
 import { Journal, checkJournalHome, checkRunId, journalRoot, newRunId, readRun, showValue, type RunSummary } from '../../journal/journal.js';
 import { openFleet } from '../../ssh/fleet.js';
-import { hostScope } from '../../plan/build.js';
+import { hostScope } from '../../inventory/targets.js';
 import type { FleetFacts } from '../../facts/types.js';
 import type { Plan } from '../../plan/types.js';
 import { gatherRollbackFacts } from '../../rollback/gather.js';
@@ -18,7 +19,7 @@ import { applyRollback } from '../../rollback/apply.js';
 import type { BeforeState, ManagerScope } from '../../rollback/types.js';
 import type { Inventory } from '../../inventory/types.js';
 import type { Playbook } from '../../playbook/types.js';
-import { resolveTargets } from '../../plan/build.js';
+import { resolveTargets } from '../../inventory/targets.js';
 import { checkFlags, numberOption } from '../flags.js';
 
 export const DEFAULT_PLAYBOOK = 'playbooks/tos-etcd-renew.yaml';
@@ -36,6 +37,7 @@ interface RollbackArgs {
   color?: boolean;
   forks: number;
   pause?: number;
+  'reconnect-timeout': number;
   'break-lock': boolean;
   'accept-new-host-keys': boolean;
 }
@@ -56,6 +58,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
       .option('forks', numberOption('forks', 'Hosts handled in parallel', 20))
       .option('pause', numberOption('pause', 'Seconds between stopping and starting each etcd node (overrides the playbook)'))
       .option('break-lock', { type: 'boolean', default: false, describe: 'Remove a stale lock left by a run that died' })
+      .option('reconnect-timeout', numberOption('reconnect-timeout', 'How long a parked etcd node\'s restart keeps reconnecting to its host when the SSH connection drops, before the run stops', 120))
       .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'Add unknown host keys to known_hosts (changed keys are always refused)' })
       .middleware(checkFlags as never, true) as unknown as Argv<RollbackArgs>,
   handler: async (args) => {
@@ -123,6 +126,8 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
           signal: interrupt.signal,
           journal,
           options: { breakLock: args['break-lock'], ...controlIdentity(), ...(args.pause !== undefined ? { pauseSeconds: args.pause } : {}) },
+          reconnect: (h) => fleet.reconnect(h),
+          reconnectSeconds: args['reconnect-timeout'],
         },
         { ...progressView(ui.mode, ui.say), forks: args.forks },
       ).finally(() => {
@@ -137,6 +142,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
       const stats = { wallMs: Date.now() - t0, connections: counters.connections, roundTrips: counters.roundTrips, hosts: fleet.remotes.size };
       if (args.json) ui.data({ rollbackId, rollbackOf: r.runId, state, stoppedAt: result.stoppedAt, error: message, restored: result.restored, manager: result.manager, restarted: result.restarted, stats, journal: journal.dir });
       if (result.error) {
+        if (!args.json) ui.say(`\n${await leftOutOfPlace(fleet, inventory, playbook, { inventoryArg: inventory.file, playbookArg: r.playbook })}`);
         if (!args.json) ui.say(ui.p.red(`\nRollback ${rollbackId} of run ${r.runId} ${state} at step "${result.stoppedAt ?? 'start'}". Journal: ${journal.dir}\nIt can be run again: certroll rollback -i ${inventory.file} --run ${r.runId}${r.journal ? '' : ` --from-backup ${args['from-backup']}`}`));
         if (interrupted && !(result.error instanceof Interrupted)) throw new Interrupted(`${message}\nstopped at a safe point`);
         throw result.error;

@@ -1,5 +1,7 @@
 // `certroll run`: make the same plan as `plan`, confirm, then apply it step by step with live progress and a journal;
 // `--resume RUN_ID` continues a stopped run from where it stopped, after re-checking everything.
+import { numberOption } from '../flags.js';
+import { leftOutOfPlace } from '../../status/left-out.js';
 import type { Argv, CommandModule } from 'yargs';
 import { CompletedWithErrors, ExitCode, InputError, Interrupted, SafetyStop, UsageError } from '../../errors.js';
 import { confirmOrStop, interruptible, makeUi, setExitCode } from '../common.js';
@@ -10,7 +12,7 @@ import { planOptions, type PlanArgs } from './plan.js';
 import { requirePlaybook } from '../flags.js';
 import { Journal, checkJournalHome, journalRoot, readRun, type RunState } from '../../journal/journal.js';
 import { applyPlan } from '../../apply/engine.js';
-import { hostScope } from '../../plan/build.js';
+import { hostScope } from '../../inventory/targets.js';
 import type { ApplyContext, OnFailure } from '../../steps/types.js';
 import type { Plan } from '../../plan/types.js';
 import type { FleetFacts } from '../../facts/types.js';
@@ -23,6 +25,7 @@ interface RunArgs extends Omit<PlanArgs, 'playbook' | 'inventory'> {
   resume?: string;
   skip?: string[];
   'on-failure': OnFailure;
+  'reconnect-timeout': number;
 }
 
 export const runCommand: CommandModule<{}, RunArgs> = {
@@ -32,6 +35,7 @@ export const runCommand: CommandModule<{}, RunArgs> = {
     planOptions(y, false)
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
       .option('break-lock', { type: 'boolean', default: false, describe: 'Remove a stale lock left by a run that died' })
+      .option('reconnect-timeout', numberOption('reconnect-timeout', 'How long a parked etcd node\'s restart keeps reconnecting to its host when the SSH connection drops, before the run stops', 120))
       .option('resume', { type: 'string', describe: 'Continue the stopped run RUN_ID: retry only the steps that failed or did not run' })
       .option('skip', { type: 'string', array: true, describe: 'With --resume: record that you did STEP by hand (its title, type or number) and go on without it' })
       .option('on-failure', {
@@ -88,6 +92,8 @@ export const runCommand: CommandModule<{}, RunArgs> = {
         journalIntent: (e) => journal.intent(e),
         signal: interrupt.signal,
         locked: new Set(),
+        reconnect: (h) => fleet.reconnect(h),
+        reconnectSeconds: args['reconnect-timeout'],
       };
       const t0 = Date.now();
       const result = await applyPlan(ctx, {
@@ -121,7 +127,11 @@ export const runCommand: CommandModule<{}, RunArgs> = {
           const text = `run ${plan.runId}: the new certificates are in place, but ${undone.length} step${undone.length > 1 ? 's' : ''} did not complete:\n${lines.join('\n')}\nFinish with: ${resume}   (retries only these steps)\nor, for a step you did by hand: ${resume} --skip ${JSON.stringify(undone[0]!.title)}\nJournal: ${journal.dir}`;
           throw new CompletedWithErrors(text);
         }
-        if (!args.json) ui.say(ui.p.red(`\nRun ${plan.runId} ${state} at step "${result.stoppedAt ?? 'start'}". Journal: ${journal.dir}\nContinue with: ${resume}   or undo with: ${rollback}`));
+        if (!args.json) {
+          // Name what is out of place from the hosts themselves (parked members, hosts holding other files, locks).
+          if (result.pastNoReturn || interrupted) ui.say(`\n${await leftOutOfPlace(fleet, prepared.inventory, prepared.playbook, { inventoryArg: plan.inventory, playbookArg: plan.playbook })}`);
+          ui.say(ui.p.red(`\nRun ${plan.runId} ${state} at step "${result.stoppedAt ?? 'start'}". Journal: ${journal.dir}\nContinue with: ${resume}   or undo with: ${rollback}`));
+        }
         if (interrupted && !(result.error instanceof Interrupted)) throw new Interrupted(`${message}\nstopped at a safe point; continue with: ${resume}`);
         throw result.error;
       }

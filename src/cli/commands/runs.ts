@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { listRuns, journalRoot, legacyJournalRoot, type ListedRun } from '../../journal/journal.js';
 import { makeUi } from '../common.js';
-import { renderTable } from '../output.js';
+import { renderTable } from '../../render/text.js';
 
 /** Text from a journal made safe for a terminal: no control character is printed raw. */
 export const clean = (s: string | undefined) => (s ?? '').replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);

@@ -1,5 +1,6 @@
 // `certroll status -i INV [PLAYBOOK]`: read-only, from the hosts alone, one screen — who holds the lock, which members are
 // parked, which hosts hold which CA and certificate, the backups by run, etcd health — and the one command to run next.
+import { endpointOf } from '../../inventory/targets.js';
 import type { Argv, CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -80,7 +81,7 @@ export const statusCommand: CommandModule<{}, StatusArgs> = {
       inventoryArg: args.inventory,
       playbookArg: pb.shown,
       inventoryFile: inventory.file,
-      hosts: inventory.hosts.map((h) => ({ name: h.name, certDir: h.vars.certDir, manifestsDir: h.vars.manifestsDir, parkDir: h.vars.parkDir })),
+      hosts: inventory.hosts.map((h) => ({ name: h.name, certDir: h.vars.certDir, manifestsDir: h.vars.manifestsDir, parkDir: h.vars.parkDir, ...(inventory.groups.etcd?.includes(h.name) ? { etcdEndpoint: endpointOf(h) } : {}) })),
       firstMaster: inventory.firstMaster,
       files: { ca: playbook.files.ca, cert: playbook.files.cert },
       facts,

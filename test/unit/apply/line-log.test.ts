@@ -1,7 +1,8 @@
 // The plain log for pipes and CI: every line names time, step and host; no bare "ok", a failure once.
 import { describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../../src/apply/engine.js';
-import { clock, createLineLog, hostInMessage } from '../../../src/apply/line-log.js';
+import { clock, createLineLog } from '../../../src/apply/line-log.js';
+import { hostInMessage } from '../../../src/apply/message-host.js';
 
 function logOf(events: Array<EngineEvent & { at?: number }>): string[] {
   const lines: string[] = [];

@@ -4,7 +4,7 @@ import type { CertFacts, HostOutcome } from '../../../src/check/model.js';
 import { buildReport } from '../../../src/check/report.js';
 import { renderText } from '../../../src/check/render-text.js';
 import { escapeLabelValue, renderPrometheus } from '../../../src/check/render-prometheus.js';
-import { palette } from '../../../src/cli/output.js';
+import { palette } from '../../../src/render/text.js';
 
 const NOW = new Date('2025-01-01T00:00:00Z');
 const DAY = 86_400_000;

@@ -26,7 +26,7 @@ describe('command-line values', () => {
     for (const bad of ['NaN', '-1', '1e309', 'abc', '', '0x10', 'Infinity', '3601', '1,5', '+', '.'])
       expect(err(() => parseNumberFlag('pause', bad))).toBe(`--pause: expected a number 0-3600 (seconds), got ${JSON.stringify(bad)}`);
     for (const bad of ['0', '1.5', '1001']) expect(err(() => parseNumberFlag('forks', bad))).toMatch(/^--forks: expected an integer 1-1000 \(hosts\)/);
-    expect(Object.keys(NUMBER_FLAGS).sort()).toEqual(['forks', 'keep', 'pause', 'renew-within-days', 'warn-days']);
+    expect(Object.keys(NUMBER_FLAGS).sort()).toEqual(['forks', 'keep', 'pause', 'reconnect-timeout', 'renew-within-days', 'warn-days']);
   });
 
   it('checkFlags converts numbers in place (both spellings) and refuses repeats, blanks and valueless flags', () => {

@@ -1,6 +1,6 @@
 // Host lists that stay readable at fleet size: ranges, counts, the first few and a count; --wide gives every name.
 import { describe, expect, it } from 'vitest';
-import { foldHosts, hostRanges } from '../../../src/cli/output.js';
+import { foldHosts, hostRanges } from '../../../src/render/text.js';
 
 const xs = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `tos-x${i + from}`);
 

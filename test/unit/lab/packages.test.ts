@@ -1,7 +1,7 @@
 // The package list and its check: parsing dpkg-query, naming the missing packages with the command that installs them.
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { PACKAGES, installedFromDpkgQuery, missingMessage, missingPackages } from '../../../src/lab/packages.js';
+import { PACKAGES, installedFromDpkgQuery, missingMessage, missingPackages } from '../../../lab/src/packages.js';
 
 describe('the Debian package list', () => {
   it('is one list without duplicates, each with a reason', () => {

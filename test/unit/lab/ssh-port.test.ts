@@ -1,6 +1,6 @@
 // The lab's sshd port: 22 unless port 22 is held on every address (then 2222), unless the user asked for one.
 import { describe, expect, it } from 'vitest';
-import { chooseSshPort, listensOnAllAddresses } from '../../../src/lab/ssh-port.js';
+import { chooseSshPort, listensOnAllAddresses } from '../../../lab/src/ssh-port.js';
 
 // Recorded /proc/net/tcp and tcp6 lines (header, then sockets); 0A is LISTEN, 01 ESTABLISHED.
 const HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';

@@ -1,28 +1,16 @@
 // config.json's "expiry" values changed by text substitution: every other byte kept, the result checked to be JSON.
 import { describe, expect, it } from 'vitest';
 import { rewriteExpiry } from '../../../src/manager/config-json.js';
+import { asset } from '../../../lab/src/assets.js';
 
-const TOS = `{
-  "signing": {
-    "default": {
-      "expiry": "87600h"
-    },
-    "profiles": {
-      "etcd": {
-        "usages": ["signing", "key encipherment", "server auth", "client auth"],
-        "expiry": "87600h"
-      },
-      "kubernetes": {
-        "usages": ["signing", "key encipherment", "server auth", "client auth"],
-        "expiry" :"87600h"
-      }
-    }
-  }
-}
-`;
+/** The Manager's config.json as the lab has it (lab/assets/tos), its last "expiry" spelled with the colon moved, as a hand-edited file may be. */
+const LAB = asset('tos/config.json');
+const last = LAB.lastIndexOf('"expiry": "87600h"');
+const TOS = `${LAB.slice(0, last)}"expiry" :"87600h"${LAB.slice(last + '"expiry": "87600h"'.length)}`;
 
 describe('rewriteExpiry', () => {
   it('changes every "expiry": "87600h" and nothing else, whatever the spacing around the colon', () => {
+    expect(TOS).toContain('"expiry" :"87600h"');
     const r = rewriteExpiry(TOS, '87600h', '876000h');
     expect(r.changed).toBe(3);
     expect(r.text).toBe(TOS.replace(/"87600h"/g, '"876000h"'));

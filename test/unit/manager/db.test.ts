@@ -8,11 +8,13 @@ import { gatherManagerFacts } from '../../../src/manager/facts.js';
 import { runSql, ManagerDbError, managerDbPassword } from '../../../src/manager/mysql.js';
 import { backupDb, currentRows, updateDbRows, restoreManagerDb, type DbConn } from '../../../src/manager/db.js';
 import { backupTableName, rowValueOf, updateSql } from '../../../src/manager/sql.js';
-import { sha256 } from '../../../src/steps/shared.js';
+import { sha256 } from '../../../src/hash.js';
 
 /** Spelled in two parts so that no tracked file holds a literal PEM key header. */
 const PRIVATE_KEY = ['PRIVATE', 'KEY'].join(' ');
-import { LocalRemote, managerSchemaSql, startMariadb, type TestMariadb } from './support.js';
+import { startMariadb, type TestMariadb } from './support.js';
+import { LocalRemote } from '../../support/local-remote.js';
+import { managerSeedSql } from '../../../lab/src/manager-seed.js';
 
 /** A password with every character an option file or a shell could trip on. */
 const PASSWORD = `p"a\\s's w$(id)#;\`x\``;
@@ -54,7 +56,7 @@ afterAll(async () => {
   await db?.remove();
 });
 beforeEach(async () => {
-  await db.root(managerSchemaSql(PASSWORD, oldRows));
+  await db.root(managerSeedSql(PASSWORD, oldRows));
   remote.log.length = 0;
 });
 

@@ -1,6 +1,6 @@
 // The plan halves of manager-templates and manager-db: pure functions of facts, with blocking warnings that say what to fix.
 import { describe, expect, it } from 'vitest';
-import { resolveTargets, hostScope } from '../../../src/plan/build.js';
+import { resolveTargets, hostScope } from '../../../src/inventory/targets.js';
 import { parsePlaybook } from '../../../src/playbook/load.js';
 import type { ManagerDbStep, ManagerTemplatesStep } from '../../../src/playbook/types.js';
 import type { Warning, PlannedStep } from '../../../src/plan/types.js';
@@ -8,14 +8,16 @@ import { describeAction } from '../../../src/plan/describe.js';
 import { Secret } from '../../../src/secret.js';
 import type { FleetFacts } from '../../../src/facts/types.js';
 import type { ManagerDbFacts, ManagerTemplateFacts } from '../../../src/manager/types.js';
-import type { Material, PlanContext } from '../../../src/steps/types.js';
+import type { PlanContext } from '../../../src/steps/types.js';
+import type { Material } from '../../../src/plan/material.js';
 import { managerTemplates } from '../../../src/steps/manager-templates.js';
 import { managerDb } from '../../../src/steps/manager-db.js';
-import { sha256 } from '../../../src/steps/shared.js';
+import { sha256 } from '../../../src/hash.js';
 
 /** Spelled in two parts so that no tracked file holds a literal PEM key header. */
 const PRIVATE_KEY = ['PRIVATE', 'KEY'].join(' ');
 import { inventory } from '../plan/fake-fleet.js';
+import { asset } from '../../../lab/src/assets.js';
 
 const NEW = { ca: 'NEW CA PEM\n', cert: 'NEW CERT PEM\n', key: `-----BEGIN ${PRIVATE_KEY}-----\nKEYBODYMARKER\n-----END ${PRIVATE_KEY}-----\n` };
 const material: Material = {
@@ -28,7 +30,8 @@ const material: Material = {
 const pb = parsePlaybook('name: t\nsteps:\n  - type: preflight\n  - type: backup\n  - type: manager-templates\n  - type: manager-db\n', 'pb.yaml');
 const inv = inventory(['n1', 'n2', 'n3'], { manager: ['mgr'] });
 const G = '/var/lib/transwarp-manager/master/content/meta/services/TOS/tos-2.1/templates/gencerts';
-const CONFIG = '{\n  "signing": { "default": { "expiry": "87600h" } }\n}\n';
+/** The Manager's config.json as the lab has it (lab/assets/tos): three "expiry": "87600h". */
+const CONFIG = asset('tos/config.json');
 
 function templates(over: Partial<ManagerTemplateFacts> = {}): ManagerTemplateFacts {
   return {
@@ -81,10 +84,11 @@ describe('manager-templates plan', () => {
     expect(warnings.filter((w) => w.level === 'block')).toEqual([]);
     expect(r.actions.map((a) => a.kind)).toEqual(['manager-backup', 'manager-file', 'manager-file']);
     expect(r.actions[0]).toMatchObject({ dir: '/srv/kubernetes-manager-bak-20261123T101941Z-ab12cd', files: [`${G}/etcd-ca.pem`, `${G}/config.json`] });
-    expect(r.actions[2]).toMatchObject({ what: 'config-json', changes: 1, sha256: sha256(CONFIG.replace('87600h', '876000h')) });
+    expect(r.actions[2]).toMatchObject({ what: 'config-json', changes: 3, sha256: sha256(CONFIG.replaceAll('87600h', '876000h')) });
     expect(r.notes.join('\n')).toContain('tos-2.1 (the only version directory)');
-    expect(r.notes).toContain('  -2:   "signing": { "default": { "expiry": "87600h" } }');
-    expect(r.notes).toContain('  +2:   "signing": { "default": { "expiry": "876000h" } }');
+    expect(r.notes).toContain('  -4:       "expiry": "87600h"');
+    expect(r.notes).toContain('  +4:       "expiry": "876000h"');
+    expect(r.notes).toContain('  +13:         "expiry": "876000h"');
     for (const a of r.actions) expect(describeAction(a)).toBeTruthy();
   });
 
@@ -99,7 +103,7 @@ describe('manager-templates plan', () => {
     const bad = ctxWith({ templates: { mgr: templates({ config: { ...templates().config!, content: '{"expiry": "87600h",' } }) } });
     managerTemplates.plan(tSpec, bad.ctx);
     expect(bad.warnings.map((w) => w.code)).toContain('manager-config-invalid');
-    const done = ctxWith({ templates: { mgr: templates({ ca: { ...templates().ca!, sha256: material.files.ca.sha256 }, config: { ...templates().config!, content: CONFIG.replace('87600h', '876000h') } }) } });
+    const done = ctxWith({ templates: { mgr: templates({ ca: { ...templates().ca!, sha256: material.files.ca.sha256 }, config: { ...templates().config!, content: CONFIG.replaceAll('87600h', '876000h') } }) } });
     const r = managerTemplates.plan(tSpec, done.ctx);
     expect(r.actions).toEqual([]);
     expect(r.notes.join('\n')).toMatch(/already the new CA[\s\S]*nothing to change/);

@@ -1,72 +1,12 @@
-// Test support for the Manager module: a throwaway real MariaDB server in a temp dir, and a Remote that runs sh on this machine.
+// Test support for the Manager module: a throwaway real MariaDB server in a temp dir (LocalRemote is in test/support/local-remote.ts).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chmod, chown, mkdtemp, readFile, rename, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { ExecOptions, ExecResult, Remote, RemoteStat, WriteOptions } from '../../../src/ssh/remote.js';
-import { HostError } from '../../../src/errors.js';
-import { quoteArgv } from '../../../src/ssh/quote.js';
 
 const run = promisify(execFile);
-
-/** A Remote for "this machine": sh -c with stdin, plain fs calls. The SSH transport is tested elsewhere; here what matters is the shell and mysql. */
-export class LocalRemote implements Remote {
-  readonly address = '127.0.0.1';
-  readonly counters = { connections: 0, roundTrips: 0 };
-  /** Every script run, with its stdin: tests check that no secret reaches a command line. */
-  readonly log: Array<{ script: string; stdin?: string }> = [];
-  constructor(readonly host = 'local') {}
-  exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
-    return this.sh(quoteArgv(argv), opts);
-  }
-  sh(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    this.counters.roundTrips++;
-    this.log.push({ script, ...(opts.stdin !== undefined ? { stdin: opts.stdin.toString() } : {}) });
-    const t0 = Date.now();
-    return new Promise((resolve, reject) => {
-      const p = spawn('/bin/sh', ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      p.stdout.on('data', (d) => (stdout += d));
-      p.stderr.on('data', (d) => (stderr += d));
-      p.stdin.on('error', () => undefined); // a script that exits without reading stdin
-      p.stdin.end(opts.stdin ?? '');
-      p.on('error', reject);
-      p.on('close', (code, signal) => {
-        const r: ExecResult = { host: this.host, command: script, exitCode: code, signal, stdout, stderr, durationMs: Date.now() - t0 };
-        if (code !== 0 && !opts.allowFailure) return reject(new HostError(this.host, 'command', `${this.host}: command failed (exit ${code}): ${stderr.trim()}`));
-        resolve(r);
-      });
-    });
-  }
-  async readFile(path: string): Promise<Buffer> {
-    return readFile(path);
-  }
-  async writeFileAtomic(path: string, data: Buffer | string, opts: WriteOptions = {}): Promise<void> {
-    const tmp = `${path}.certroll-tmp-${process.pid}`;
-    await writeFile(tmp, data, { mode: 0o600 });
-    if (opts.uid !== undefined || opts.gid !== undefined) await chown(tmp, opts.uid ?? -1, opts.gid ?? -1);
-    await chmod(tmp, opts.mode ?? 0o644);
-    await rename(tmp, path);
-  }
-  async rename(from: string, to: string): Promise<void> {
-    await rename(from, to);
-  }
-  async stat(path: string): Promise<RemoteStat | null> {
-    try {
-      const s = await stat(path);
-      return { path, size: s.size, mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, mtimeMs: s.mtimeMs, isDirectory: s.isDirectory(), isFile: s.isFile() };
-    } catch {
-      return null;
-    }
-  }
-  async mkdir(path: string, opts: { mode?: number; recursive?: boolean } = {}): Promise<void> {
-    await mkdir(path, { recursive: opts.recursive ?? false, mode: opts.mode ?? 0o755 });
-  }
-  async close(): Promise<void> {}
-}
 
 export interface TestMariadb {
   address: string;
@@ -141,20 +81,4 @@ export async function startMariadb(address = '127.0.68.1', port = 33068): Promis
   };
   await db.start();
   return db;
-}
-
-/** The manager schema as a TOS Manager has it: manager_info(key, value) with the PEM rows (no trailing newline) and others. */
-export function managerSchemaSql(password: string, rows: Record<string, string>): string {
-  const lit = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-  return [
-    'DROP DATABASE IF EXISTS manager;',
-    'CREATE DATABASE manager DEFAULT CHARACTER SET utf8mb4;',
-    'CREATE TABLE manager.manager_info (`key` varchar(255) NOT NULL PRIMARY KEY, `value` mediumtext) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;',
-    ...Object.entries(rows).map(([k, v]) => `INSERT INTO manager.manager_info VALUES (${lit(k)}, ${lit(v)});`),
-    `CREATE USER IF NOT EXISTS 'manager'@'%' IDENTIFIED BY ${lit(password)};`,
-    `ALTER USER 'manager'@'%' IDENTIFIED BY ${lit(password)};`,
-    "GRANT ALL PRIVILEGES ON manager.* TO 'manager'@'%';",
-    'FLUSH PRIVILEGES;',
-    '',
-  ].join('\n');
 }

@@ -4,9 +4,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readTemplateFiles } from '../../../src/manager/facts.js';
-import { backupTemplates, managerTemplatesBackupDir, restoreManagerTemplates, templateBackupMeta, writeTemplateFile } from '../../../src/manager/templates.js';
-import { sha256 } from '../../../src/steps/shared.js';
-import { LocalRemote } from './support.js';
+import { backupTemplates, restoreManagerTemplates, templateBackupMeta, writeTemplateFile } from '../../../src/manager/templates.js';
+import { managerTemplatesBackupDir } from '../../../src/host-paths.js';
+import { sha256 } from '../../../src/hash.js';
+import { LocalRemote } from '../../support/local-remote.js';
+import { asset } from '../../../lab/src/assets.js';
 
 const top = mkdtempSync(join(tmpdir(), 'certroll-mgr-tpl-'));
 afterAll(() => rmSync(top, { recursive: true, force: true }));
@@ -15,8 +17,9 @@ const g = join(top, 'TOS', 'tos-2.1', 'templates', 'gencerts');
 const RUN = 'r-templates-1';
 const OLD_CA = '-----BEGIN CERTIFICATE-----\nold\n-----END CERTIFICATE-----\n';
 const NEW_CA = '-----BEGIN CERTIFICATE-----\nnew\n-----END CERTIFICATE-----\n';
-const CONFIG = '{\n  "signing": { "default": { "expiry": "87600h" } }\n}\n';
-const NEW_CONFIG = CONFIG.replace('87600h', '876000h');
+/** The Manager's config.json as the lab has it (lab/assets/tos), and as the renewal leaves it. */
+const CONFIG = asset('tos/config.json');
+const NEW_CONFIG = CONFIG.replaceAll('"87600h"', '"876000h"');
 const r = new LocalRemote('mgr');
 
 beforeEach(() => {
@@ -32,8 +35,8 @@ async function backupAndWrite(): Promise<string> {
   const facts = await readTemplateFiles(r, g, ['etcd-ca.pem', 'config.json']);
   const dir = managerTemplatesBackupDir(certDir, RUN);
   await backupTemplates(r, dir, templateBackupMeta(RUN, g, [{ name: 'etcd-ca.pem', fact: facts['etcd-ca.pem']! }, { name: 'config.json', fact: facts['config.json']! }]));
-  await writeTemplateFile(r, join(g, 'etcd-ca.pem'), NEW_CA, sha256(NEW_CA), { mode: 0o644, uid: 0, gid: 0 });
-  await writeTemplateFile(r, join(g, 'config.json'), NEW_CONFIG, sha256(NEW_CONFIG), { mode: 0o640, uid: 0, gid: 0 });
+  await writeTemplateFile(r, join(g, 'etcd-ca.pem'), NEW_CA, sha256(NEW_CA), { mode: 0o644, uid: process.getuid!(), gid: process.getgid!() });
+  await writeTemplateFile(r, join(g, 'config.json'), NEW_CONFIG, sha256(NEW_CONFIG), { mode: 0o640, uid: process.getuid!(), gid: process.getgid!() });
   return dir;
 }
 

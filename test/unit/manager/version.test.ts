@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { chooseVersion, listVersionsScript, parseVersionListing, registryTagFrom } from '../../../src/manager/version.js';
 import { parseTemplateFiles, readTemplateFiles } from '../../../src/manager/facts.js';
 import { quote } from '../../../src/ssh/quote.js';
-import { sha256 } from '../../../src/steps/shared.js';
-import { LocalRemote } from './support.js';
+import { sha256 } from '../../../src/hash.js';
+import { LocalRemote } from '../../support/local-remote.js';
 
 const root = mkdtempSync(join(tmpdir(), 'certroll-tos root-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

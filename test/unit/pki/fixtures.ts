@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Secret } from '../../../src/secret.js';
+import { asset } from '../../../lab/src/assets.js';
 
 export class Workdir {
   readonly dir = mkdtempSync(join(tmpdir(), 'certroll-pki-'));
@@ -48,15 +49,10 @@ export class Workdir {
 
   /** The etcd certificate the way TOS makes it: `cfssl gencert -profile=etcd` with a config.json etcd profile. */
   cfsslLeaf(name: string, ca: string, hosts: string[], opts: { cn?: string; expiry?: string; key?: object } = {}): void {
-    this.write(
-      'config.json',
-      JSON.stringify({
-        signing: {
-          default: { expiry: '87600h' },
-          profiles: { etcd: { usages: ['signing', 'key encipherment', 'server auth', 'client auth'], expiry: opts.expiry ?? '87600h' } },
-        },
-      }),
-    );
+    // TOS's own config.json (lab/assets/tos), its etcd profile's lifetime as asked.
+    const config = JSON.parse(asset('tos/config.json')) as { signing: { profiles: { etcd: { expiry: string } } } };
+    if (opts.expiry) config.signing.profiles.etcd.expiry = opts.expiry;
+    this.write('config.json', JSON.stringify(config));
     const csr = {
       CN: opts.cn ?? 'etcd',
       key: opts.key ?? { algo: 'rsa', size: 2048 },

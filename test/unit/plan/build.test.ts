@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Workdir } from '../pki/fixtures.js';
 import { loadPlaybook } from '../../../src/playbook/load.js';
-import { buildPlan, renewalNeed } from '../../../src/plan/build.js';
+import { buildPlan, renewalNeed } from '../../../src/planner/build.js';
 import { makeMaterial } from '../../../src/plan/material.js';
 import type { Playbook } from '../../../src/playbook/types.js';
 import type { Plan } from '../../../src/plan/types.js';

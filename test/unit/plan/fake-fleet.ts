@@ -2,7 +2,7 @@
 import { parseInventory } from '../../../src/inventory/load.js';
 import type { FleetFacts, HostFacts, EtcdFacts } from '../../../src/facts/types.js';
 import type { Inventory } from '../../../src/inventory/types.js';
-import { sha256 } from '../../../src/steps/shared.js';
+import { sha256 } from '../../../src/hash.js';
 
 export function inventory(names: string[], opts: { flannel?: string[]; manager?: string[] } = {}): Inventory {
   const all = [...names, ...(opts.flannel ?? []), ...(opts.manager ?? [])];

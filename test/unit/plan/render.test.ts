@@ -3,11 +3,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Workdir } from '../pki/fixtures.js';
 import { loadPlaybook } from '../../../src/playbook/load.js';
-import { buildPlan, renewalNeed } from '../../../src/plan/build.js';
+import { buildPlan, renewalNeed } from '../../../src/planner/build.js';
 import { makeMaterial } from '../../../src/plan/material.js';
 import { renderPlan } from '../../../src/plan/render.js';
 import { foldActions } from '../../../src/plan/describe.js';
-import { palette } from '../../../src/cli/output.js';
+import { palette } from '../../../src/render/text.js';
 import type { Playbook } from '../../../src/playbook/types.js';
 import type { Plan } from '../../../src/plan/types.js';
 import { FakeFleet, inventory } from './fake-fleet.js';

@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadPlaybook } from '../../../src/playbook/load.js';
 import type { Playbook } from '../../../src/playbook/types.js';
-import { resolveTargets } from '../../../src/plan/build.js';
+import { resolveTargets } from '../../../src/inventory/targets.js';
 import { parkedNodes, unfinishedReasons } from '../../../src/plan/unfinished.js';
 import { FakeFleet, inventory } from './fake-fleet.js';
 

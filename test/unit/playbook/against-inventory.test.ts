@@ -7,7 +7,7 @@ import { parseInventory } from '../../../src/inventory/load.js';
 import { checkAgainstInventory, etcdctlHosts, stepHosts } from '../../../src/playbook/against-inventory.js';
 import { formatInputIssue } from '../../../src/errors.js';
 import { renderArgv } from '../../../src/playbook/template.js';
-import { hostScope } from '../../../src/plan/build.js';
+import { hostScope } from '../../../src/inventory/targets.js';
 
 const SHIPPED = readFileSync('playbooks/tos-etcd-renew.yaml', 'utf8');
 const INV = [

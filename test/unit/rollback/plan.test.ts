@@ -7,7 +7,7 @@ import type { EtcdFacts } from '../../../src/facts/types.js';
 import { diffState, nextRollbackNode, planRollback, type RollbackPlanInput } from '../../../src/rollback/plan.js';
 import type { BeforeState, ExpectedFile, RollbackHostFacts } from '../../../src/rollback/types.js';
 import { renderRollbackPlan } from '../../../src/rollback/render.js';
-import { palette } from '../../../src/cli/output.js';
+import { palette } from '../../../src/render/text.js';
 import { inventory } from '../plan/fake-fleet.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');

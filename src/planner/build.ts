@@ -1,15 +1,17 @@
-// The plan: a pure function of (inventory, playbook, facts, material) → ordered actions per step and host, with warnings.
+// The planner: asks each step module of the playbook for its plan half. A pure function of (inventory, playbook, facts, material) → ordered actions per step and host, with warnings.
 import type { Inventory } from '../inventory/types.js';
 import type { Playbook } from '../playbook/types.js';
 import type { FleetFacts } from '../facts/types.js';
 import { parseCertificates } from '../pki/index.js';
 import { stepModules } from '../steps/index.js';
-import type { Material, PlanContext, ResumeState } from '../steps/types.js';
-import type { Scope } from '../playbook/template.js';
-import { clusterProblems, endpointOf, endpointsOf } from '../steps/etcd-health.js';
-import { parkedNodes } from './unfinished.js';
-import type { MaterialSummary, Plan, PlannedStep, Warning } from './types.js';
+import type { PlanContext, ResumeState } from '../steps/types.js';
+import type { Material } from '../plan/material.js';
+import { clusterProblems } from '../facts/etcd-cluster.js';
+import { endpointOf, hostScope, resolveTargets } from '../inventory/targets.js';
+import { parkedNodes } from '../plan/unfinished.js';
+import type { MaterialSummary, Plan, PlannedStep, Warning } from '../plan/types.js';
 import { aboutHost } from '../errors.js';
+import { lockDirOf } from '../host-paths.js';
 
 export interface PlanOptions {
   runId: string;
@@ -20,31 +22,6 @@ export interface PlanOptions {
 }
 
 const DAY = 86_400_000;
-
-/** Every host that will be touched by the playbook's targets. */
-export function resolveTargets(inv: Inventory, specs: string[]): string[] {
-  const wanted = new Set<string>();
-  for (const spec of specs) {
-    const first = /^first\((.+)\)$/.exec(spec);
-    if (spec === 'all') inv.hosts.forEach((h) => wanted.add(h.name));
-    else if (first) {
-      const g = inv.groups[first[1]!];
-      if (g?.[0]) wanted.add(g[0]);
-    } else (inv.groups[spec] ?? []).forEach((h) => wanted.add(h));
-  }
-  return inv.hosts.map((h) => h.name).filter((n) => wanted.has(n));
-}
-
-export function hostScope(inv: Inventory, playbook: Playbook, name: string): Scope {
-  const h = inv.hosts.find((x) => x.name === name)!;
-  const d = h.vars.certDir;
-  return {
-    vars: h.vars,
-    host: { name: h.name, hostname: h.hostname, address: h.address, ip: h.ip ?? h.address },
-    files: { ca: `${d}/${playbook.files.ca}`, caKey: `${d}/${playbook.files.caKey}`, cert: `${d}/${playbook.files.cert}`, key: `${d}/${playbook.files.key}` },
-    etcd: { endpoints: endpointsOf(inv) },
-  };
-}
 
 export interface RenewalNeed {
   needed: boolean;
@@ -159,7 +136,7 @@ function fleetWarnings(ctx: PlanContext, warn: (w: Warning) => void): void {
         level: 'block',
         code: 'lock-held',
         host,
-        message: `${host}: another certroll run holds the lock ${f.certDir.path}.certroll-lock (run ${f.lock.runId}, started ${f.lock.startedAt}${f.lock.controlHost ? ` from ${f.lock.controlHost}` : ''}); wait for it to finish, or use --break-lock if it is stale`,
+        message: `${host}: another certroll run holds the lock ${lockDirOf(f.certDir.path)} (run ${f.lock.runId}, started ${f.lock.startedAt}${f.lock.controlHost ? ` from ${f.lock.controlHost}` : ''}); wait for it to finish, or use --break-lock if it is stale`,
       });
   }
   for (const role of ['ca', 'cert'] as const) {

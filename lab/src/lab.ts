@@ -9,7 +9,7 @@ import { LabLayout, gencertsDir, inHost, resolveOptions, type LabHost, type LabO
 import { apiserverManifest, etcdEndpoints, etcdManifest, flannelManifest, inventoryYaml, managerDbSql, myCnf, sshdConfig } from './files.js';
 import { ensurePackages } from './packages.js';
 import { chooseSshPort } from './ssh-port.js';
-import { anchorSh, apiserverPy, dockerPy, flannelRestartSh, flanneldPy, genPkiSh, kubectlSh, kubeletPy } from './scripts.js';
+import { PROGRAMS, programText, tosFixturesDir } from './assets.js';
 import {
   cmdline, descendants, endProcesses, hostEnv, isAlive, mountNs, nsenterArgs, pidsByMountNs, run, runOk, sleep, spawnDetached,
   sshBanner, tcpOpen, waitFor, type RunResult,
@@ -92,17 +92,9 @@ function findHost(state: LabState, name: string): HostState {
 async function writeScripts(layout: LabLayout): Promise<void> {
   await mkdir(layout.binDir, { recursive: true });
   await mkdir(layout.usrLocalBin, { recursive: true, mode: 0o755 });
-  const files: Array<[string, string]> = [
-    [join(layout.binDir, 'anchor.sh'), anchorSh],
-    [join(layout.binDir, 'gen-pki.sh'), genPkiSh],
-    [join(layout.usrLocalBin, 'lab-kubelet'), kubeletPy],
-    [join(layout.usrLocalBin, 'lab-apiserver'), apiserverPy],
-    [join(layout.usrLocalBin, 'lab-flanneld'), flanneldPy],
-    [join(layout.usrLocalBin, 'lab-flannel-restart'), flannelRestartSh(layout.hostsDir)],
-    [join(layout.usrLocalBin, 'docker'), dockerPy(layout.hostsDir)],
-    [join(layout.usrLocalBin, 'kubectl'), kubectlSh(layout.hostsDir)],
-  ];
-  for (const [f, text] of files) await writeFile(f, text, { mode: 0o755 });
+  for (const p of PROGRAMS) {
+    await writeFile(join(p.place === 'lab-bin' ? layout.binDir : layout.usrLocalBin, p.name), programText(p.asset, layout.hostsDir), { mode: 0o755 });
+  }
 }
 
 /** Original PKI and per-host pristine trees, from which up and reset copy every host's files. */
@@ -115,7 +107,7 @@ async function makePristine(layout: LabLayout, hosts: LabHost[]): Promise<void> 
   const apiSans = ['DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local',
     ...masters.map((h) => `DNS:${h.name}`), 'IP:127.0.0.1', `IP:${inHost.serviceIp}`, ...masters.map((h) => `IP:${h.address}`)];
   await runOk('/bin/bash', [join(layout.binDir, 'gen-pki.sh'), p], {
-    env: { ...hostEnv, ETCD_SANS: etcdSans.join(','), API_SANS: apiSans.join(','), DAYS: String(layout.opts.days), SERVER: `https://${masters[0]!.address}:${inHost.apiserverPort}` },
+    env: { ...hostEnv, ETCD_SANS: etcdSans.join(','), API_SANS: apiSans.join(','), DAYS: String(layout.opts.days), SERVER: `https://${masters[0]!.address}:${inHost.apiserverPort}`, TOS_FIXTURES: tosFixturesDir },
   });
   for (const h of [...hosts.filter((x) => !x.roles.includes('extra')), undefined]) {
     const t = join(p, 'hosts', h ? h.name : '_extra');
@@ -525,8 +517,9 @@ export async function reset(dir: string, log: Log): Promise<void> {
     const ok = join(layout.hostPaths(h).root, 'fs', 'opt-kubernetes');
     for (const e of await readdir(ok)) await rm(join(ok, e), { recursive: true, force: true });
   }
-  // etcd members all stopping at once may spend seconds on leadership transfer; their data is wiped anyway, so after 1 s: SIGKILL.
-  const stopped = await waitFor(() => podHosts.every((h) => !containers(layout, h).some((c) => c.status === 'running')), 1000, 50);
+  // etcd members all stopping at once may spend seconds on leadership transfer; their data is wiped anyway, so after
+  // 100 ms (their manifests are gone: the kubelets will not start them again): SIGKILL. Every test's reset pays this.
+  const stopped = await waitFor(() => podHosts.every((h) => !containers(layout, h).some((c) => c.status === 'running')), 100, 50);
   if (!stopped) {
     await endProcesses(podHosts.flatMap((h) => containers(layout, h).filter((c) => c.status === 'running').map((c) => c.pid!)), 0);
   }

@@ -1,5 +1,6 @@
 // Text of the files the lab writes for its hosts: static-pod manifests, sshd_config, my.cnf, the manager DB's SQL, and inventories (pure).
 import { inHost, gencertsDir, type LabHost, type LabLayout } from './layout.js';
+import { managerSeedSql } from './manager-seed.js';
 
 const cert = (f: string) => `${inHost.certDir}/${f}`;
 
@@ -132,29 +133,15 @@ export function myCnf(h: LabHost): string {
   ].join('\n');
 }
 
-const sqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-
 /** SQL that (re)creates the manager database exactly as the lab starts it: table manager_info with the PEMs (no trailing newline). */
 export function managerDbSql(pems: Record<'etcd-ca.pem' | 'etcd.pem' | 'etcd-key.pem', string>, password: string): string {
-  const rows: Array<[string, string]> = [
-    ['cluster.name', 'tos-lab'],
-    ['etcd-ca.pem', pems['etcd-ca.pem'].replace(/\n+$/, '')],
-    ['etcd-key.pem', pems['etcd-key.pem'].replace(/\n+$/, '')],
-    ['etcd.pem', pems['etcd.pem'].replace(/\n+$/, '')],
-    ['tos.version', inHost.tosVersion],
-  ];
-  return [
-    'DROP DATABASE IF EXISTS manager;',
-    'CREATE DATABASE manager DEFAULT CHARACTER SET utf8mb4;',
-    'USE manager;',
-    'CREATE TABLE manager_info (`key` varchar(255) NOT NULL PRIMARY KEY, `value` mediumtext) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;',
-    ...rows.map(([k, v]) => `INSERT INTO manager_info (\`key\`, \`value\`) VALUES (${sqlString(k)}, ${sqlString(v)});`),
-    `CREATE USER IF NOT EXISTS 'manager'@'%' IDENTIFIED BY ${sqlString(password)};`,
-    `ALTER USER 'manager'@'%' IDENTIFIED BY ${sqlString(password)};`,
-    "GRANT ALL PRIVILEGES ON manager.* TO 'manager'@'%';",
-    'FLUSH PRIVILEGES;',
-    '',
-  ].join('\n');
+  return managerSeedSql(password, {
+    'cluster.name': 'tos-lab',
+    'etcd-ca.pem': pems['etcd-ca.pem'].replace(/\n+$/, ''),
+    'etcd-key.pem': pems['etcd-key.pem'].replace(/\n+$/, ''),
+    'etcd.pem': pems['etcd.pem'].replace(/\n+$/, ''),
+    'tos.version': inHost.tosVersion,
+  });
 }
 
 /** The inventory for a lab (format of inventories/*.yaml). */

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, existsSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resolveSshConfig, sshGView, comparedKeys } from '../../../src/ssh/ssh-config.js';
+import { resolveSshConfig, sshGView, comparedKeys } from '../../../src/inventory/openssh-config.js';
 
 const corpus = join(__dirname, '../../fixtures/corpus-sshconfig');
 const cases = readdirSync(corpus).filter((d) => /^\d\d-/.test(d));

@@ -1,0 +1,64 @@
+// A Remote for "this machine": sh -c with stdin and plain fs calls, so that apply halves run with the real shell against a
+// temporary directory, without SSH and without root. The SSH transport is tested on its own (test/unit/ssh, test/e2e/ssh-*).
+import { spawn } from 'node:child_process';
+import { chmod, chown, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import type { ExecOptions, ExecResult, Remote, RemoteStat, WriteOptions } from '../../src/ssh/remote.js';
+import { HostError } from '../../src/errors.js';
+import { quoteArgv } from '../../src/ssh/quote.js';
+
+/** A Remote for "this machine": sh -c with stdin, plain fs calls. The SSH transport is tested elsewhere; here what matters is the shell and mysql. */
+export class LocalRemote implements Remote {
+  readonly address = '127.0.0.1';
+  readonly counters = { connections: 0, roundTrips: 0 };
+  /** Every script run, with its stdin: tests check that no secret reaches a command line. */
+  readonly log: Array<{ script: string; stdin?: string }> = [];
+  constructor(readonly host = 'local') {}
+  exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
+    return this.sh(quoteArgv(argv), opts);
+  }
+  sh(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    this.counters.roundTrips++;
+    this.log.push({ script, ...(opts.stdin !== undefined ? { stdin: opts.stdin.toString() } : {}) });
+    const t0 = Date.now();
+    return new Promise((resolve, reject) => {
+      const p = spawn('/bin/sh', ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d) => (stdout += d));
+      p.stderr.on('data', (d) => (stderr += d));
+      p.stdin.on('error', () => undefined); // a script that exits without reading stdin
+      p.stdin.end(opts.stdin ?? '');
+      p.on('error', reject);
+      p.on('close', (code, signal) => {
+        const r: ExecResult = { host: this.host, command: script, exitCode: code, signal, stdout, stderr, durationMs: Date.now() - t0 };
+        if (code !== 0 && !opts.allowFailure) return reject(new HostError(this.host, 'command', `${this.host}: command failed (exit ${code}): ${stderr.trim()}`));
+        resolve(r);
+      });
+    });
+  }
+  async readFile(path: string): Promise<Buffer> {
+    return readFile(path);
+  }
+  async writeFileAtomic(path: string, data: Buffer | string, opts: WriteOptions = {}): Promise<void> {
+    const tmp = `${path}.certroll-tmp-${process.pid}`;
+    await writeFile(tmp, data, { mode: 0o600 });
+    if (opts.uid !== undefined || opts.gid !== undefined) await chown(tmp, opts.uid ?? -1, opts.gid ?? -1);
+    await chmod(tmp, opts.mode ?? 0o644);
+    await rename(tmp, path);
+  }
+  async rename(from: string, to: string): Promise<void> {
+    await rename(from, to);
+  }
+  async stat(path: string): Promise<RemoteStat | null> {
+    try {
+      const s = await stat(path);
+      return { path, size: s.size, mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, mtimeMs: s.mtimeMs, isDirectory: s.isDirectory(), isFile: s.isFile() };
+    } catch {
+      return null;
+    }
+  }
+  async mkdir(path: string, opts: { mode?: number; recursive?: boolean } = {}): Promise<void> {
+    await mkdir(path, { recursive: opts.recursive ?? false, mode: opts.mode ?? 0o755 });
+  }
+  async close(): Promise<void> {}
+}
