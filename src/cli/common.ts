@@ -6,6 +6,7 @@ import { ExitCode, SafetyStop, UsageError } from '../errors.js';
 import { detectOutputMode, type OutputMode } from './output.js';
 import { palette, type Palette } from '../render/text.js';
 import { checkFlags, numberOption } from './flags.js';
+import { withAnsibleOptions } from './ansible-options.js';
 
 /** The exit code the running command chose (main() returns it). */
 export const commandResult = { exitCode: ExitCode.ok as number };
@@ -25,8 +26,8 @@ export interface GlobalOptions {
 
 /** Options shared by every command that talks to a fleet. */
 export function withFleetOptions<T>(y: Argv<T>) {
-  return y
-    .option('inventory', { alias: 'i', type: 'string', demandOption: 'Name the inventory with -i FILE (see inventories/).', describe: 'Inventory YAML file' })
+  return withAnsibleOptions(y)
+    .option('inventory', { alias: 'i', type: 'string', demandOption: 'Name the inventory with -i FILE (see inventories/).', describe: 'Inventory: certroll YAML, or Ansible INI/YAML (docs/fleets.md)' })
     .option('limit', { alias: 'l', type: 'string', describe: 'Select hosts by name, group or glob (Ansible-like: a,b  group:!host  web*  a:&b)' })
     .option('forks', numberOption('forks', 'Hosts handled in parallel', 20))
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable JSON on stdout' })

@@ -1,4 +1,5 @@
 // The one pipeline shared by `plan` and `run`: inventory → facts → material → plan. Only reads; never writes anywhere.
+import { warnAboutInventory } from './ansible-options.js';
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { loadInventory } from '../inventory/load.js';
@@ -52,7 +53,7 @@ export async function loadInputs(inventoryFile: string, playbookFile: string): P
   const results = await Promise.allSettled([loadInventory(inventoryFile), loadPlaybook(playbookFile)]);
   const issues: InputIssue[] = results.flatMap((r) => (r.status === 'rejected' ? (r.reason instanceof InputError ? r.reason.issues : (() => { throw r.reason; })()) : []));
   if (issues.length) throw new InputError(issues);
-  const inventory = (results[0] as PromiseFulfilledResult<Inventory>).value;
+  const inventory = warnAboutInventory((results[0] as PromiseFulfilledResult<Inventory>).value);
   const playbook = (results[1] as PromiseFulfilledResult<Playbook>).value;
   issues.push(...checkAgainstInventory(inventory, playbook));
   if (issues.length) throw new InputError(issues);

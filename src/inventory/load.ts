@@ -1,6 +1,11 @@
 // Loads and validates an inventory YAML file into the resolved Inventory (host vars > group vars > inventory vars > defaults).
-import { homedir } from 'node:os';
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseProxyJump } from './openssh-config.js';
+import { applySshConfig, type ExplicitSsh } from './ssh-config-apply.js';
+import { looksLikeAnsible } from './ansible.js';
+import { importAnsible, mapIssue, type ImportOptions, type ImportResult } from './ansible-import.js';
 import { InputError } from '../errors.js';
 import { formatPath, parseYaml, type LocatedYaml, type YamlPath } from '../yaml/located.js';
 import { readInputFile } from '../yaml/read-input.js';
@@ -92,8 +97,14 @@ const sshShape = {
   become: optional(bool()),
   connectTimeout: optional(int(1, 3600)),
   commandTimeout: optional(int(1, 86400)),
+  /** Bastions: `[user@]host[:port]`, several separated by commas (first hop first), or `none`. */
+  jump: optional<string>((v, p, c) =>
+    typeof v === 'string' && parseProxyJump(v) ? v : c.fail(p, `expected [user@]host[:port] (several separated by commas) or none, ${describeValue(v)}`),
+  ),
+  /** OpenSSH client config: a path (relative to the inventory), `none`; default ~/.ssh/config when present. Inventory level only. */
+  config: optional(str({ pattern: /^[^\0\r\n]+$/, expected: 'a file path or none' })),
 };
-type SshOverride = Partial<SshSettings>;
+type SshOverride = Partial<Omit<SshSettings, 'jumps'>> & { jump?: string };
 
 const varsRule = object(varsShape);
 const sshRule = object(sshShape);
@@ -115,12 +126,43 @@ interface GroupSpec {
 export interface ParseOptions {
   /** Home directory used to expand `~` (default: os.homedir()). */
   home?: string;
+  /** Environment for `${VAR}` in the OpenSSH config (default: process.env). */
+  env?: Record<string, string | undefined>;
 }
 
-/** Reads, parses and validates an inventory file; throws InputError listing every problem. */
+/** How Ansible inventories are read (`--group-map`, `--overlay`); set once by the CLI for every command. */
+export const ansibleImportOptions: ImportOptions = {};
+
+/** Reads, parses and validates an inventory file (certroll's own, or an Ansible INI/YAML one); throws InputError listing every problem. */
 export async function loadInventory(file: string, opts: ParseOptions = {}): Promise<Inventory> {
   const text = await readInputFile(file, 'inventory', 'Invalid inventory:');
+  if (looksLikeAnsible(text, file)) return loadAnsibleInventory(file, opts).inventory;
   return parseInventory(text, file, opts);
+}
+
+/** An Ansible inventory converted (src/inventory/ansible-import.ts) and loaded as a certroll inventory; issues point at the Ansible files. */
+export function loadAnsibleInventory(file: string, opts: ParseOptions = {}, importOpts: ImportOptions = ansibleImportOptions): { inventory: Inventory; imported: ImportResult } {
+  const imported = importAnsible(file, { ...importOpts, ...(opts.home ? { home: opts.home } : {}) });
+  let inventory: Inventory;
+  try {
+    inventory = parseInventory(imported.yaml, file, opts);
+  } catch (e) {
+    if (e instanceof InputError) throw new InputError(e.issues.map((i) => (i.file === file ? mapIssue(i, imported.origins) : i)), 'Invalid inventory (converted from Ansible):');
+    throw e;
+  }
+  // Where each SSH setting came from: the Ansible variable and its file:line, not the converted text.
+  for (const h of inventory.hosts) {
+    const at = imported.origins.get(`hosts.${h.name}`);
+    if (at) h.definedAt = { file: at.file, ...(at.line ? { line: at.line } : {}) };
+    for (const [k, v] of Object.entries(h.sshFrom ?? {})) {
+      const o = imported.origins.get(`hosts.${h.name}.ssh.${k}`);
+      // Only values the converted inventory itself set (not ones the OpenSSH config supplied) have an Ansible origin.
+      if (o && v.endsWith(`(${file}:${v.split(':').pop()}`)) h.sshFrom![k] = `${o.what} (${o.file}${o.line ? ':' + o.line : ''})`;
+    }
+    for (const j of h.ssh.jumps ?? []) if (h.sshFrom?.jump) j.from = h.sshFrom.jump;
+  }
+  inventory.warnings = [...imported.warnings, ...(inventory.warnings ?? [])];
+  return { inventory, imported };
 }
 
 /** Parses and validates inventory text; `file` names it in messages. Pure apart from `os.homedir()` when no home is given. */
@@ -129,7 +171,7 @@ export function parseInventory(text: string, file: string, opts: ParseOptions = 
   if (!parsed.doc) throw new InputError(parsed.issues, 'Invalid inventory:');
   const ctx = new ValidationContext(parsed.doc);
   ctx.issues.push(...parsed.issues);
-  const inv = resolveInventory(parsed.doc, ctx, opts.home ?? homedir());
+  const inv = resolveInventory(parsed.doc, ctx, opts.home ?? homedir(), opts.env ?? process.env);
   if (!ctx.ok || !inv) throw new InputError(sortIssues(ctx.issues), 'Invalid inventory:');
   return inv;
 }
@@ -140,7 +182,7 @@ function nameProblem(kind: 'host' | 'group', name: string): string | undefined {
   return undefined;
 }
 
-function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string): Inventory | undefined {
+function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string, env: Record<string, string | undefined>): Inventory | undefined {
   const root = doc.value;
   if (!isMapping(root)) {
     ctx.fail([], `expected a mapping with hosts: and groups: (and optionally vars: and ssh:), got ${describeValue(root)}`);
@@ -203,9 +245,10 @@ function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string
   if (!groupSpecs.has('etcd')) groups.etcd = [...groups.master!];
 
   const baseVars: ClusterVars = { ...defaultClusterVars, ...(invVars ?? {}) };
-  const baseSsh: SshSettings = { ...defaultSshSettings, ...(invSsh ?? {}) };
+  const baseSsh = { ...defaultSshSettings, ...(invSsh ?? {}) } as SshSettings;
 
   const hosts: Host[] = [];
+  const explicitSsh = new Map<string, ExplicitSsh>();
   let groupSource: Record<string, string> = {};
   for (const [name, spec] of hostSpecs) {
     const memberOf = order.filter((g) => groups[g]!.includes(name));
@@ -232,7 +275,19 @@ function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string
     };
     // Deep copies: hosts must not share arrays/objects, so one host's edits can never leak into another's.
     const vars = structuredClone({ ...baseVars, ...fromGroups('vars'), ...(spec.vars ?? {}) }) as ClusterVars;
-    const ssh = { ...baseSsh, ...fromGroups('ssh'), ...(spec.ssh ?? {}) } as SshSettings;
+    const groupSsh = fromGroups('ssh');
+    const ssh = { ...baseSsh, ...groupSsh, ...(spec.ssh ?? {}) } as SshSettings & { jump?: string };
+    // Which SSH settings the inventory itself set, and where (they win over the OpenSSH config).
+    const explicit: ExplicitSsh = {};
+    for (const k of Object.keys(ssh) as Array<keyof ExplicitSsh>) {
+      const path: YamlPath | undefined =
+        spec.ssh && k in spec.ssh ? ['hosts', name, 'ssh', k] : k in groupSsh ? ['groups', memberOf.find((g) => groupSpecs.get(g)?.ssh && k in groupSpecs.get(g)!.ssh!)!, 'ssh', k] : invSsh && k in invSsh ? ['ssh', k] : undefined;
+      if (path) explicit[k] = `${formatPath(path)} (${doc.file}:${doc.at(path)?.line ?? '?'})`;
+      if (k === 'config' && path && path[0] !== 'ssh') ctx.fail(path, 'ssh.config can only be set at the inventory level (top-level ssh:)');
+    }
+    explicitSsh.set(name, explicit);
+    if (typeof ssh.jump === 'string') ssh.jumpSpec = ssh.jump.toLowerCase() === 'none' ? '' : ssh.jump;
+    delete ssh.jump;
     ssh.knownHostsFile = expandTilde(ssh.knownHostsFile, home);
     if (ssh.identityFile !== undefined) ssh.identityFile = expandTilde(ssh.identityFile, home);
 
@@ -251,8 +306,11 @@ function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string
         spec.vars && k in spec.vars ? ['hosts', name, 'vars', k] : groupSource[k] ? ['groups', groupSource[k]!, 'vars', k] : invVars && k in invVars ? ['vars', k] : undefined;
       if (path) varsAt[k] = { path: formatPath(path), line: doc.at(path)?.line };
     }
+    const sshFrom: Record<string, string> = {};
+    for (const [k, v] of Object.entries(explicit)) sshFrom[k] = v;
     hosts.push({
       name,
+      sshFrom,
       address: spec.address,
       hostname: hostName,
       ip: spec.ip ?? (isIpAddress(spec.address) ? spec.address : undefined),
@@ -263,6 +321,30 @@ function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string
       varsAt,
     });
   }
+  // The OpenSSH client config under the inventory's own values (inventory wins), and the bastions of each host.
+  const sshConfig = isInvalid(invSsh) ? undefined : invSsh?.config;
+  const configFile =
+    sshConfig === undefined
+      ? existsSync(join(home, '.ssh', 'config')) ? join(home, '.ssh', 'config') : undefined
+      : sshConfig.toLowerCase() === 'none' ? undefined : resolve(dirname(doc.file), expandTilde(sshConfig, home));
+  if (configFile && sshConfig !== undefined && !existsSync(configFile)) ctx.fail(['ssh', 'config'], `OpenSSH config file ${configFile} does not exist (set none to read no config)`);
+  let warnings: string[] = [];
+  if (ctx.ok) {
+    const applied = applySshConfig(hosts, explicitSsh, {
+      file: configFile,
+      home,
+      env,
+      localUser: safeUserName(),
+      setAt: sshConfig === undefined ? 'default ~/.ssh/config' : `ssh.config (${doc.file}:${doc.at(['ssh', 'config'])?.line ?? '?'})`,
+    });
+    ctx.issues.push(...applied.issues);
+    warnings = applied.warnings;
+    for (const h of hosts) {
+      if (configFile) h.ssh.config = configFile;
+      else delete h.ssh.config;
+    }
+  }
+  if (!ctx.ok) return undefined;
   // Two entries reaching the same sshd would be backed up, renewed and restarted as if they were two machines.
   const byEndpoint = new Map<string, Host>();
   for (const h of hosts) {
@@ -283,10 +365,19 @@ function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string
     groups,
     vars: baseVars,
     firstMaster: groups.master![0]!,
+    ...(warnings.length ? { warnings } : {}),
   };
   // Lines for checks made later against the playbook (not enumerable: the inventory stays plain data).
   Object.defineProperty(inventory, 'lineOf', { value: (path: YamlPath) => doc.at(path)?.line, enumerable: false });
   return inventory;
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'root';
+  }
 }
 
 /** A group is a list of hosts, or `{ hosts: [...], vars: {...}, ssh: {...} }`; null means no hosts. */

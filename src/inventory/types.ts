@@ -14,6 +14,35 @@ export interface SshSettings {
   connectTimeout: number;
   /** Seconds for an ordinary remote command. */
   commandTimeout: number;
+  /** Seconds between keepalive probes (OpenSSH ServerAliveInterval; 0 = off); absent → the SSH layer's default. */
+  serverAliveInterval?: number;
+  /** More identity files (the OpenSSH config's further IdentityFile lines that exist), tried in order after identityFile. */
+  identityFiles?: string[];
+  /** Offer only the identity file(s), not the ssh-agent's keys (OpenSSH IdentitiesOnly). */
+  identitiesOnly?: boolean;
+  /** Bastions to go through, first hop first (inventory `ssh.jump` or ProxyJump from the OpenSSH config). */
+  jumps?: JumpHost[];
+  /** `ssh.jump` as written in the inventory (before resolution), `none` to ignore a ProxyJump of the config. */
+  jumpSpec?: string;
+  /** The OpenSSH client config file read (`ssh.config`; default ~/.ssh/config when present, `none` to ignore). */
+  config?: string;
+}
+
+/** One bastion hop, resolved (its own HostName, User, Port, IdentityFile… from the OpenSSH config). */
+export interface JumpHost {
+  /** As written (`user@host:port`). */
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  identityFile?: string;
+  /** Further identity files (the config's IdentityFile lines after the first). */
+  identityFiles?: string[];
+  knownHostsFile: string;
+  connectTimeout: number;
+  identitiesOnly: boolean;
+  /** Where the jump was set (file:line). */
+  from: string;
 }
 
 /** Cluster variables (inventory `vars:`), overridable per group and per host. */
@@ -68,6 +97,8 @@ export interface Host {
   definedAt: { file: string; line?: number };
   /** Where each of its variables was set (host, group or inventory `vars:`); absent for defaults and hand-built hosts. */
   varsAt?: Partial<Record<keyof ClusterVars, { path: string; line?: number }>>;
+  /** Where each SSH setting came from (inventory path:line or OpenSSH config file:line); absent → a default. */
+  sshFrom?: Record<string, string>;
 }
 
 export interface Inventory {
@@ -83,6 +114,8 @@ export interface Inventory {
   firstMaster: string;
   /** The line a YAML path of the inventory file is written on (set by the loader; absent in hand-built inventories). */
   lineOf?: (path: ReadonlyArray<string | number>) => number | undefined;
+  /** Things in the inputs certroll does not apply (e.g. OpenSSH config keywords it ignores), to print before working. */
+  warnings?: string[];
 }
 
 /** Every cluster variable an inventory may set (`vars:`), optional ones included. */

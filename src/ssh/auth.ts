@@ -110,13 +110,16 @@ export function makeAuthHandler(
   store: CredentialStore,
   env: Record<string, string | undefined>,
   identity: Secret<ParsedKey> | undefined,
+  /** Further identities (IdentityFile lines of the OpenSSH config after the first), tried in order after it. */
+  more: Array<{ file: string; key: Secret<ParsedKey> }> = [],
 ): { handler: AuthHandlerMiddleware; tried: string[] } {
   const user = host.ssh.user;
   const tried: string[] = [];
   const agentSock = env[envNames.agentSocket];
   const queue: AuthMethodName[] = [];
-  if (identity) queue.push('publickey');
-  if (agentSock) queue.push('agent');
+  const identities = [...(identity ? [{ file: host.ssh.identityFile, key: identity }] : []), ...more];
+  for (const _ of identities) queue.push('publickey');
+  if (agentSock && !(host.ssh.identitiesOnly && identities.length)) queue.push('agent');
   queue.push('password');
 
   const handler: AuthHandlerMiddleware = (authsLeft, _partial, next) => {
@@ -124,9 +127,10 @@ export function makeAuthHandler(
       while (queue.length > 0) {
         const m = queue.shift()!;
         if (authsLeft && !authsLeft.includes(m === 'agent' ? 'publickey' : m)) continue;
-        if (m === 'publickey' && identity) {
-          tried.push(`publickey (${host.ssh.identityFile})`);
-          return { type: 'publickey', username: user, key: identity.reveal() as unknown as Buffer };
+        if (m === 'publickey' && identities.length) {
+          const id = identities.shift()!;
+          tried.push(`publickey (${id.file})`);
+          return { type: 'publickey', username: user, key: id.key.reveal() as unknown as Buffer };
         }
         if (m === 'agent' && agentSock) {
           tried.push('ssh-agent');

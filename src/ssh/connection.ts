@@ -15,6 +15,7 @@ import type { Host } from '../inventory/types.js';
 import { CredentialStore, makeAuthHandler } from './auth.js';
 import { mkdirScript, parseStatOutput, readScript, renameScript, statScript, writeAtomicScript } from './exec-transfer.js';
 import { connectFailure, connectionClosed } from './host-errors.js';
+import { tunnelThroughBastions } from './bastion.js';
 import {
   appendKnownHost,
   checkHostKey,
@@ -115,11 +116,33 @@ export async function connect(host: Host, options: Partial<ConnectOptions> = {},
 }
 
 async function openClient(host: Host, opts: ConnectOptions, creds: CredentialStore): Promise<SshRemote> {
+  if (!host.ssh.jumps?.length) return new SshRemote(host, await handshake(host, opts, creds), opts, creds);
+  // Behind bastions: a channel through the (shared) bastion connection carries this host's SSH session.
+  const tunnel = await tunnelThroughBastions(host, opts, creds, handshake);
+  try {
+    const client = await handshake(host, opts, creds, tunnel.sock);
+    const remote = new SshRemote(host, client, opts, creds);
+    client.once('close', tunnel.release);
+    return remote;
+  } catch (err) {
+    tunnel.release();
+    throw err;
+  }
+}
+
+/** The SSH handshake with one host (or bastion hop): host key checked against known_hosts, then authentication. */
+export async function handshake(host: Host, opts: ConnectOptions, creds: CredentialStore, sock?: NodeJS.ReadableStream & NodeJS.WritableStream): Promise<Client> {
   const knownHostsFile = expandHome(host.ssh.knownHostsFile);
   const entries = await creds.knownHosts(knownHostsFile);
   const serverHostKey = hostKeyAlgorithmsFor(knownKeyTypes(entries, host.address, host.ssh.port), SUPPORTED_HOST_KEY_ALGOS);
   const identity = host.ssh.identityFile ? await creds.identity(host.name, expandHome(host.ssh.identityFile)) : undefined;
-  const { handler, tried } = makeAuthHandler(host, creds, opts.env, identity);
+  // More identity files from the OpenSSH config: tried after the first; one that cannot be read or decrypted is skipped.
+  const more: Array<{ file: string; key: Awaited<ReturnType<CredentialStore['identity']>> }> = [];
+  for (const file of host.ssh.identityFiles ?? []) {
+    const key = await creds.identity(host.name, expandHome(file)).catch(() => undefined);
+    if (key) more.push({ file, key });
+  }
+  const { handler, tried } = makeAuthHandler(host, creds, opts.env, identity, more);
 
   const client = new ssh2.Client();
   let hostKeyFailure: HostError | undefined;
@@ -148,11 +171,12 @@ async function openClient(host: Host, opts: ConnectOptions, creds: CredentialSto
     port: host.ssh.port,
     username: host.ssh.user,
     readyTimeout: host.ssh.connectTimeout * 1000,
-    keepaliveInterval: opts.keepaliveIntervalMs,
+    keepaliveInterval: host.ssh.serverAliveInterval !== undefined ? host.ssh.serverAliveInterval * 1000 : opts.keepaliveIntervalMs,
     keepaliveCountMax: opts.keepaliveCountMax,
     hostVerifier: hostVerifier as ConnectConfig['hostVerifier'],
     authHandler: handler,
     algorithms: { serverHostKey: serverHostKey as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
+    ...(sock ? { sock: sock as unknown as ConnectConfig['sock'] } : {}),
   };
 
   await new Promise<void>((resolve, reject) => {
@@ -183,7 +207,7 @@ async function openClient(host: Host, opts: ConnectOptions, creds: CredentialSto
       fail(err as Error);
     }
   });
-  return new SshRemote(host, client, opts, creds);
+  return client;
 }
 
 /** One host's live SSH connection (the Remote every other module uses). */

@@ -3,6 +3,8 @@
 export type SshEvent =
   | { type: 'connecting'; host: string; address: string; port: number }
   | { type: 'connected'; host: string; durationMs: number }
+  /** A bastion connection was opened (once per bastion, shared by the hosts behind it). */
+  | { type: 'bastion-connected'; host: string; bastion: string; address: string; port: number }
   | { type: 'connect-failed'; host: string; kind: string; message: string }
   | { type: 'host-key-added'; host: string; fingerprint: string; file: string }
   /** The host has no SFTP subsystem: file transfer goes through exec (`cat`). */

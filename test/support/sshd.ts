@@ -21,6 +21,8 @@ export interface SshdOptions {
   hostKeyType: 'ed25519' | 'ecdsa' | 'rsa';
   /** Extra sshd_config lines. */
   extraConfig: string[];
+  /** Run sshd in this network namespace (`ip netns`): reachable only through the namespace's own links. */
+  netns?: string;
 }
 
 export const defaultSshdOptions: SshdOptions = {
@@ -96,6 +98,18 @@ function waitForPort(address: string, port: number, proc: ChildProcess, stderr: 
   });
 }
 
+/** waitForPort inside a network namespace (the port is not reachable from this one). */
+async function waitForPortIn(netns: string, address: string, port: number, proc: ChildProcess, stderr: () => string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`sshd exited with ${proc.exitCode}: ${stderr()}`);
+    const ok = await run('ip', ['netns', 'exec', netns, 'bash', '-c', `exec 3<>/dev/tcp/${address}/${port}`]).then(() => true, () => false);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`sshd did not listen on ${address}:${port} in netns ${netns}: ${stderr()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Start sshd -D on options.address:options.port; call stop() when done. */
 export async function startSshd(options: Partial<SshdOptions> = {}): Promise<TestSshd> {
   const o: SshdOptions = { ...defaultSshdOptions, ...options };
@@ -133,16 +147,17 @@ export async function startSshd(options: Partial<SshdOptions> = {}): Promise<Tes
   ];
   const configFile = join(dir, 'sshd_config');
   await writeFile(configFile, config.join('\n') + '\n');
-  const proc = o.isolateRootHome
-    ? spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" /root && exec /usr/sbin/sshd -D -e -f "$2"', 'sh', home, configFile], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      })
-    : spawn('/usr/sbin/sshd', ['-D', '-e', '-f', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const argv = o.isolateRootHome
+    ? ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" /root && exec /usr/sbin/sshd -D -e -f "$2"', 'sh', home, configFile]
+    : ['/usr/sbin/sshd', '-D', '-e', '-f', configFile];
+  if (o.netns) argv.unshift('ip', 'netns', 'exec', o.netns);
+  const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString('utf8')).slice(-4000);
   });
-  await waitForPort(o.address, o.port, proc, () => stderr);
+  if (o.netns) await waitForPortIn(o.netns, o.address, o.port, proc, () => stderr);
+  else await waitForPort(o.address, o.port, proc, () => stderr);
   const pid = proc.pid!;
 
   const knownHostsLine = (form: 'plain' | 'hashed' = 'plain') => `${knownHostsField(o.address, o.port, form)} ${hostKey.publicLine.split(/\s+/).slice(0, 2).join(' ')}`;

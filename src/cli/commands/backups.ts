@@ -1,4 +1,5 @@
 // `certroll backups`: every host's `<certDir>-bak-*` with run id, date, size and whether it verifies; `--prune --keep N` deletes older ones.
+import { warnAboutInventory } from '../ansible-options.js';
 import type { Argv, CommandModule } from 'yargs';
 import { createInterface } from 'node:readline/promises';
 import { ExitCode, SafetyStop, UsageError } from '../../errors.js';
@@ -34,7 +35,7 @@ export const backupsCommand: CommandModule<{}, BackupsArgs> = {
     if (args.prune && (args.keep === undefined || !Number.isInteger(args.keep) || args.keep < 1))
       throw new UsageError('--prune needs --keep N with N ≥ 1 (the newest backup of each host is never deleted)');
     if (!args.prune && args.keep !== undefined) throw new UsageError('--keep only makes sense with --prune');
-    const inventory = await loadInventory(args.inventory);
+    const inventory = warnAboutInventory(await loadInventory(args.inventory));
     const hosts = selectHosts(inventory, args.limit);
     const standing = runStandings(await listRuns());
     const fleet = await openFleet(hosts, { forks: args.forks, acceptNewHostKeys: args['accept-new-host-keys'], ...sshPrompts() });

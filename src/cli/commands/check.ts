@@ -1,4 +1,5 @@
 // `certroll check`: every certificate on every selected host, folded fleet-wide; exit 1 on expiry within --warn-days, 2 on unread hosts.
+import { warnAboutInventory } from '../ansible-options.js';
 import { randomBytes } from 'node:crypto';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, basename, resolve } from 'node:path';
@@ -57,7 +58,7 @@ export const checkCommand: CommandModule<{}, any> = {
     const args = argv as unknown as CheckArgs;
     const format: CheckFormat = args.format ?? (args.json ? 'json' : 'table');
     const ui = makeUi({ json: format !== 'table', ...(args.color !== undefined ? { color: args.color } : {}) });
-    const inv = await loadInventory(args.inventory);
+    const inv = warnAboutInventory(await loadInventory(args.inventory));
     const hosts = selectHosts(inv, args.limit);
     const run = await checkFleet(inv, hosts, {
       warnDays: args['warn-days'],

@@ -5,6 +5,7 @@ import { runCommand } from './run.js';
 import { runsCommand } from './runs.js';
 import { rollbackCommand } from './rollback.js';
 import { backupsCommand } from './backups.js';
+import { inventoryCommand } from './inventory.js';
 import { statusCommand } from './status.js';
 
-export const commands = [checkCommand, planCommand, runCommand, statusCommand, runsCommand, rollbackCommand, backupsCommand];
+export const commands = [checkCommand, planCommand, runCommand, statusCommand, runsCommand, rollbackCommand, backupsCommand, inventoryCommand];
