@@ -1,0 +1,93 @@
+// The whole job through a bastion on the real lab (issue 13 §1): certroll runs in a network namespace whose only link
+// leads to a bastion sshd; the lab's hosts are not reachable from there directly. `check` without the jump fails for
+// every host; with `ssh.jump` in the inventory, `plan`, `run` (TLS etcd, rolling restart, Manager) and `rollback` work
+// through the bastion, and the rollback leaves every cert dir byte-identical to before the run.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LAB_DIR, LAB_INVENTORY, freshLab, inHost, lab, labDbEnv, type LabHostInfo } from '../support/cli.js';
+import { startSshd, type TestSshd } from '../support/sshd.js';
+
+const NS = `certroll-bl-${process.pid}`;
+const VETH = `crbl${process.pid % 100000}`;
+const OUTSIDE = '10.213.9.1';
+const INSIDE = '10.213.9.2';
+const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+
+let dir = '';
+let home = '';
+let bastion: TestSshd;
+let hosts: LabHostInfo[];
+let viaBastion = '';
+
+/** certroll run from inside the namespace (its only way out is the veth to the bastion). */
+function certrollInNs(args: string[]): { code: number; out: string } {
+  const r = spawnSync('ip', ['netns', 'exec', NS, process.execPath, 'dist/cli/bin.js', ...args], {
+    env: { ...process.env, NO_COLOR: '1', ...labDbEnv(), CERTROLL_HOME: home },
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+    timeout: 240_000,
+  });
+  return { code: r.status ?? 128, out: `${r.stdout}${r.stderr}` };
+}
+
+const snapshot = async () =>
+  Promise.all(hosts.map((h) => inHost(hosts, h.name, 'cd /srv/kubernetes && find . -type f -exec sha256sum {} + | sort; stat -c "%n %a %u %g" $(find . -type f | sort)')));
+
+beforeAll(async () => {
+  hosts = await freshLab();
+  dir = mkdtempSync(join(tmpdir(), 'certroll-bastion-lab-'));
+  home = join(dir, 'home');
+  ip('netns', 'add', NS);
+  ip('link', 'add', `${VETH}o`, 'type', 'veth', 'peer', 'name', `${VETH}i`);
+  ip('link', 'set', `${VETH}i`, 'netns', NS);
+  ip('addr', 'add', `${OUTSIDE}/30`, 'dev', `${VETH}o`);
+  ip('link', 'set', `${VETH}o`, 'up');
+  ip('netns', 'exec', NS, 'ip', 'link', 'set', 'lo', 'up');
+  ip('netns', 'exec', NS, 'ip', 'addr', 'add', `${INSIDE}/30`, 'dev', `${VETH}i`);
+  ip('netns', 'exec', NS, 'ip', 'link', 'set', `${VETH}i`, 'up');
+  // The bastion: an sshd on this side of the veth, which reaches the lab's 127.20.0.x addresses; it lets the lab's client key in.
+  bastion = await startSshd({ address: OUTSIDE, port: 2222, sftp: false });
+  const labKey = join(LAB_DIR, 'ssh', 'id_ed25519');
+  await bastion.authorize('root', readFileSync(`${labKey}.pub`, 'utf8').trim());
+  const knownHosts = join(dir, 'known_hosts');
+  writeFileSync(knownHosts, readFileSync(join(LAB_DIR, 'ssh', 'known_hosts'), 'utf8') + bastion.knownHostsLine() + '\n');
+  const inv = readFileSync(LAB_INVENTORY, 'utf8').replace(/^ {2}knownHostsFile: .*$/m, `  knownHostsFile: ${knownHosts}\n  config: none`);
+  writeFileSync(join(dir, 'direct.yaml'), inv.replace(/^ {2}connectTimeout: .*$/m, '  connectTimeout: 2'));
+  viaBastion = join(dir, 'via-bastion.yaml');
+  writeFileSync(viaBastion, inv.replace(/^ssh:\n/m, `ssh:\n  jump: root@${OUTSIDE}:2222\n`));
+}, 300_000);
+
+afterAll(async () => {
+  await bastion?.stop().catch(() => undefined);
+  spawnSync('ip', ['link', 'del', `${VETH}o`]);
+  spawnSync('ip', ['netns', 'del', NS]);
+  rmSync(dir, { recursive: true, force: true });
+  await lab('reset');
+}, 300_000);
+
+describe('the lab through a bastion', { timeout: 300_000 }, () => {
+  it('without the jump no lab host is reachable from the namespace; through it, plan, run and rollback work end to end', async () => {
+    const direct = certrollInNs(['check', '-i', join(dir, 'direct.yaml'), '--json']);
+    expect(direct.code, direct.out).toBe(2);
+    const report = JSON.parse(direct.out.slice(direct.out.indexOf('{'))) as { summary: { hostsRead: number; hostsFailed: number } };
+    expect(report.summary).toMatchObject({ hostsRead: 0, hostsFailed: hosts.length });
+
+    const before = await snapshot();
+    const plan = certrollInNs(['plan', '-i', viaBastion, 'playbooks/tos-etcd-renew.yaml']);
+    expect(plan.code, plan.out).toBe(0);
+    const run = certrollInNs(['run', '-i', viaBastion, 'playbooks/tos-etcd-renew.yaml', '--yes', '--pause', '1']);
+    expect(run.code, run.out).toBe(0);
+    const runId = /Run (\S+) succeeded/.exec(run.out)![1]!;
+    expect(await snapshot()).not.toEqual(before);
+    const etcd = hosts.filter((h) => h.roles.includes('etcd'));
+    const health = await inHost(hosts, etcd[0]!.name, `ETCDCTL_API=3 etcdctl --cacert /srv/kubernetes/etcd-ca.pem --cert /srv/kubernetes/etcd.pem --key /srv/kubernetes/etcd-key.pem --endpoints ${etcd.map((h) => `https://${h.address}:4001`).join(',')} endpoint health 2>&1 || true`);
+    expect(health.match(/is healthy/g)).toHaveLength(3);
+
+    const back = certrollInNs(['rollback', '-i', viaBastion, '--run', runId, '--yes', '--pause', '1']);
+    expect(back.code, back.out).toBe(0);
+    expect(await snapshot()).toEqual(before);
+  });
+});
