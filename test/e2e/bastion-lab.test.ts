@@ -1,6 +1,6 @@
 // The whole job through a bastion on the real lab (issue 13 §1): certroll runs in a network namespace whose only link
 // leads to a bastion sshd; the lab's hosts are not reachable from there directly. `check` without the jump fails for
-// every host; with `ssh.jump` in the inventory, `plan`, `run` (TLS etcd, rolling restart, Manager) and `rollback` work
+// every host; with `ssh.jump` in the inventory, `check`, `plan`, `run` (TLS etcd, rolling restart, Manager) and `rollback` work
 // through the bastion, and the rollback leaves every cert dir byte-identical to before the run.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -69,11 +69,14 @@ afterAll(async () => {
 }, 300_000);
 
 describe('the lab through a bastion', { timeout: 300_000 }, () => {
-  it('without the jump no lab host is reachable from the namespace; through it, plan, run and rollback work end to end', async () => {
+  it('without the jump no lab host is reachable from the namespace; through it, check, plan, run and rollback work end to end', async () => {
     const direct = certrollInNs(['check', '-i', join(dir, 'direct.yaml'), '--json']);
     expect(direct.code, direct.out).toBe(2);
     const report = JSON.parse(direct.out.slice(direct.out.indexOf('{'))) as { summary: { hostsRead: number; hostsFailed: number } };
     expect(report.summary).toMatchObject({ hostsRead: 0, hostsFailed: hosts.length });
+
+    const through = certrollInNs(['check', '-i', viaBastion, '--json']);
+    expect(JSON.parse(through.out.slice(through.out.indexOf('{'))).summary, through.out).toMatchObject({ hostsRead: hosts.length, hostsFailed: 0 });
 
     const before = await snapshot();
     const plan = certrollInNs(['plan', '-i', viaBastion, 'playbooks/tos-etcd-renew.yaml']);
