@@ -180,7 +180,7 @@ export function importAnsible(file: string, opts: ImportOptions = {}): ImportRes
     }
   }
   if (!roles.master?.length && !issues.length)
-    issues.push({ file: ai.file, path: '', message: `no control-plane group: none of ${roleConventions.master!.join(', ')} has hosts; name it with --group-map master=GROUP (or groupMap: in the overlay)` });
+    issues.push({ file: ai.file, line: 1, path: 'groups', message: `no control-plane group: none of ${roleConventions.master!.join(', ')} has hosts; name it with --group-map master=GROUP (or groupMap: in the overlay)` });
   if (issues.length) throw new InputError(issues, 'Invalid Ansible inventory:');
 
   const groups: Record<string, string[]> = {};
