@@ -180,7 +180,7 @@ export function importAnsible(file: string, opts: ImportOptions = {}): ImportRes
     }
   }
   if (!roles.master?.length && !issues.length)
-    issues.push({ file: ai.file, line: 1, path: 'groups', message: `no control-plane group: none of ${roleConventions.master!.join(', ')} has hosts; name it with --group-map master=GROUP (or groupMap: in the overlay)` });
+    issues.push({ file: ai.file, line: firstGroupLine(ai), path: 'groupMap.master', message: `no control-plane group: none of ${roleConventions.master!.join(', ')} has hosts; name it with --group-map master=GROUP (or groupMap: in the overlay)` });
   if (issues.length) throw new InputError(issues, 'Invalid Ansible inventory:');
 
   const groups: Record<string, string[]> = {};
@@ -298,6 +298,12 @@ export function importAnsible(file: string, opts: ImportOptions = {}): ImportRes
   const header = `# certroll inventory converted from the Ansible inventory ${ai.file}${opts.overlay ? ` with the overlay ${opts.overlay}` : ''}\n# roles: ${Object.entries(roles).map(([r, g]) => `${r} <- ${g.join('+')}`).join(', ')}\n`;
   const yaml = header + dump(doc, { lineWidth: 200, noRefs: true });
   return { yaml, skipped, roles, warnings, origins };
+}
+
+/** The line of the first group or host in the file (where a missing role is looked for). */
+function firstGroupLine(ai: AnsibleInventory): number {
+  const lines = [...ai.groups.values()].map((g) => g.at?.line).concat([...ai.hosts.values()].map((h) => h.at.line)).filter((l): l is number => l !== undefined);
+  return lines.length ? Math.min(...lines) : 1;
 }
 
 function fmt(o: Origin | undefined): string {

@@ -583,13 +583,14 @@ export function looksLikeAnsible(text: string, file: string): boolean {
   if (/\.(ini|cfg)$/i.test(file)) return true;
   const firstReal = text.split('\n').find((l) => l.trim() !== '' && !/^\s*[#;]/.test(l) && l.trim() !== '---');
   if (firstReal !== undefined && /^\s*\[[^\]]+\]\s*(#.*)?$/.test(firstReal)) return true;
-  // YAML: certroll inventories have top-level hosts: and groups:; Ansible's have group names (usually all:) whose
-  // values hold hosts:/children:/vars:.
+  // YAML: certroll inventories have top-level hosts: and groups: (decided without parsing: a big certroll inventory is
+  // parsed once, by its own loader); Ansible's have group names (usually all:) whose values hold hosts:/children:/vars:.
+  if (/^(hosts|groups|vars|ssh)\s*:/m.test(text.replace(/^\uFEFF+/, ''))) return false;
   const parsed = parseYaml(text, file);
   const v = parsed.doc?.value;
   if (parsed.doc && isMap(v)) {
-    if ('groups' in v || (('hosts' in v || 'vars' in v || 'ssh' in v) && !Object.values(v).some((g) => isMap(g) && ('children' in g)))) return false;
-    return Object.values(v).some((g) => g === null || (isMap(g) && ('hosts' in g || 'children' in g || 'vars' in g)));
+    if (['groups', 'hosts', 'vars', 'ssh'].some((k) => k in v)) return false;
+    return Object.values(v).every((g) => g === null || isMap(g)) && Object.values(v).some((g) => isMap(g) && ('hosts' in g || 'children' in g));
   }
   // Not YAML at all, but host lines (`name [key=value …]`): INI without a section header; never for a .yaml/.yml/.json
   // file, whose syntax error the certroll loader reports.
