@@ -168,6 +168,7 @@ export function inventoryYaml(layout: LabLayout, hosts: LabHost[], withExtra: bo
     `  port: ${layout.opts.sshPort}`,
     `  identityFile: ${layout.clientKey}`,
     `  knownHostsFile: ${layout.knownHosts}`,
+    '  config: none            # the lab never depends on the operator\'s ~/.ssh/config',
     '  become: false',
     '  connectTimeout: 10',
     '  commandTimeout: 60',

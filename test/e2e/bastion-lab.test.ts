@@ -54,7 +54,7 @@ beforeAll(async () => {
   await bastion.authorize('root', readFileSync(`${labKey}.pub`, 'utf8').trim());
   const knownHosts = join(dir, 'known_hosts');
   writeFileSync(knownHosts, readFileSync(join(LAB_DIR, 'ssh', 'known_hosts'), 'utf8') + bastion.knownHostsLine() + '\n');
-  const inv = readFileSync(LAB_INVENTORY, 'utf8').replace(/^ {2}knownHostsFile: .*$/m, `  knownHostsFile: ${knownHosts}\n  config: none`);
+  const inv = readFileSync(LAB_INVENTORY, 'utf8').replace(/^ {2}knownHostsFile: .*$/m, `  knownHostsFile: ${knownHosts}`);
   writeFileSync(join(dir, 'direct.yaml'), inv.replace(/^ {2}connectTimeout: .*$/m, '  connectTimeout: 2'));
   viaBastion = join(dir, 'via-bastion.yaml');
   writeFileSync(viaBastion, inv.replace(/^ssh:\n/m, `ssh:\n  jump: root@${OUTSIDE}:2222\n`));
