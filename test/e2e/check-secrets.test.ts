@@ -15,7 +15,7 @@ import { renderText } from '../../src/check/render-text.js';
 import { CertDecoder } from '../../src/check/holdings.js';
 import { readSecrets, defaultSecretsOptions, FIELD_SELECTOR } from '../../src/check/secrets.js';
 import type { CheckReport } from '../../src/check/model.js';
-import { palette } from '../../src/cli/output.js';
+import { palette } from '../../src/render/text.js';
 import type { Host } from '../../src/inventory/types.js';
 import { connect } from '../../src/ssh/connection.js';
 import { expositionProblems } from '../support/exposition.js';
