@@ -196,13 +196,13 @@ function itemTask(item: WorkItem, step: string, emit: (e: EngineEvent) => void, 
   };
 }
 
-/** Remove this run's staged files after a failure and release this run's locks, on every connected host; never throws. */
+/** Remove this run's staged files after a failure (distribution's and rollback-node's restore copies) and release this run's locks, on every connected host; never throws. */
 async function cleanUp(ctx: ApplyContext, failed: boolean): Promise<void> {
   await Promise.all(
     [...ctx.remotes.entries()].map(async ([name, r]) => {
       const host = ctx.inventory.hosts.find((h) => h.name === name);
       if (!host) return;
-      await releaseHost(r, { dir: host.vars.certDir, staged: `.*.certroll-${ctx.runId}`, runId: ctx.runId, deleteStaged: failed, holdsLock: ctx.locked.has(name) });
+      await releaseHost(r, { dir: host.vars.certDir, staged: `.*.certroll-*${ctx.runId}`, runId: ctx.runId, deleteStaged: failed, holdsLock: ctx.locked.has(name) });
       ctx.locked.delete(name);
     }),
   );

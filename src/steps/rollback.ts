@@ -13,7 +13,7 @@ import { inspectTemplatesBackup, restoreManagerTemplates } from '../manager/temp
 import { restoreManagerDb } from '../manager/db.js';
 import { managerDbPassword } from '../manager/mysql.js';
 import { lockOwner, releaseHost, takeLock } from './lock.js';
-import { restoreHost } from './restore.js';
+import { restoreCertDir } from './restore.js';
 import { nextNode, restartOne, type RestartContext } from './rolling-restart.js';
 import { readCertDir, readRollbackHost } from './rollback-read.js';
 import type { ApplyContext, ApplyHalf, WorkItem } from './types.js';
@@ -91,10 +91,9 @@ export const restoreStep: ApplyHalf = {
   apply: (step, _spec, ctx) => ({
     concurrent: true,
     items: perHost(step, 'restore', async (a, report) => {
-      const r = await restoreHost(ctx.remote(a.host), a.to, a.from, ctx.runId, Object.values(ctx.playbook.files));
+      const r = await restoreCertDir(ctx.remote(a.host), { certDir: a.to, backupDir: a.from, tag: ctx.runId, managed: Object.values(ctx.playbook.files) }, report);
       ctx.results?.restored.push({ host: a.host, ...r });
       await ctx.journalNote?.({ event: 'host-restored', host: a.host, message: `${r.files} files${r.removed.length ? `; removed ${r.removed.join(', ')}` : ''}` });
-      report(`restored ${r.files} files${r.removed.length ? `, removed ${r.removed.join(', ')}` : ''}`);
     }),
   }),
 };
