@@ -1,17 +1,17 @@
-// Executes a plan: each planned step's phases as listr2 tasks (per-host sub-tasks), journaled; locks released and staged files cleaned at the end.
+// Executes a plan, a run's or a rollback's: each planned step's phases as listr2 tasks (per-host sub-tasks), journaled; the
+// plan's cleanup phase (or, for a plan without one, the same release) runs last whatever happened.
 import type { ListrTask } from 'listr2';
 import type * as listr2Module from 'listr2';
 import { lazyRequire } from '../lazy.js';
 
 const listr2 = lazyRequire<typeof listr2Module>('listr2');
-import { sh } from '../ssh/quote.js';
 import { Interrupted } from '../errors.js';
-import { lockOwner, noteLockStep, releaseLock } from '../steps/lock.js';
+import { lockOwner, noteLockStep, releaseHost } from '../steps/lock.js';
 import type { Journal } from '../journal/journal.js';
-import { stepModules } from '../steps/index.js';
+import { applyHalves } from '../steps/index.js';
 import { hostInMessage } from './message-host.js';
 import type { ApplyContext, Phase, WorkItem } from '../steps/types.js';
-import type { StepType } from '../playbook/types.js';
+import type { PlanStepType } from '../plan/types.js';
 
 export type RendererChoice = 'default' | 'simple' | 'silent';
 
@@ -37,7 +37,7 @@ export interface StepOutcome {
   index: number;
   /** "6. restart-flannel" */
   label: string;
-  type: StepType;
+  type: PlanStepType;
   title: string;
   state: StepState;
   /** failed: the error; not-run: why (a step it needs failed, or the run was interrupted). */
@@ -74,27 +74,32 @@ export function topLevelListrOptions(renderer: RendererChoice, exitOnError = tru
 }
 
 /** Why step `i` cannot run, given the outcomes so far: a step of a type it needs did not succeed; undefined when it can. */
-export function blockedBy(steps: Array<{ type: StepType; label: string }>, i: number, outcomes: StepOutcome[]): string | undefined {
-  const needs = new Set(stepModules[steps[i]!.type].needs);
+export function blockedBy(steps: Array<{ type: PlanStepType; label: string }>, i: number, outcomes: StepOutcome[]): string | undefined {
+  const needs = new Set<PlanStepType>(applyHalves[steps[i]!.type].needs);
   const bad = outcomes.filter((o) => o.index < i && needs.has(o.type) && (o.state === 'failed' || o.state === 'not-run'));
   return bad.length ? `needs ${bad.map((o) => `${o.label} (${o.state === 'failed' ? 'failed' : 'not run'})`).join(', ')}` : undefined;
 }
 
-export async function applyPlan(ctx: ApplyContext, opts: EngineOptions): Promise<EngineResult> {
+export async function applyPlan(callerCtx: ApplyContext, opts: EngineOptions): Promise<EngineResult> {
   const emit = (e: EngineEvent) => {
     opts.onEvent?.(e);
     void opts.journal.event({ event: e.event, ...(e.step ? { step: e.step } : {}), ...(e.host ? { host: e.host } : {}), message: e.message ?? e.title }).catch(() => undefined);
   };
   const outcomes: StepOutcome[] = [];
-  const labels = ctx.plan.steps.map((step) => ({ type: step.type, label: `${step.index + 1}. ${step.title}` }));
+  const labels = callerCtx.plan.steps.map((step) => ({ type: step.type, label: `${step.index + 1}. ${step.title}` }));
   const result: EngineResult = { outcomes, pastNoReturn: false };
+  // The steps see whether anything failed so far (the cleanup phase deletes staged files then).
+  const ctx: ApplyContext = { ...callerCtx, failed: () => result.error !== undefined };
   const record = async (o: StepOutcome) => {
     outcomes.push(o);
     const message = o.reason ?? (o.error ? firstLine(o.error) : undefined);
     await opts.journal.intent({ event: `step-${o.state}`, step: o.label, index: o.index, ...(message ? { message } : {}) }).catch(() => undefined);
   };
   const stepTasks: ListrTask[] = ctx.plan.steps.map((step, i) => {
-    const spec = ctx.playbook.steps[step.index]!;
+    // A playbook step's spec; a rollback's steps have none (their actions say everything).
+    const candidate = ctx.playbook.steps[step.index];
+    const spec = candidate?.type === step.type ? candidate : undefined;
+    const module = applyHalves[step.type];
     const label = labels[i]!.label;
     const base = { index: step.index, label, type: step.type, title: step.title };
     return {
@@ -105,8 +110,10 @@ export async function applyPlan(ctx: ApplyContext, opts: EngineOptions): Promise
           task.skip(`${label}: ${step.done === 'operator' ? 'done by hand (--skip)' : 'done by the stopped run'}`);
           return;
         }
-        if (ctx.signal.aborted) {
+        if (ctx.signal.aborted && !module.always) {
           await record({ ...base, state: 'not-run', reason: 'interrupted before it started' });
+          result.error ??= new Interrupted(`interrupted before step ${label}`);
+          result.stoppedAt ??= label;
           task.skip(`${label}: not run (interrupted)`);
           return;
         }
@@ -116,18 +123,18 @@ export async function applyPlan(ctx: ApplyContext, opts: EngineOptions): Promise
           task.skip(`${label}: not run: ${blocked}`);
           return;
         }
-        if (stepModules[step.type].changesLiveState && step.actions.length) result.pastNoReturn = true;
+        if (module.changesLiveState && step.actions.length) result.pastNoReturn = true;
         // The lock on the first master says where the run is (what `certroll status` shows if this process dies).
         const fm = ctx.inventory.firstMaster;
         if (ctx.locked.has(fm)) await noteLockStep(ctx.remote(fm), ctx.inventory.hosts.find((h) => h.name === fm)!.vars.certDir, lockOwner(ctx), label);
         emit({ event: 'step-start', step: label });
-        const phases = ([] as Phase[]).concat(stepModules[step.type].apply(step, spec as never, ctx));
+        const phases = ([] as Phase[]).concat(module.apply(step, spec as never, ctx));
         const toTask = (ph: Phase): ListrTask => ({
           title: ph.title ?? label,
           task: async (_c2, t2) => {
             const errors: unknown[] = [];
             const sub = t2.newListr(
-              ph.items.map((item) => itemTask(item, label, emit, errors, ctx)),
+              ph.items.map((item) => itemTask(item, label, emit, errors, ctx, module.always === true)),
               { concurrent: ph.concurrent ? opts.forks : false, exitOnError: !ph.concurrent },
             );
             await sub.run();
@@ -155,18 +162,19 @@ export async function applyPlan(ctx: ApplyContext, opts: EngineOptions): Promise
   } catch (e) {
     result.error ??= e;
   } finally {
-    await cleanUp(ctx, result.error !== undefined);
+    // A plan without a cleanup phase of its own (a run's) ends the same way: staged files deleted after a failure, locks released.
+    if (!outcomes.some((o) => o.type === 'cleanup')) await cleanUp(ctx, result.error !== undefined);
   }
   return result;
 }
 
 const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
 
-function itemTask(item: WorkItem, step: string, emit: (e: EngineEvent) => void, errors: unknown[], ctx: ApplyContext): ListrTask {
+function itemTask(item: WorkItem, step: string, emit: (e: EngineEvent) => void, errors: unknown[], ctx: ApplyContext, always: boolean): ListrTask {
   return {
     title: item.title,
     task: async (_c, t) => {
-      if (ctx.signal.aborted) throw new Interrupted(`interrupted before "${item.title}" in step ${step}`);
+      if (ctx.signal.aborted && !always) throw new Interrupted(`interrupted before "${item.title}" in step ${step}`);
       // Every event names its host: an item without one (rolling-restart's "node 1/3") gets it from its messages.
       let host = item.host;
       const on = () => (host ? { host } : {});
@@ -188,22 +196,14 @@ function itemTask(item: WorkItem, step: string, emit: (e: EngineEvent) => void, 
   };
 }
 
-/** Remove this run's staged files after a failure and release this run's locks; never throws. */
+/** Remove this run's staged files after a failure (distribution's and rollback-node's restore copies) and release this run's locks, on every connected host; never throws. */
 async function cleanUp(ctx: ApplyContext, failed: boolean): Promise<void> {
   await Promise.all(
     [...ctx.remotes.entries()].map(async ([name, r]) => {
       const host = ctx.inventory.hosts.find((h) => h.name === name);
       if (!host) return;
-      const d = host.vars.certDir;
-      try {
-        if (failed) await r.sh(sh`find ${d} -maxdepth 1 -name ${`.*.certroll-${ctx.runId}`} -type f -delete`, { allowFailure: true, timeoutMs: 15_000 });
-        if (ctx.locked.has(name)) {
-          await releaseLock(r, d, ctx.runId);
-          ctx.locked.delete(name);
-        }
-      } catch {
-        /* connection lost: the lock stays and names this run; --break-lock clears it */
-      }
+      await releaseHost(r, { dir: host.vars.certDir, staged: `.*.certroll-*${ctx.runId}`, runId: ctx.runId, deleteStaged: failed, holdsLock: ctx.locked.has(name) });
+      ctx.locked.delete(name);
     }),
   );
 }

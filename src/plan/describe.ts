@@ -8,7 +8,7 @@ const octal = (m: number) => '0' + m.toString(8).padStart(3, '0');
 export function describeAction(a: Action): string {
   switch (a.kind) {
     case 'lock':
-      return `take the run lock ${a.path}`;
+      return `take the run lock ${a.path}${a.takeOver ? ' (taking over the lock of a run whose process is gone)' : ''}`;
     case 'precheck':
       return `check: ${a.checks.join('; ')}`;
     case 'backup':
@@ -23,8 +23,23 @@ export function describeAction(a: Action): string {
       return `run ${a.argv.join(' ')}${a.skipIfMissing ? ` (skipped if ${a.skipIfMissing} is not installed)` : ''}: ${a.why}`;
     case 'verify':
       return `verify ${a.files.map((f) => base(f.path)).join(', ')} by sha256${a.cluster ? '; etcd serves the new certificate' : ''}`;
-    case 'unlock':
-      return `release the run lock ${a.path}`;
+    case 'verify-backup':
+      return `verify ${a.backupDir} (${a.files} files) against its sha256 manifest and the state before the run${a.templatesDir ? `; and the Manager template backup ${a.templatesDir}` : ''}`;
+    case 'restore': {
+      const what = [
+        a.changes.length ? `put back ${a.changes.length} change${a.changes.length === 1 ? '' : 's'} (${a.changes.slice(0, 4).join('; ')}${a.changes.length > 4 ? '; …' : ''})` : 'no file differs from before the run (restored anyway)',
+        ...(a.removes.length ? [`remove ${a.removes.join(', ')}`] : []),
+      ];
+      return `restore ${a.to} from ${a.from} (${a.files} files): ${what.join('; ')}`;
+    }
+    case 'restore-templates':
+      return `put the Manager template files back from ${a.backupDir} (${a.files} files, verified by sha256 first)`;
+    case 'restore-db':
+      return `put the PEM rows of ${a.table} back from ${a.backup} when it exists (one transaction, compared afterwards)`;
+    case 'check-restored':
+      return `check all ${a.files} files: sha256, mode and owner as before the run`;
+    case 'release':
+      return `release the run lock ${a.path} (after a failure, first delete this run's staged files ${a.staged} under ${a.dir})`;
     case 'manager-backup':
       return a.existing ? `keep the existing Manager template backup ${a.dir} (verify it by sha256)` : `back up ${a.files.map(base).join(', ')} → ${a.dir}, verify by sha256`;
     case 'manager-file':
@@ -55,7 +70,7 @@ export function describeBrief(actions: readonly Action[]): string {
         parts.push('take the run lock');
         break;
       case 'restart':
-        parts.push(`one at a time in this order: move ${a.manifests.join(', ')} to ${a.parkDir}, pause ${a.pauseSeconds}s, move back; then wait: ${a.checksAfter.join(', ')}`);
+        parts.push(`${a.leader ? '(leader, last) ' : ''}one at a time in this order: move ${a.manifests.join(', ')} to ${a.parkDir}, pause ${a.pauseSeconds}s, move back; then wait: ${a.checksAfter.join(', ')}`);
         break;
       case 'manager-file':
         parts.push(a.what === 'config-json' ? `rewrite ${base(a.path)} (${a.changes} "expiry" value${a.changes === 1 ? '' : 's'})` : `write the new CA to ${base(a.path)}`);

@@ -7,15 +7,19 @@ import type { CertSummary, Plan } from './types.js';
 export interface PlanRenderOptions {
   /** Every action on its own line with every detail, serials and fingerprints, whole diffs. */
   verbose?: boolean;
+  /** Lines printed after the status and its reasons (a rollback: where its before-state came from, hosts left alone). */
+  context?: string[];
 }
 
 export function renderPlan(plan: Plan, p: Palette, opts: PlanRenderOptions = {}): string {
   const out: string[] = [];
-  out.push(p.bold(`Plan ${plan.runId}`) + p.dim(`  inventory ${plan.inventory}, playbook ${plan.playbook}`));
+  const title = plan.kind === 'rollback' ? `Rollback ${plan.runId} of run ${plan.rollbackOf}` : `Plan ${plan.runId}`;
+  out.push(p.bold(title) + p.dim(`  inventory ${plan.inventory}, playbook ${plan.playbook}`));
   const status =
     plan.status === 'ready' ? p.green('ready') : plan.status === 'blocked' ? p.red('BLOCKED') : p.green('nothing to do');
   out.push(`Status: ${status}`);
   for (const r of plan.reasons) out.push(`  - ${r}`);
+  for (const c of opts.context ?? []) out.push(c);
   const m = plan.material;
   if (m) {
     out.push('', p.bold('Certificates'));

@@ -4,6 +4,21 @@ import type { FileRecord } from '../file-record.js';
 
 export type FileRole = 'ca' | 'cert' | 'key';
 
+/** One file as it was before a run (from the journal's facts.json or a backup's .certroll-backup.json). */
+export type ExpectedFile = Omit<FileRecord, 'size'> & { size?: number };
+
+/** A cert dir's state before a run: what a rollback restores and its final check compares against. */
+export interface BeforeState {
+  files: ExpectedFile[];
+  dir?: { mode?: number; uid?: number; gid?: number };
+}
+
+/**
+ * The step types a plan can hold: the playbook's (planned by their modules from a playbook step) and the ones the rollback
+ * planner plans from what it read on the hosts (src/rollback/plan.ts), plus the final `cleanup` phase. One engine runs them all.
+ */
+export type PlanStepType = StepType | 'take-lock' | 'verify-backup' | 'restore' | 'manager-restore' | 'restart-restored' | 'check-restored' | 'cleanup';
+
 export interface Warning {
   /** `block` stops a run (unless the user forces what can be forced); `warn` is shown; `info` is context. */
   level: 'block' | 'warn' | 'info';
@@ -13,7 +28,7 @@ export interface Warning {
 }
 
 export type Action =
-  | { kind: 'lock'; host: string; path: string }
+  | { kind: 'lock'; host: string; path: string; /** The lock of a run whose process on this machine is gone: taken over without --break-lock. */ takeOver?: boolean }
   | { kind: 'precheck'; host: string; checks: string[] }
   | { kind: 'backup'; host: string; from: string; to: string; files: number; kib: number; /** Resume: the backup exists; it is verified, never re-taken. */ existing?: boolean }
   | ({
@@ -42,7 +57,18 @@ export type Action =
     }
   | { kind: 'exec'; host: string; argv: string[]; why: string; skipIfMissing?: string }
   | { kind: 'verify'; host: string; files: Array<{ path: string; sha256: string; notAfter?: string }>; cluster: boolean }
-  | { kind: 'unlock'; host: string; path: string }
+  /** Rollback: check a backup against its sha256 manifest and the state before the run, before any host is touched. */
+  | { kind: 'verify-backup'; host: string; backupDir: string; files: number; /** The before-state the backup must hold. */ expected: ExpectedFile[]; /** The Manager template backup on this host, verified too. */ templatesDir?: string }
+  /** Rollback: put a cert dir back from its backup (staged copies, back-to-back renames), removing what the run created. */
+  | { kind: 'restore'; host: string; from: string; to: string; files: number; changes: string[]; removes: string[] }
+  /** Rollback: put the Manager template files back from their verified backup. */
+  | { kind: 'restore-templates'; host: string; backupDir: string; files: number }
+  /** Rollback: put the managed PEM rows back from the run's backup table, when it exists. */
+  | { kind: 'restore-db'; host: string; table: string; backup: string }
+  /** Rollback: the cert dir is byte-identical (sha256, mode, owner) to the before-state. */
+  | { kind: 'check-restored'; host: string; files: number; expected: BeforeState; backupDir: string }
+  /** The final phase of a plan: delete this run's staged files (after a failure) under `dir`, then release the run lock. */
+  | { kind: 'release'; host: string; path: string; dir: string; staged: string }
   /** Copy the Manager's template files into a backup dir on its host, with a sha256 manifest, before changing them. */
   | { kind: 'manager-backup'; host: string; dir: string; files: string[]; existing?: boolean }
   /** Replace one Manager template file (etcd-ca.pem or config.json) by an atomic write keeping mode and owner. */
@@ -64,7 +90,7 @@ export type ActionKind = Action['kind'];
 
 export interface PlannedStep {
   index: number;
-  type: StepType;
+  type: PlanStepType;
   title: string;
   at: Located;
   hosts: string[];
@@ -100,6 +126,9 @@ export interface MaterialSummary {
 export type PlanStatus = 'ready' | 'nothing-to-do' | 'blocked';
 
 export interface Plan {
+  /** A rollback's plan (src/rollback/plan.ts): runId is the rollback's own id, rollbackOf the run it undoes. */
+  kind?: 'rollback';
+  rollbackOf?: string;
   runId: string;
   createdAt: string;
   inventory: string;

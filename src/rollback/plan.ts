@@ -1,18 +1,22 @@
 // The rollback plan as a pure function of (inventory, playbook, before-state, what was read on each host): no network, unit-tested.
 import type { Inventory } from '../inventory/types.js';
-import type { Playbook, RollingRestartStep } from '../playbook/types.js';
+import type { Playbook } from '../playbook/types.js';
 import type { EtcdFacts } from '../facts/types.js';
-import type { Warning } from '../plan/types.js';
+import type { Action, PlannedStep, PlanStepType, Warning } from '../plan/types.js';
 import { lockDirOf } from '../host-paths.js';
 import { lockIsStale } from '../steps/lock.js';
 import { parkedState } from '../plan/unfinished.js';
-import { restartOrder, nextNode } from '../steps/rolling-restart.js';
+import { restartOrder } from '../steps/rolling-restart.js';
+import { restartSpecOf, restoreStagedPattern } from '../steps/rollback.js';
 import { clusterProblems } from '../facts/etcd-cluster.js';
 import { backupTableName } from '../manager/sql.js';
 import { aboutHost } from '../errors.js';
+import { diffState } from '../plan/before-state.js';
 import type { ManagerScope } from './types.js';
-import type { BeforeSource, BeforeState, ExpectedFile, FileDiff, RollbackAction, RollbackHostFacts, RollbackPlan, RollbackStep } from './types.js';
-import { diffFiles } from '../file-record.js';
+import type { BeforeSource, BeforeState, RollbackHostFacts, RollbackPlan } from './types.js';
+
+export { diffState } from '../plan/before-state.js';
+export { nextRollbackNode, restartSpecOf } from '../steps/rollback.js';
 
 export interface RollbackPlanInput {
   inventory: Inventory;
@@ -37,53 +41,10 @@ export interface RollbackPlanInput {
   controlHost?: string;
 }
 
-const octal = (m: number) => '0' + m.toString(8).padStart(3, '0');
-
-/** Differences between what a cert dir should hold and what it holds: missing, extra, content, mode, owner (and the dir's own mode/owner when both are known). */
-export function diffState(expected: BeforeState, actual: { files: ExpectedFile[]; dir?: BeforeState['dir'] }): FileDiff[] {
-  const out: FileDiff[] = diffFiles(expected.files, actual.files).map((d): FileDiff => {
-    const [e, a] = [d.before!, d.after!];
-    switch (d.what) {
-      case 'missing':
-        return { path: d.path, what: 'missing', detail: `${d.path} is missing` };
-      case 'content':
-        return { path: d.path, what: 'content', detail: `${d.path}: sha256 ${a.sha256!.slice(0, 12)}… instead of ${e.sha256!.slice(0, 12)}…` };
-      case 'mode':
-        return { path: d.path, what: 'mode', detail: `${d.path}: mode ${octal(a.mode!)} instead of ${octal(e.mode!)}` };
-      case 'owner':
-        return { path: d.path, what: 'owner', detail: `${d.path}: owner ${a.uid}:${a.gid} instead of ${e.uid}:${e.gid}` };
-      case 'extra':
-        return { path: d.path, what: 'extra', detail: `${d.path} was not there before the run` };
-    }
-  });
-  const ed = expected.dir;
-  const ad = actual.dir;
-  if (ed && ad) {
-    if (ed.mode !== undefined && ad.mode !== undefined && ed.mode !== ad.mode) out.push({ path: '.', what: 'dir-mode', detail: `the cert dir's mode is ${octal(ad.mode)} instead of ${octal(ed.mode)}` });
-    if (ed.uid !== undefined && ad.uid !== undefined && (ed.uid !== ad.uid || ed.gid !== ad.gid)) out.push({ path: '.', what: 'dir-owner', detail: `the cert dir's owner is ${ad.uid}:${ad.gid} instead of ${ed.uid}:${ed.gid}` });
-  }
-  return out;
-}
-
 /** Files a run can have created in a cert dir, which the restore removes: the playbook's managed files and certroll's own hidden staging files. */
 export function createdByRun(path: string, playbook: Playbook): boolean {
   const managed = Object.values(playbook.files);
   return managed.includes(path) || path.includes('.certroll-');
-}
-
-/** The rolling-restart step of the playbook (its parameters drive the rollback's restart), if any. */
-export function restartSpecOf(playbook: Playbook): RollingRestartStep | undefined {
-  return playbook.steps.find((s): s is RollingRestartStep & { at: { file: string }; title: string } => s.type === 'rolling-restart');
-}
-
-/**
- * The next etcd node to restart during a rollback: a member that is down or unhealthy first (restarting it cannot cost
- * quorum, so its quorum precheck is skipped), then followers, the leader last.
- */
-export function nextRollbackNode(remaining: string[], leader: string | undefined, unhealthy: ReadonlySet<string>): { host: string; skipQuorumCheck: boolean } {
-  const down = remaining.find((h) => unhealthy.has(h));
-  if (down) return { host: down, skipQuorumCheck: true };
-  return { host: nextNode(remaining, leader), skipQuorumCheck: false };
 }
 
 export function planRollback(input: RollbackPlanInput): RollbackPlan {
@@ -92,10 +53,10 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
   const warn = (w: Warning) => warnings.push(w);
   const skipped: RollbackPlan['skipped'] = [];
   const before: Record<string, BeforeState> = {};
-  const restoreActions: RollbackAction[] = [];
-  const verifyActions: RollbackAction[] = [];
-  const lockActions: RollbackAction[] = [];
-  const checkActions: RollbackAction[] = [];
+  const restoreActions: Action[] = [];
+  const verifyActions: Extract<Action, { kind: 'verify-backup' }>[] = [];
+  const lockActions: Extract<Action, { kind: 'lock' }>[] = [];
+  const checkActions: Action[] = [];
   const hosts: string[] = [];
   const unreachable = new Map(input.unreachable.map((u) => [u.host, u.message]));
   /** Hosts whose cert dir the run changed: only their etcd members need a restart. */
@@ -127,7 +88,7 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
       if (f.lock?.runId === rollbackOf && f.lock.runId !== input.rollbackId) {
         if (lockIsStale(f.lock, input.controlHost ?? '')) staleLocks.add(h.name);
         else if (!input.breakLock) warn({ level: 'block', code: 'lock-held', host: h.name, message: `${h.name}: run ${rollbackOf} holds the lock ${lockDirOf(f.certDir)}${f.lock.controlHost ? ` (from ${f.lock.controlHost})` : ''}; is that run still going? if it died, pass --break-lock` });
-        lockActions.push({ kind: 'lock', host: h.name, path: lockDirOf(f.certDir) });
+        lockActions.push({ kind: 'lock', host: h.name, path: lockDirOf(f.certDir), ...(staleLocks.has(h.name) ? { takeOver: true } : {}) });
       }
       continue;
     }
@@ -185,15 +146,15 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
         });
     }
 
-    lockActions.push({ kind: 'lock', host: h.name, path: lockDirOf(f.certDir) });
-    verifyActions.push({ kind: 'verify-backup', host: h.name, backupDir: f.backupDir, files: state.files.length });
+    lockActions.push({ kind: 'lock', host: h.name, path: lockDirOf(f.certDir), ...(staleLocks.has(h.name) ? { takeOver: true } : {}) });
+    verifyActions.push({ kind: 'verify-backup', host: h.name, backupDir: f.backupDir, files: state.files.length, expected: state.files });
     restoreActions.push({ kind: 'restore', host: h.name, from: f.backupDir, to: f.certDir, files: state.files.length, changes, removes });
     if (changes.length || removes.length) changedHosts.add(h.name);
-    checkActions.push({ kind: 'check', host: h.name, files: state.files.length });
+    checkActions.push({ kind: 'check-restored', host: h.name, files: state.files.length, expected: state, backupDir: f.backupDir });
   }
 
   // The Manager (issue 6): template files from their backup beside the cert dir, then the manager_info rows from their backup table.
-  const managerActions: RollbackAction[] = [];
+  const managerActions: Action[] = [];
   const managerNotes: string[] = [];
   const m = input.manager;
   if (m) {
@@ -202,12 +163,17 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
       if (!t) continue;
       if (!t.found) managerNotes.push(`${n}: no Manager template backup ${t.dir} (run ${rollbackOf} stopped before changing the templates): nothing to restore`);
       else if (!t.verified) warn({ level: 'block', code: 'backup-corrupt', host: n, message: `${n}: the Manager template backup ${t.dir} does not verify: ${t.problem ?? 'unknown problem'}; no host will be touched` });
-      else managerActions.push({ kind: 'manager-templates', host: n, backupDir: t.dir, files: t.files });
+      else {
+        managerActions.push({ kind: 'restore-templates', host: n, backupDir: t.dir, files: t.files });
+        // Verified again with the cert dir backups, before any host is touched.
+        const v = verifyActions.find((x) => x.host === n);
+        if (v) v.templatesDir = t.dir;
+      }
     }
     if (m.dbHost) {
       const table = m.table ?? 'manager_info';
       if (!m.passwordSet) warn({ level: 'block', code: 'db-password-missing', host: m.dbHost, message: `${m.dbHost}: the Manager DB rows may need restoring, but $${m.passwordEnv ?? 'CERTROLL_DB_PASSWORD'} is not set; set it (never on the command line) and run again` });
-      else managerActions.push({ kind: 'manager-db', host: m.dbHost, table, backup: backupTableName(table, rollbackOf) });
+      else managerActions.push({ kind: 'restore-db', host: m.dbHost, table, backup: backupTableName(table, rollbackOf) });
       managerNotes.push('the DB rows are restored from the backup table when the run made one; other rows are left alone');
     }
   }
@@ -240,25 +206,46 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
       if (problems.length) warn({ level: 'warn', code: 'cluster-unhealthy', message: `etcd cluster now: ${problems.join('; ')} (unhealthy members are restarted first)` });
     }
   }
-  const restartActions: RollbackAction[] = spec
+  const restartActions: Action[] = spec
     ? order.map((h, i) => {
         const p = parkedOf(h)?.byCertroll;
-        return { kind: 'restart' as const, host: h, order: i + 1, leader: h === leader, manifests: spec.manifests, pauseSeconds: input.pauseSeconds ?? spec.pauseSeconds, ...(p ? { parked: { runIds: p.runIds, files: p.files } } : {}) };
+        const v = inv.hosts.find((x) => x.name === h)!.vars;
+        return {
+          kind: 'restart' as const,
+          host: h,
+          order: i + 1,
+          leader: h === leader,
+          manifests: spec.manifests,
+          parkDir: v.parkDir,
+          manifestsDir: v.manifestsDir,
+          pauseSeconds: input.pauseSeconds ?? spec.pauseSeconds,
+          checksAfter: ['etcd member healthy with the restored certificates', `raft index within ${spec.maxRaftLag} of the leader`, ...(spec.apiserverCheck ? ['apiserver answers'] : [])],
+          ...(p ? { parked: { runIds: p.runIds, files: p.files } } : {}),
+        };
       })
     : [];
+  // Every lock taken is released at the end, whatever happens; after a failure the restore's staged copies go first.
+  const cleanupActions: Action[] = lockActions.map((l) => {
+    const dir = inv.hosts.find((x) => x.name === l.host)!.vars.certDir;
+    return { kind: 'release', host: l.host, path: l.path, dir, staged: restoreStagedPattern(input.rollbackId) };
+  });
 
-  const steps: RollbackStep[] = [
-    { id: 'lock', title: 'take the run lock', actions: lockActions, notes: ['released at the end, whatever happens'] },
-    { id: 'verify', title: 'verify every backup', actions: verifyActions, notes: ['every host before touching any: sha256 manifest, and content equal to the state before the run'] },
-    { id: 'restore', title: 'restore the cert dirs', actions: restoreActions, notes: ['staged copies (owner and mode kept), then back-to-back renames; files the run created are removed'] },
-    { id: 'manager', title: 'restore the Manager templates and DB rows', actions: managerActions, notes: managerNotes },
-    { id: 'restart', title: 'rolling restart of etcd', actions: restartActions, notes: restartNotes },
-    { id: 'check', title: 'check every cert dir is as before the run', actions: checkActions, notes: ['sha256, mode and owner of every file'] },
-  ];
+  const at = { file: playbook.file };
+  const step = (type: PlanStepType, title: string, actions: Action[], notes: string[]): PlannedStep => ({ index: 0, type, title, at, hosts: [...new Set(actions.map((a) => a.host))], actions, notes });
+  const steps: PlannedStep[] = [
+    step('take-lock', 'take the run lock', lockActions, ['released in the last step, whatever happens']),
+    step('verify-backup', 'verify every backup', verifyActions, ['every host before touching any: sha256 manifest, and content equal to the state before the run']),
+    step('restore', 'restore the cert dirs', restoreActions, ['staged copies (owner and mode kept), then back-to-back renames; files the run created are removed']),
+    step('manager-restore', 'restore the Manager templates and DB rows', managerActions, managerNotes),
+    step('restart-restored', 'rolling restart of etcd', restartActions, restartNotes),
+    step('check-restored', 'check every cert dir is as before the run', checkActions, ['sha256, mode and owner of every file']),
+    step('cleanup', 'release the locks', cleanupActions, ['always runs, also after a failure or an interrupt']),
+  ].map((x, i) => ({ ...x, index: i }));
   const blocks = warnings.filter((w) => w.level === 'block');
   if (!hosts.length && !lockActions.length && !blocks.length) blocks.push({ level: 'block', code: 'no-hosts', message: `no host of ${inv.file} holds a backup of run ${rollbackOf}` }), warnings.push(blocks[0]!);
   return {
     kind: 'rollback',
+    runId: input.rollbackId,
     rollbackId: input.rollbackId,
     rollbackOf,
     createdAt: input.now.toISOString(),
@@ -272,6 +259,7 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
     hosts,
     skipped,
     restartOrder: order,
+    material: null,
     steps,
     before,
   };

@@ -1,44 +1,12 @@
 // The rollback plan: what each host held before the run, what its backup holds now, and the typed actions that put it back. Data only.
-import type { Warning } from '../plan/types.js';
-import type { FileRecord } from '../file-record.js';
+import type { BeforeState, Plan } from '../plan/types.js';
 
-/** One file as it was before the run (from the journal's facts.json or the backup's .certroll-backup.json). */
-export type ExpectedFile = Omit<FileRecord, 'size'> & { size?: number };
-
-/** A cert dir's state before the run: what the final check compares against. */
-export interface BeforeState {
-  files: ExpectedFile[];
-  dir?: { mode?: number; uid?: number; gid?: number };
-}
+export type { BeforeState, ExpectedFile } from '../plan/types.js';
+export type { FileDiff } from '../plan/before-state.js';
+export type { RollbackHostFacts } from '../steps/rollback-read.js';
 
 /** Where the before-state came from. */
 export type BeforeSource = 'journal' | 'backup';
-
-/** What was read on one host before deciding anything (read-only). */
-export interface RollbackHostFacts {
-  host: string;
-  certDir: string;
-  backupDir: string;
-  backup: {
-    exists: boolean;
-    /** The manifest (.certroll-backup.sha256) verifies. */
-    verified: boolean;
-    problem?: string;
-    /** run id written in .certroll-backup.json */
-    metaRunId?: string;
-    createdAt?: string;
-    /** Before-state as the backup's metadata records it. */
-    meta?: BeforeState;
-    /** The files actually in the backup directory (sha256, mode, owner), metadata files excluded. */
-    files: ExpectedFile[];
-  };
-  /** The cert dir now. */
-  current: { exists: boolean; files: ExpectedFile[]; dir?: { mode?: number; uid?: number; gid?: number } };
-  lock: { runId: string; startedAt?: string; controlHost?: string; pid?: number } | null;
-  manifests: { inPlace: string[]; parked: string[]; markers?: import('../facts/types.js').ParkMarker[] };
-  /** The Manager template backup of the run on this host (issue 6), when the playbook changes templates here. */
-  managerTemplates?: { dir: string; found: boolean; verified: boolean; problem?: string; files: number };
-}
 
 /** What the playbook changed on the Manager (issue 6), and whether the DB password is at hand. */
 export interface ManagerScope {
@@ -52,54 +20,27 @@ export interface ManagerScope {
   passwordSet?: boolean;
 }
 
-/** A difference between what a cert dir should hold and what it holds. */
-export interface FileDiff {
-  path: string;
-  what: 'missing' | 'extra' | 'content' | 'mode' | 'owner' | 'dir-mode' | 'dir-owner';
-  detail: string;
-}
-
-export type RollbackAction =
-  | { kind: 'lock'; host: string; path: string }
-  | { kind: 'verify-backup'; host: string; backupDir: string; files: number }
-  | { kind: 'restore'; host: string; from: string; to: string; files: number; changes: string[]; removes: string[] }
-  | { kind: 'manager-templates'; host: string; backupDir: string; files: number }
-  | { kind: 'manager-db'; host: string; table: string; backup: string }
-  | { kind: 'restart'; host: string; order: number; leader: boolean; manifests: string[]; pauseSeconds: number; /** Left stopped by the run (manifests parked with certroll markers): put back first. */ parked?: { runIds: string[]; files: string[] } }
-  | { kind: 'check'; host: string; files: number }
-  | { kind: 'unlock'; host: string; path: string };
-
-export interface RollbackStep {
-  id: 'lock' | 'verify' | 'restore' | 'manager' | 'restart' | 'check';
-  title: string;
-  actions: RollbackAction[];
-  notes: string[];
-}
-
 export type RollbackStatus = 'ready' | 'blocked';
 
-export interface RollbackPlan {
-  /** Hosts whose lock a dead process of the rolled-back run left (on this machine): taken over without --break-lock. */
-  takeOver?: string[];
+/**
+ * The rollback's plan: an ordinary `Plan` (its steps are step modules the one engine runs, its actions the one `Action`
+ * union the one describer prints: take-lock, verify-backup, restore, manager-restore, restart-restored, check-restored,
+ * cleanup), plus what the rollback decided from: whose run, where the before-state came from, the hosts left alone.
+ */
+export interface RollbackPlan extends Plan {
   kind: 'rollback';
-  /** This rollback's own run id (its journal entry). */
+  status: RollbackStatus;
+  /** This rollback's own run id (its journal entry); the same as runId. */
   rollbackId: string;
   /** The run being undone. */
   rollbackOf: string;
-  createdAt: string;
-  inventory: string;
-  playbook: string;
   source: BeforeSource;
-  status: RollbackStatus;
-  reasons: string[];
-  warnings: Warning[];
+  /** Hosts whose lock a dead process of the rolled-back run left (on this machine): taken over without --break-lock. */
+  takeOver?: string[];
   /** Hosts whose cert dir is restored, in inventory order. */
   hosts: string[];
   /** Hosts left alone, with why. */
   skipped: Array<{ host: string; why: string }>;
-  /** etcd hosts in restart order as seen now: followers first, leader last (re-decided before each node). */
-  restartOrder: string[];
-  steps: RollbackStep[];
   /** Before-state per restored host: what the final check expects. */
   before: Record<string, BeforeState>;
 }

@@ -1,6 +1,8 @@
-// The registry of step types: one module per type, each with its plan and apply halves.
+// The registry of step types: one module per playbook type, each with its plan and apply halves; and every type the engine runs.
 import type { StepType } from '../playbook/types.js';
-import type { StepModule } from './types.js';
+import type { PlanStepType } from '../plan/types.js';
+import type { ApplyHalf, StepModule } from './types.js';
+import { rollbackSteps } from './rollback.js';
 import { preflight } from './preflight.js';
 import { backup } from './backup.js';
 import { renewCa } from './renew-ca.js';
@@ -24,3 +26,9 @@ export const stepModules: Record<StepType, StepModule<never>> = {
   'manager-templates': managerTemplates,
   'manager-db': managerDb,
 } as unknown as Record<StepType, StepModule<never>>;
+
+/** Every step type a plan can hold, by type: the playbook's modules and the rollback's apply halves (src/steps/rollback.ts). The engine runs these. */
+export const applyHalves: Record<PlanStepType, ApplyHalf<never>> = {
+  ...stepModules,
+  ...Object.fromEntries(rollbackSteps.map((m) => [m.type, m])),
+} as unknown as Record<PlanStepType, ApplyHalf<never>>;

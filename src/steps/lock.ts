@@ -64,6 +64,28 @@ export async function noteLockStep(r: Remote, certDir: string, owner: LockOwner,
 }
 
 /** The lock owner record of a run (what preflight writes; noteLockStep rewrites it with the step). */
-export function lockOwner(ctx: { runId: string; plan: { createdAt: string }; options: { controlHost: string; user: string } }): LockOwner {
-  return { runId: ctx.runId, startedAt: ctx.plan.createdAt, controlHost: ctx.options.controlHost, user: ctx.options.user };
+export function lockOwner(ctx: { runId: string; plan: { createdAt: string }; options: { controlHost: string; user: string; lockFields?: Record<string, string> } }): LockOwner {
+  return { runId: ctx.runId, startedAt: ctx.plan.createdAt, controlHost: ctx.options.controlHost, user: ctx.options.user, ...ctx.options.lockFields };
+}
+
+/**
+ * The end of every run and rollback on one host: after a failure, delete this run's staged files (`staged`, a find -name
+ * pattern naming the run, anywhere under `dir`), then release the lock if this run holds it. Never throws: a lost
+ * connection leaves the lock naming the run (--break-lock clears it). Returns what it did.
+ */
+export async function releaseHost(r: Remote, o: { dir: string; staged: string; runId: string; deleteStaged: boolean; holdsLock: boolean }): Promise<string> {
+  const done: string[] = [];
+  try {
+    if (o.deleteStaged) {
+      await r.sh(sh`find ${o.dir} -name ${o.staged} -type f -delete`, { allowFailure: true, timeoutMs: 15_000 });
+      done.push(`staged files ${o.staged} deleted`);
+    }
+    if (o.holdsLock) {
+      await releaseLock(r, o.dir, o.runId);
+      done.push('lock released');
+    }
+  } catch {
+    done.push('connection lost: the lock stays and names this run');
+  }
+  return done.join(', ') || 'nothing to release';
 }

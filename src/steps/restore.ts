@@ -71,3 +71,13 @@ export async function restoreHost(r: Remote, certDir: string, backupDir: string,
   const removed = out.stdout.split('\n').filter((l) => l.startsWith('removed ')).map((l) => l.slice(8));
   return { files: b.meta.files.length, removed };
 }
+
+/**
+ * Put one host's cert dir back from a run's backup and say so: the one restore of `certroll rollback` (its restore step)
+ * and of `run --on-failure rollback-node|rollback-all`. Staged copies are named `.<file>.certroll-restore-<tag>`.
+ */
+export async function restoreCertDir(r: Remote, o: { certDir: string; backupDir: string; tag: string; managed: string[] }, report: (m: string) => void): Promise<{ files: number; removed: string[] }> {
+  const res = await restoreHost(r, o.certDir, o.backupDir, o.tag, o.managed);
+  report(`${r.host}: cert dir restored from ${o.backupDir} (${res.files} files${res.removed.length ? `, removed ${res.removed.join(', ')}` : ''})`);
+  return res;
+}

@@ -11,7 +11,7 @@ import type { ApplyContext, StepModule, WorkItem } from './types.js';
 import type { EtcdFacts } from '../facts/types.js';
 import { clusterProblems, etcdctlLine, queryCluster } from '../facts/etcd-cluster.js';
 import { endpointOf, endpointsOf } from '../inventory/targets.js';
-import { restoreHost } from './restore.js';
+import { restoreCertDir } from './restore.js';
 import { change, sleep } from './shared.js';
 import { failpoint } from '../failpoint.js';
 import { parkMarkerOf } from '../host-paths.js';
@@ -323,10 +323,10 @@ async function onNodeFailure(ctx: ApplyContext, spec: RollingRestartStep, a: Res
   if (mode === 'stop')
     return new SafetyStop('health-timeout', `${cause.message.split('\n')[0]}\n--on-failure stop: ${a.host} was left as it is (new certificates, manifests in place)`, `fix ${a.host}, then \`${resume}\`; or put everything back with \`${rollback}\``, a.host);
   const managed = Object.values(ctx.playbook.files);
+  // The same restore as `certroll rollback`'s restore step (src/steps/rollback.ts); the same restartOne below.
   const restoreOne = async (name: string) => {
     const h = ctx.inventory.hosts.find((x) => x.name === name)!;
-    const r = await restoreHost(ctx.remote(name), h.vars.certDir, backupDirOf(h.vars.certDir, ctx.runId), ctx.runId, managed);
-    report(`${name}: cert dir restored from backup (${r.files} files${r.removed.length ? `, removed ${r.removed.join(', ')}` : ''})`);
+    await restoreCertDir(ctx.remote(name), { certDir: h.vars.certDir, backupDir: backupDirOf(h.vars.certDir, ctx.runId), tag: ctx.runId, managed }, report);
   };
   const restored: string[] = [];
   if (mode === 'rollback-all') {

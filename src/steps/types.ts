@@ -2,7 +2,7 @@
 import type { Inventory, Host } from '../inventory/types.js';
 import type { Playbook, StepSpec, StepType } from '../playbook/types.js';
 import type { FleetFacts, HostFacts } from '../facts/types.js';
-import type { Action, Plan, PlannedStep, Warning } from '../plan/types.js';
+import type { Action, Plan, PlannedStep, PlanStepType, Warning } from '../plan/types.js';
 import type { Remote } from '../ssh/remote.js';
 import type { Material } from '../plan/material.js';
 import type { Scope } from '../playbook/template.js';
@@ -45,9 +45,6 @@ export interface StepPlanResult {
   notes: string[];
 }
 
-/** What a step reports while it runs; the engine turns it into listr2 output, the plain log and the journal. */
-export type Report = (host: string | undefined, message: string) => void;
-
 export interface ApplyContext {
   plan: Plan;
   inventory: Inventory;
@@ -59,8 +56,8 @@ export interface ApplyContext {
   runId: string;
   /** Facts gathered for the plan (what the fleet looked like). */
   facts: FleetFacts;
-  options: { breakLock: boolean; controlHost: string; user: string; onFailure: OnFailure };
-  report: Report;
+  /** `lockFields`: more fields of the lock's owner.json (a rollback writes kind and rollbackOf: `certroll status` reads them). */
+  options: { breakLock: boolean; controlHost: string; user: string; onFailure: OnFailure; lockFields?: Record<string, string> };
   /** Aborted on SIGINT: long waits end early and the step stops at its next safe point. */
   signal: AbortSignal;
   /** Extra journal records (e.g. which nodes were restarted, for --resume). */
@@ -76,6 +73,18 @@ export interface ApplyContext {
   reconnect?: (host: string) => Promise<Remote>;
   /** How long to keep trying to reconnect to a parked member's host (--reconnect-timeout; default 120 s). */
   reconnectSeconds?: number;
+  /** Set by the engine: whether a step failed (or the run was interrupted) so far; the cleanup phase deletes staged files then. */
+  failed?: () => boolean;
+  /** What steps did, for the caller's summary (`rollback --json`): filled by the steps that restore and restart. */
+  results?: ApplyResults;
+}
+
+/** What the restoring and restarting steps did, in order. */
+export interface ApplyResults {
+  restored: Array<{ host: string; files: number; removed: string[] }>;
+  /** Manager templates and DB rows put back (issue 6). */
+  manager: Array<{ host: string; what: 'templates' | 'db'; found: boolean; restored: string[]; removed?: string[] }>;
+  restarted: Array<{ host: string; leader: boolean; timing: { stopWaitMs: number; pauseMs: number; healthWaitMs: number } }>;
 }
 
 /** One unit of work the engine shows as a sub-task: per host, or one for the whole step. */
@@ -91,17 +100,29 @@ export interface Phase {
   concurrent: boolean;
 }
 
-export interface StepModule<S extends StepSpec = StepSpec> {
-  type: S['type'];
+/** What the engine needs of a step type: its place among the others and its apply half. */
+export interface ApplyHalf<S = undefined> {
+  type: PlanStepType;
   /**
    * The earlier step types this step depends on: it runs only when every earlier step of these types succeeded (or the
    * operator marked it done with --skip). A step not listed is independent: its failure does not stop this one.
    */
-  needs: StepType[];
+  needs: PlanStepType[];
   /** Whether the step changes live state on a host (certificates, manifests, the Manager): the first such step is the point of no return. */
   changesLiveState: boolean;
-  /** Pure: decides the actions from facts. */
-  plan(spec: S, ctx: PlanContext): StepPlanResult;
+  /** The plan's final phase (cleanup): it runs also after a failure or an interrupt. */
+  always?: boolean;
   /** The work of a planned step: phases run one after another; a phase's items may run at the same time. */
   apply(step: PlannedStep, spec: S, ctx: ApplyContext): Phase | Phase[];
+}
+
+/**
+ * A playbook step type: its plan half decides the actions from the fleet's facts. (The rollback's step types are apply
+ * halves only: the rollback planner, src/rollback/plan.ts, decides their actions from what it read on the hosts.)
+ */
+export interface StepModule<S extends StepSpec = StepSpec> extends ApplyHalf<S> {
+  type: S['type'];
+  needs: StepType[];
+  /** Pure: decides the actions from facts. */
+  plan(spec: S, ctx: PlanContext): StepPlanResult;
 }

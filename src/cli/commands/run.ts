@@ -87,7 +87,6 @@ export const runCommand: CommandModule<{}, RunArgs> = {
         runId: plan.runId,
         facts: prepared.facts,
         options: { breakLock: args['break-lock'], onFailure: args['on-failure'], ...controlIdentity() },
-        report: () => undefined,
         journalNote: (e) => journal.intent(e),
         journalIntent: (e) => journal.intent(e),
         signal: interrupt.signal,

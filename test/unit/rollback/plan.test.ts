@@ -70,11 +70,11 @@ describe('rollback plan', () => {
   it('after a successful run: lock, verify every backup, restore, restart followers first and the leader last, check', () => {
     const p = planRollback(input());
     expect(p.status).toBe('ready');
-    expect(p.steps.map((s) => s.id)).toEqual(['lock', 'verify', 'restore', 'manager', 'restart', 'check']);
+    expect(p.steps.map((s) => s.type)).toEqual(['take-lock', 'verify-backup', 'restore', 'manager-restore', 'restart-restored', 'check-restored', 'cleanup']);
     expect(p.restartOrder).toEqual(['n1', 'n3', 'n2']);
-    const restart = p.steps.find((s) => s.id === 'restart')!.actions;
+    const restart = p.steps.find((s) => s.type === 'restart-restored')!.actions;
     expect(restart.map((a) => a.kind === 'restart' && [a.host, a.leader])).toEqual([['n1', false], ['n3', false], ['n2', true]]);
-    const restore = p.steps.find((s) => s.id === 'restore')!.actions[0]!;
+    const restore = p.steps.find((s) => s.type === 'restore')!.actions[0]!;
     expect(restore.kind === 'restore' && restore.changes.join('\n')).toMatch(/etcd-ca\.pem: sha256/);
     expect(restore.kind === 'restore' && restore.changes.some((c) => c.startsWith('apiserver.pem'))).toBe(false);
     expect(p.before.n1!.files).toEqual(OLD);
@@ -82,7 +82,7 @@ describe('rollback plan', () => {
 
   it('the --pause override reaches every restart action', () => {
     const p = planRollback(input({ pauseSeconds: 1 }));
-    for (const a of p.steps.find((s) => s.id === 'restart')!.actions) expect(a.kind === 'restart' && a.pauseSeconds).toBe(1);
+    for (const a of p.steps.find((s) => s.type === 'restart-restored')!.actions) expect(a.kind === 'restart' && a.pauseSeconds).toBe(1);
   });
 
   it('refuses before touching any host when one backup does not verify (tampered file)', () => {
@@ -124,7 +124,7 @@ describe('rollback plan', () => {
     const f = input();
     f.facts.n1 = hostAfterRun('n1', { current: [...NEW, file('.etcd.pem.certroll-' + RUN, 'staged')] });
     const p = planRollback(f);
-    const r = p.steps.find((s) => s.id === 'restore')!.actions.find((a) => a.host === 'n1')!;
+    const r = p.steps.find((s) => s.type === 'restore')!.actions.find((a) => a.host === 'n1')!;
     expect(r.kind === 'restore' && r.removes).toEqual(['.etcd.pem.certroll-' + RUN]);
     expect(p.status).toBe('ready');
     f.facts.n1 = hostAfterRun('n1', { current: [...NEW, file('notes.txt', 'mine')] });
@@ -167,7 +167,7 @@ describe('rollback plan', () => {
     expect(text).toMatch(/Rollback rb1 of run 20261123T094300Z-a1b2c3/);
     // The three hosts restore alike: one line for all of them.
     expect(text).toMatch(/n1–n3: restore \/srv\/kubernetes from \/srv\/kubernetes-bak-/);
-    expect(text).toMatch(/#3 \(leader, last\)/);
+    expect(text).toMatch(/n2: \(leader, last\) one at a time/);
     expect(text).not.toContain('old-key');
   });
 });
@@ -185,7 +185,7 @@ describe('rollback plan: the Manager (issue 6)', () => {
   it('restores the template files from their verified backup and the DB rows from the backup table', () => {
     const p = withManager({ dir, found: true, verified: true, files: 2 });
     expect(p.status).toBe('ready');
-    expect(p.steps.find((s) => s.id === 'manager')!.actions.map((a) => a.kind)).toEqual(['manager-templates', 'manager-db']);
+    expect(p.steps.find((s) => s.type === 'manager-restore')!.actions.map((a) => a.kind)).toEqual(['restore-templates', 'restore-db']);
   });
 
   it('refuses before touching any host when the template backup does not verify', () => {
@@ -194,7 +194,7 @@ describe('rollback plan: the Manager (issue 6)', () => {
 
   it('notes a run that stopped before changing the templates; refuses without the DB password', () => {
     const p = withManager({ dir, found: false, verified: false, files: 0 }, false);
-    expect(p.steps.find((s) => s.id === 'manager')!.notes.join('\n')).toMatch(/no Manager template backup/);
+    expect(p.steps.find((s) => s.type === 'manager-restore')!.notes.join('\n')).toMatch(/no Manager template backup/);
     expect(blocks(p)).toEqual(['db-password-missing']);
     expect(p.reasons[0]).toMatch(/\$CERTROLL_DB_PASSWORD is not set/);
   });

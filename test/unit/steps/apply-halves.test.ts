@@ -25,7 +25,8 @@ import { backup } from '../../../src/steps/backup.js';
 import { preflight } from '../../../src/steps/preflight.js';
 import { distribute } from '../../../src/steps/distribute.js';
 import { inspectBackup, restoreHost } from '../../../src/steps/restore.js';
-import { releaseLock, takeLock, type LockOwner } from '../../../src/steps/lock.js';
+import { lockOwner, noteLockStep, releaseLock, takeLock, type LockOwner } from '../../../src/steps/lock.js';
+import { takeLockStep } from '../../../src/steps/rollback.js';
 import { restartActionFor, restartOne } from '../../../src/steps/rolling-restart.js';
 import { applyPlan } from '../../../src/apply/engine.js';
 import { Journal } from '../../../src/journal/journal.js';
@@ -160,7 +161,6 @@ async function context(plan: PlannedStep[] = []): Promise<ApplyContext> {
     runId: RUN,
     facts: await facts(),
     options: { breakLock: false, controlHost: 'test-control', user: 'tester', onFailure: 'stop' },
-    report: () => undefined,
     signal: new AbortController().signal,
     journalIntent: async (e) => void intents.push(`${e.event} ${e.message ?? ''}`),
     locked: new Set(),
@@ -436,5 +436,60 @@ describe('the engine cleans up after a failure', () => {
     expect(existsSync(lockDirOf(certDir))).toBe(false);
     const { ['.etcd-key.pem.certroll-' + RUN]: _staged, ...live } = before;
     expect(certDirState()).toEqual(live);
+  });
+});
+
+describe('a rollback plan on the one engine', () => {
+  const ROLLBACK = '20261202T140000Z-rb0001';
+  const rollbackPlan = (): PlannedStep[] =>
+    [
+      step('take-lock', [{ kind: 'lock', host: 'n1', path: lockDirOf(certDir) }]),
+      // No backup of the run exists: verification fails before any host is touched.
+      step('verify-backup', [{ kind: 'verify-backup', host: 'n1', backupDir: backupDirOf(certDir, RUN), files: 1, expected: [] }]),
+      step('restore', [{ kind: 'restore', host: 'n1', from: backupDirOf(certDir, RUN), to: certDir, files: 1, changes: [], removes: [] }]),
+      step('cleanup', [{ kind: 'release', host: 'n1', path: lockDirOf(certDir), dir: certDir, staged: `.*.certroll-restore-${ROLLBACK}` }]),
+    ].map((s, i) => ({ ...s, index: i }));
+  const rollbackContext = async (signal = new AbortController().signal): Promise<ApplyContext> => {
+    const ctx = await context(rollbackPlan());
+    return { ...ctx, runId: ROLLBACK, signal, plan: { ...ctx.plan, runId: ROLLBACK, kind: 'rollback', rollbackOf: RUN }, options: { ...ctx.options, lockFields: { kind: 'rollback', rollbackOf: RUN } } };
+  };
+
+  it('a failed verification stops the steps that need it; the cleanup phase still runs and releases the lock, deleting staged copies', async () => {
+    const ctx = await rollbackContext();
+    writeFileSync(join(certDir, `.etcd.pem.certroll-restore-${ROLLBACK}`), 'half a restore\n');
+    const journal = new Journal(ROLLBACK, join(top, 'journal-rb1'));
+    await journal.init();
+    const result = await applyPlan(ctx, { renderer: 'silent', forks: 1, journal });
+    expect(result.outcomes.map((o) => [o.type, o.state])).toEqual([['take-lock', 'done'], ['verify-backup', 'failed'], ['restore', 'not-run'], ['cleanup', 'done']]);
+    expect(result.outcomes[2]!.reason).toMatch(/needs 2\. verify-backup \(failed\)/);
+    expect((result.error as SafetyStop).message).toMatch(/does not verify/);
+    expect(existsSync(lockDirOf(certDir))).toBe(false);
+    expect(existsSync(join(certDir, `.etcd.pem.certroll-restore-${ROLLBACK}`))).toBe(false);
+    expect(result.pastNoReturn).toBe(false);
+  });
+
+  it('the lock a rollback takes says so (kind, rollbackOf), also after the engine notes the step in it', async () => {
+    const ctx = await rollbackContext();
+    const [lock] = rollbackPlan();
+    for (const p of ([] as Phase[]).concat(takeLockStep.apply(lock!, undefined, ctx))) for (const item of p.items) await item.run(() => undefined);
+    expect(ctx.locked.has('n1')).toBe(true);
+    await noteLockStep(remote, certDir, lockOwner(ctx), '3. restore the cert dirs');
+    const owner = JSON.parse(readFileSync(join(lockDirOf(certDir), 'owner.json'), 'utf8')) as LockOwner;
+    expect(owner).toMatchObject({ runId: ROLLBACK, kind: 'rollback', rollbackOf: RUN, step: '3. restore the cert dirs' });
+    await releaseLock(remote, certDir, ROLLBACK);
+  });
+
+  it('interrupted before it starts: no step runs but the cleanup, and the result is an interruption (not a success)', async () => {
+    const stop = new AbortController();
+    stop.abort();
+    const ctx = await rollbackContext(stop.signal);
+    await takeLock(remote, certDir, { runId: ROLLBACK, startedAt: 'now', controlHost: 'ctl', user: 'u' }, false);
+    ctx.locked.add('n1');
+    const journal = new Journal(ROLLBACK, join(top, 'journal-rb3'));
+    await journal.init();
+    const result = await applyPlan(ctx, { renderer: 'silent', forks: 1, journal });
+    expect(result.outcomes.map((o) => o.state)).toEqual(['not-run', 'not-run', 'not-run', 'done']);
+    expect((result.error as Error).name).toBe('Interrupted');
+    expect(existsSync(lockDirOf(certDir))).toBe(false);
   });
 });
