@@ -20,12 +20,15 @@ export interface LockOwner {
 /** Take the lock on one host, or throw SafetyStop('lock-held') naming the holder. `breakLock` removes a stale one first. */
 export async function takeLock(r: Remote, certDir: string, owner: LockOwner, breakLock: boolean): Promise<void> {
   const lockDir = lockDirOf(certDir);
+  // The lock directory appears with its owner file already inside: it is made under a run-specific name, filled, then
+  // renamed into place (rename fails when the lock exists). A process killed at any instant leaves no lock without an owner.
+  const tmp = `${lockDir}.tmp-${owner.runId}`;
   const res = await r.sh(
-    sh`${raw(breakLock ? sh`rm -rf -- ${lockDir};` : '')} if mkdir -- ${lockDir} 2>/dev/null; then cat > ${lockDir}/owner.json && echo @@locked; elif grep -qF -- ${owner.runId} ${lockDir}/owner.json 2>/dev/null; then echo @@locked; else cat ${lockDir}/owner.json 2>/dev/null; echo; echo @@held; fi`,
+    sh`${raw(breakLock ? sh`rm -rf -- ${lockDir};` : '')} rm -rf -- ${tmp} && mkdir -- ${tmp} && cat > ${tmp}/owner.json && if mv -T -- ${tmp} ${lockDir} 2>/dev/null; then echo @@locked; else rm -rf -- ${tmp}; if grep -qF -- ${owner.runId} ${lockDir}/owner.json 2>/dev/null; then echo @@locked; else cat ${lockDir}/owner.json 2>/dev/null; echo; echo @@held; fi; fi`,
     { stdin: JSON.stringify({ pid: process.pid, ...owner }) },
   );
   if (res.stdout.includes('@@locked')) return;
-  let holder = res.stdout.replace('@@held', '').trim();
+  let holder = res.stdout.replace('@@held', '').trim() || 'no owner file: a certroll process died while taking it';
   try {
     const o = JSON.parse(holder) as { runId: string; startedAt: string; controlHost?: string };
     holder = `run ${o.runId}, started ${o.startedAt}${o.controlHost ? ` from ${o.controlHost}` : ''}`;
