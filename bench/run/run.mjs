@@ -69,7 +69,7 @@ if (trace) {
   for (const g of groups) {
     const dur = g.at && ends.get(g.step) ? ` step ${fmt(ends.get(g.step) - g.at)}` : '';
     console.log(`  ${String(g.n).padStart(4)}  ${g.step}${dur}`);
-    for (const [k, c] of [...g.kinds].sort((a, b) => b[1] - a[1]).slice(0, 6)) console.log(`          ${String(c).padStart(4)} × ${k.slice(0, 90)}`);
+    for (const [k, c] of [...g.kinds].sort((a, b) => b[1] - a[1]).slice(0, 9)) console.log(`          ${String(c).padStart(4)} × ${k.slice(0, 90)}`);
   }
 }
 if (!process.env.KEEP) rmSync(home, { recursive: true, force: true }); else console.log(home);
