@@ -1,5 +1,6 @@
 // Benchmark of `certroll run` on the lab: total wall time, the part spent in pauses and in waiting for etcd, the rest
-// (certroll's own overhead), and SSH connections / round trips per host. Usage: npm run bench:run [-- --pause 2]
+// (certroll's own overhead), and SSH connections / round trips per host. Usage: npm run bench:run [-- --pause 2] [-- --trace]
+// --trace: also list where the round trips go, step by step (bench/run/trace-ssh.cjs wraps ssh2 inside the run).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +8,7 @@ import { join } from 'node:path';
 
 const labDir = process.env.CERTROLL_LAB_DIR || '/var/lib/certroll-lab';
 const pause = process.argv.includes('--pause') ? process.argv[process.argv.indexOf('--pause') + 1] : '2';
+const trace = process.argv.includes('--trace');
 const home = mkdtempSync(join(tmpdir(), 'certroll-bench-run-'));
 const lab = (...a) => execFileSync('node', ['lab/dist/cli.js', ...a, '--dir', labDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
 
@@ -23,9 +25,10 @@ const dbPassword = (() => {
   }
 })();
 const t0 = process.hrtime.bigint();
-const r = spawnSync('node', ['dist/cli/bin.js', 'run', '-i', join(labDir, 'inventory.yaml'), 'playbooks/tos-etcd-renew.yaml', '--yes', '--json', '--pause', pause], {
+const traceFile = join(home, 'ssh-trace.json');
+const r = spawnSync('node', [...(trace ? ['--require', './bench/run/trace-ssh.cjs'] : []), 'dist/cli/bin.js', 'run', '-i', join(labDir, 'inventory.yaml'), 'playbooks/tos-etcd-renew.yaml', '--yes', '--json', '--pause', pause], {
   encoding: 'utf8',
-  env: { ...process.env, CERTROLL_HOME: home, NO_COLOR: '1', ...(dbPassword ? { CERTROLL_DB_PASSWORD: dbPassword } : {}) },
+  env: { ...process.env, CERTROLL_HOME: home, ...(trace ? { CERTROLL_BENCH_TRACE: traceFile } : {}), NO_COLOR: '1', ...(dbPassword ? { CERTROLL_DB_PASSWORD: dbPassword } : {}) },
   maxBuffer: 1 << 26,
 });
 const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -49,5 +52,25 @@ console.log(`  certroll's own overhead        ${fmt(wallMs - pauses - etcdWait)}
 console.log(`  SSH connections                ${out.stats.connections} (${(out.stats.connections / out.stats.hosts).toFixed(1)} per host)`);
 console.log(`  SSH round trips                ${out.stats.roundTrips} (${(out.stats.roundTrips / out.stats.hosts).toFixed(1)} per host, apply phase)`);
 console.log(`  peak RSS of this bench driver  ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+if (trace) {
+  // Each round trip falls into the step whose start precedes it; before the first step: connect, facts, plan.
+  const { rows } = JSON.parse(readFileSync(traceFile, 'utf8'));
+  const starts = events.filter((e) => e.event === 'step-start').map((e) => ({ step: e.step, at: Date.parse(e.at) }));
+  const ends = new Map(events.filter((e) => e.event === 'step-end').map((e) => [e.step, Date.parse(e.at)]));
+  const groups = [{ step: '(before the first step: connect, facts, checks)', at: 0 }, ...starts].map((g) => ({ ...g, n: 0, ms: 0, kinds: new Map() }));
+  for (const row of rows) {
+    const g = [...groups].reverse().find((x) => x.at <= row.at);
+    g.n++;
+    g.ms += Math.max(0, row.ms);
+    const key = row.kind === 'exec' ? row.what.split(' ').slice(0, 4).join(' ') : row.what.split(' ')[0];
+    g.kinds.set(key, (g.kinds.get(key) ?? 0) + 1);
+  }
+  console.log(`\nround trips by step (${rows.length} seen by the trace; exec ${rows.filter((x) => x.kind === 'exec').length}, SFTP ${rows.filter((x) => x.kind !== 'exec').length})`);
+  for (const g of groups) {
+    const dur = g.at && ends.get(g.step) ? ` step ${fmt(ends.get(g.step) - g.at)}` : '';
+    console.log(`  ${String(g.n).padStart(4)}  ${g.step}${dur}`);
+    for (const [k, c] of [...g.kinds].sort((a, b) => b[1] - a[1]).slice(0, 9)) console.log(`          ${String(c).padStart(4)} × ${k.slice(0, 90)}`);
+  }
+}
 if (!process.env.KEEP) rmSync(home, { recursive: true, force: true }); else console.log(home);
 lab('reset');

@@ -91,15 +91,24 @@ export function assembleEtcdFacts(
 }
 
 /**
- * The script that prints the three etcdctl outputs between markers (one round trip). With `served`, it also prints the
+ * The script that prints the three etcdctl outputs between markers (one round trip), the three queries running at the
+ * same time on the host: each is one element of a pipeline (member list → status → the reader, which runs the health
+ * query itself), and the reader prints them in the fixed order once all are done. No file is written on the host.
+ * With `served`, it also prints the
  * leaf certificate each endpoint presents in its TLS handshake (openssl s_client, no client certificate needed to see it):
  * what the running member serves, which may differ from the file on disk until the member restarts.
  */
 export function etcdFactsScript(etcdctl: string, endpoints: string, opts: { served?: boolean } = {}): string {
+  const q = (what: string) => `${etcdctl} --endpoints ${endpoints} ${what} -w json </dev/null`;
   const lines = [
-    `echo '@@members'; ${etcdctl} --endpoints ${endpoints} member list -w json 2>&1 | grep '^{' || true`,
-    `echo '@@status'; ${etcdctl} --endpoints ${endpoints} endpoint status -w json 2>/dev/null || true`,
-    `echo '@@health'; ${etcdctl} --endpoints ${endpoints} endpoint health -w json 2>/dev/null || true`,
+    // A pipe holds 64 KiB: a bigger output waits for the reader, which reads each one after the health query (no cycle).
+    `{ ${q('member list')} 2>&1 | grep '^{' || true; } | {`,
+    `  exec 3<&0`,
+    `  { ${q('endpoint status')} 2>/dev/null || true; } | {`,
+    `    h=$(${q('endpoint health')} 2>/dev/null || true); s=$(cat); m=$(cat <&3)`,
+    `    printf '@@members\n%s\n@@status\n%s\n@@health\n%s\n' "$m" "$s" "$h"`,
+    `  }`,
+    `}`,
     `echo '@@end'`,
   ];
   if (opts.served) {

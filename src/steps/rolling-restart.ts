@@ -1,9 +1,8 @@
 // Step `rolling-restart`: one etcd node at a time, followers first and the leader last, with quorum and health checks around each.
 import { HostError, Interrupted, SafetyStop } from '../errors.js';
 import type { Remote } from '../ssh/remote.js';
-import { sh, quoteArgv, raw } from '../ssh/quote.js';
+import { sh, quoteArgv } from '../ssh/quote.js';
 import { renderArgv } from '../playbook/template.js';
-import { parseEndpointHealth, parseEndpointStatus } from '../facts/etcd-facts.js';
 import { backupDirOf } from '../host-paths.js';
 import type { RollingRestartStep } from '../playbook/types.js';
 import type { Action } from '../plan/types.js';
@@ -12,6 +11,7 @@ import type { EtcdFacts } from '../facts/types.js';
 import { clusterProblems, etcdctlLine, queryCluster } from '../facts/etcd-cluster.js';
 import { endpointOf, endpointsOf } from '../inventory/targets.js';
 import { restoreCertDir } from './restore.js';
+import { containersGone, containerTokens, healthWaitScript, judgeHealth, parseHealthWait, parseStopWait, stopWaitScript } from './restart-waits.js';
 import { change, sleep } from './shared.js';
 import { failpoint } from '../failpoint.js';
 import { parkMarkerOf } from '../host-paths.js';
@@ -125,6 +125,9 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
 export type RestartContext = Pick<ApplyContext, 'inventory' | 'playbook' | 'remote' | 'scope' | 'runId' | 'signal' | 'journalIntent' | 'reconnect' | 'reconnectSeconds'>;
 
 export const DEFAULT_RECONNECT_SECONDS = 120;
+
+/** How long a member may stay unhealthy after one of its containers exited before the restart counts as failed. */
+const EXIT_GRACE_MS = 5000;
 
 /** A dropped or refused SSH connection (sshd restarted, network blip), as opposed to a command that failed. */
 export const isConnectionLoss = (e: unknown): e is HostError => e instanceof HostError && (e.kind === 'closed' || e.kind === 'connect' || e.kind === 'timeout' && /connect|handshake/i.test(e.message));
@@ -241,10 +244,15 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
     report(`${a.host}: manifests moved to ${a.parkDir}; waiting for ${spec.containerNames.join(', ')} to stop`);
     const check = quoteArgv(renderArgv(spec.containerCheck, ctx.scope(a.host)));
     let t = Date.now();
-    const gone = await poll(whole, spec.stopTimeoutSeconds, async () => {
-      const out = await onHost((r) => r.sh(check, { allowFailure: true }));
-      return !spec.containerNames.some((c) => out.stdout.includes(c));
+    // One remote loop (a look every 100 ms on the host) until the containers are gone; a reconnect runs it again for
+    // the time left. The TS side judges the last listing.
+    const stopDeadline = t + spec.stopTimeoutSeconds * 1000;
+    const stopped = await onHost((r) => {
+      const left = Math.max(0, stopDeadline - Date.now()) / 1000;
+      return r.sh(stopWaitScript(check, spec.containerNames, left), { allowFailure: true, timeoutMs: (left + 30) * 1000 });
     });
+    const stopRes = parseStopWait(stopped.stdout);
+    const gone = stopRes.why === 'gone' && containersGone(stopRes.listing, spec.containerNames);
     if (!gone) {
       await moveBack();
       throw new SafetyStop('stop-timeout', `${a.host}: ${spec.containerNames.join(', ')} still running ${spec.stopTimeoutSeconds}s after their manifests were moved out; manifests moved back`, restoreHint, a.host);
@@ -266,43 +274,56 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
 
   const etcdctl = etcdctlLine(ctx, a.host);
   const own = endpointOf(ctx.inventory.hosts.find((h) => h.name === a.host)!);
-  const api = spec.apiserverCheck ? quoteArgv(renderArgv(spec.apiserverCheck, ctx.scope(a.host))) : 'true';
   const check = quoteArgv(renderArgv(spec.containerCheck, ctx.scope(a.host)));
-  const probe = `${etcdctl} --endpoints ${own} endpoint health -w json 2>/dev/null; echo @@; ${etcdctl} --endpoints ${endpointsOf(ctx.inventory)} endpoint status -w json 2>/dev/null; ${api} >/dev/null 2>&1; echo "@@api $?"; echo @@; ${check} 2>/dev/null`;
+  // One remote loop (a look every 100 ms on the host) until healthy, a container exit followed by 5 s of an unhealthy
+  // member, or the timeout; the TS side judges what it printed (ContainerWatch, health criteria) and runs it again for
+  // the time left when its verdict differs from the loop's stop (raft lag, an exit it does not count) or after a reconnect.
+  const waitIn = {
+    ownHealth: `${etcdctl} --endpoints ${own} endpoint health -w json`,
+    status: `${etcdctl} --endpoints ${endpointsOf(ctx.inventory)} endpoint status -w json`,
+    api: spec.apiserverCheck ? quoteArgv(renderArgv(spec.apiserverCheck, ctx.scope(a.host))) : 'true',
+    check,
+    names: spec.containerNames,
+  };
   let last = 'no answer yet';
   const healthStart = Date.now();
+  const healthDeadline = healthStart + spec.healthTimeoutSeconds * 1000;
   const watch = new ContainerWatch(spec.containerNames);
   let crashed: string | undefined;
   let exitSeen: { what: string; at: number } | undefined;
-  const ok = await poll(whole, spec.healthTimeoutSeconds, async () => {
-    const out = await onHost((r) => r.sh(raw(probe).text, { allowFailure: true }));
-    const [healthText = '', statusText = '', apiText = '', psText = ''] = out.stdout.split('@@');
-    const exited = watch.observe(psText);
-    let health, status;
-    try {
-      health = parseEndpointHealth(healthText);
-      status = parseEndpointStatus(statusText);
-    } catch {
-      last = 'etcdctl output unreadable';
-      return false;
+  let ok = false;
+  for (;;) {
+    const left = Math.max(0, healthDeadline - Date.now()) / 1000;
+    const out = await onHost((r) => {
+      const script = healthWaitScript({ ...waitIn, timeoutSeconds: Math.max(0, healthDeadline - Date.now()) / 1000, seen: watch.tokens(), exitGraceMs: EXIT_GRACE_MS, ...(exitSeen ? { exitAgoMs: Date.now() - exitSeen.at } : {}) });
+      return r.sh(script, { allowFailure: true, timeoutMs: (left + 30) * 1000 });
+    });
+    const res = parseHealthWait(out.stdout, spec.containerNames);
+    const loopStart = Date.now() - res.ms;
+    for (const ps of res.ps) {
+      const exited = watch.observeTokens(ps.tokens);
+      // A container that started and is gone again (or was restarted) while the member is unhealthy: the process exits at start.
+      if (exited && !ps.healthy) exitSeen ??= { what: exited, at: loopStart + ps.ms };
     }
-    if (!health[0]?.healthy) {
-      last = `etcd member not healthy${health[0]?.error ? `: ${health[0].error}` : ''}`;
-      // A container that started and is gone again (or was restarted) while the member is unhealthy: the process exits
-      // at start. Say so now, not after the whole health timeout.
-      if (exited) exitSeen ??= { what: exited, at: Date.now() };
-      // Still unhealthy 5 s after an exit was seen (an apiserver restarting while etcd comes up is not a crash).
-      if (exitSeen && Date.now() - exitSeen.at >= 5000) crashed = exitSeen.what;
-      return false;
+    if (exitSeen === undefined && res.exitMs !== undefined) {
+      // The host saw the exit while the member was unhealthy; name it from the history the watch has.
+      const what = watch.lastExit();
+      if (what) exitSeen = { what, at: loopStart + res.exitMs };
     }
-    const mine = status.find((s) => s.endpoint === own);
-    const leader = status.find((s) => s.memberId && s.memberId === s.leaderId);
-    if (!mine || !leader) return (last = 'no leader visible from this node'), false;
-    const lag = leader.raftIndex - mine.raftIndex;
-    if (lag > spec.maxRaftLag) return (last = `raft index ${lag} behind the leader`), false;
-    if (!apiText.includes('api 0')) return (last = 'apiserver check not passing'), false;
-    return true;
-  }, () => crashed !== undefined);
+    const verdict = judgeHealth(res, own, spec.maxRaftLag);
+    last = res.why === 'unknown' && !out.stdout.trim() ? 'no answer yet' : verdict.last;
+    if (verdict.ok) {
+      ok = true;
+      break;
+    }
+    // Still unhealthy 5 s after an exit was seen (an apiserver restarting while etcd comes up is not a crash).
+    if (!verdict.healthy && exitSeen && Date.now() - exitSeen.at >= EXIT_GRACE_MS) {
+      crashed = exitSeen.what;
+      break;
+    }
+    if (Date.now() >= healthDeadline) break;
+    await sleep(100);
+  }
   if (!ok && crashed) {
     throw new SafetyStop('container-exited', `${a.host}: ${crashed} after its manifest returned, and the etcd member is not healthy (${last}): the process exits at start; the run stopped before the next node`, `${restoreHint}; look at the container's logs on ${a.host}`, a.host);
   }
@@ -314,7 +335,6 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
   return timing;
 }
 
-/** Poll `check` every 100 ms until it is true or `timeoutSeconds` pass (or the run is interrupted). */
 /** After a node failed its health check: restore it (or every host) from backup and restart it, as --on-failure says. */
 async function onNodeFailure(ctx: ApplyContext, spec: RollingRestartStep, a: RestartAction, cause: SafetyStop, report: (m: string) => void): Promise<Error> {
   const mode = ctx.options.onFailure;
@@ -354,37 +374,40 @@ async function onNodeFailure(ctx: ApplyContext, spec: RollingRestartStep, a: Res
   );
 }
 
-async function poll(ctx: Pick<ApplyContext, 'signal'>, timeoutSeconds: number, check: () => Promise<boolean>, giveUp: () => boolean = () => false): Promise<boolean> {
-  const deadline = Date.now() + timeoutSeconds * 1000;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() >= deadline || ctx.signal.aborted || giveUp()) return false;
-    await sleep(100, ctx.signal);
-  }
-}
-
 /**
  * Watches the container list (the playbook's containerCheck output) across polls after a manifest returned: reports a
  * container that was running and is gone again, or whose kubelet restart count (the `_N` ending a k8s_… docker name) rose.
  */
 export class ContainerWatch {
   private seen = new Map<string, string>();
+  private exit: string | undefined;
   constructor(private readonly names: string[]) {}
   /** Feed one listing; returns a description of the first exit noticed, if any. */
   observe(listing: string): string | undefined {
-    const lines = listing.split('\n');
-    for (const name of this.names) {
-      const line = lines.find((l) => l.includes(name));
+    return this.observeTokens(containerTokens(listing, this.names));
+  }
+  /** Feed each name's token in one listing (containerTokens; undefined when absent). */
+  observeTokens(tokens: Array<string | undefined>): string | undefined {
+    for (const [k, name] of this.names.entries()) {
+      const token = tokens[k];
       const prev = this.seen.get(name);
-      if (!line) {
-        if (prev !== undefined) return `${name} started and exited again`;
+      if (token === undefined) {
+        if (prev !== undefined) return (this.exit = `${name} started and exited again`);
         continue;
       }
-      const count = /_(\d+)\s*$/.exec(line.trim().split(/\s+/).find((w) => w.includes(name) && /_\d+$/.test(w)) ?? '')?.[1];
+      const count = token === name ? undefined : /_(\d+)$/.exec(token)?.[1];
       const before = prev !== undefined ? /_(\d+)$/.exec(prev)?.[1] : undefined;
-      if (count !== undefined && before !== undefined && Number(count) > Number(before)) return `${name} was restarted by the kubelet (restart count ${before} → ${count})`;
+      if (count !== undefined && before !== undefined && Number(count) > Number(before)) return (this.exit = `${name} was restarted by the kubelet (restart count ${before} → ${count})`);
       this.seen.set(name, count !== undefined ? `${name}_${count}` : name);
     }
     return undefined;
+  }
+  /** Each name's last seen token, for a loop on the host that continues the watch. */
+  tokens(): Array<string | undefined> {
+    return this.names.map((n) => this.seen.get(n));
+  }
+  /** The last exit noticed, if any. */
+  lastExit(): string | undefined {
+    return this.exit;
   }
 }
