@@ -38,6 +38,7 @@ export const SINGLE_VALUE_FLAGS = [
   'resume',
   'from-backup',
   'on-failure',
+  'explain-ssh',
   ...(Object.keys(NUMBER_FLAGS) as NumberFlag[]),
 ] as const;
 

@@ -5,6 +5,10 @@ import { detectOutputMode } from './output.js';
 import { palette } from '../render/text.js';
 import { commandResult, ignoreOutputErrors, interruptExitCode } from './common.js';
 import { commands } from './commands/index.js';
+import { explainSsh } from './commands/inventory.js';
+
+/** Thrown once `--explain-ssh` has printed its answer: the command itself does not run (exit 0). */
+class Explained extends Error {}
 
 export async function main(argv: string[]): Promise<number> {
   ignoreOutputErrors();
@@ -26,6 +30,16 @@ export async function main(argv: string[]): Promise<number> {
       // `certroll completion` prints the script (bash; zsh when $SHELL or $ZSH_NAME says zsh); the script asks
       // `certroll --get-yargs-completions WORDS…` for commands, options and --format-style choices (docs/completion.md).
       .completion('completion', 'Print the shell completion script (bash, or zsh when $SHELL is zsh): certroll completion >> ~/.bashrc')
+      // Every command that takes -i: print how one host's SSH settings were chosen (inventory, OpenSSH config file:line,
+      // defaults) and stop before any host is contacted (the same answer as `certroll inventory show --explain-ssh`).
+      .option('explain-ssh', { type: 'string', describe: 'Show how HOST\'s SSH settings were chosen (inventory, OpenSSH config file:line, defaults) and exit without contacting any host' })
+      .middleware(((a: { _: unknown[]; 'explain-ssh'?: unknown; inventory?: unknown; json?: unknown; color?: unknown }) => {
+        const host = a['explain-ssh'];
+        if (host === undefined || a._[0] === 'inventory') return;
+        if (typeof host !== 'string' || !host.trim()) throw new UsageError('--explain-ssh: name a host of the inventory');
+        explainSsh(a, host);
+        throw new Explained();
+      }) as never)
       .help()
       .alias('h', 'help')
       .version();
@@ -33,6 +47,7 @@ export async function main(argv: string[]): Promise<number> {
     await cli.parseAsync();
     return commandResult.exitCode;
   } catch (err) {
+    if (err instanceof Explained) return ExitCode.ok;
     return reportError(err, p);
   }
 }

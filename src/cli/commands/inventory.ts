@@ -23,6 +23,15 @@ interface InventoryArgs {
   overlay?: string;
 }
 
+/** `--explain-ssh HOST` on any command that takes -i: how that host's SSH settings were chosen; no host is contacted. */
+export function explainSsh(args: { inventory?: unknown; json?: unknown; color?: unknown }, host: string): void {
+  if (typeof args.inventory !== 'string') throw new UsageError('--explain-ssh HOST reads the inventory: name it with -i FILE');
+  const ui = makeUi({ json: Boolean(args.json), ...(typeof args.color === 'boolean' ? { color: args.color } : {}) } as never);
+  const { inventory } = load(args.inventory);
+  if (args.json) ui.data(hostJson(inventory.hosts.find((h) => h.name === host || h.address === host) ?? (() => { throw new UsageError(`--explain-ssh: no host "${host}" in ${inventory.file}`); })()));
+  else explain(ui, inventory, host);
+}
+
 function load(file: string): { inventory: Inventory; imported?: ImportResult; text: string } {
   let text: string;
   try {
