@@ -10,26 +10,31 @@ import { endpointOf } from '../inventory/targets.js';
 import { buildStatus, type StatusInput } from './verdict.js';
 import type { StatusReport } from './types.js';
 
-/** The status verdict of the fleet right now (no backup listing: the stop message needs the out-of-place state, fast). */
-export async function statusNow(fleet: Fleet, inventory: Inventory, playbook: Playbook, args: { inventoryArg: string; playbookArg: string }): Promise<StatusReport> {
-  const facts = await gatherFacts(fleet, inventory, playbook);
-  const input: StatusInput = {
+/** The verdict's input from an inventory, a playbook and what was read from the hosts (shared by `status` and stop messages). */
+export function statusInputOf(
+  inventory: Inventory,
+  playbook: Playbook,
+  read: Pick<StatusInput, 'facts' | 'backups' | 'backupFailures' | 'localRuns' | 'pidAlive'>,
+  args: { inventoryArg: string; playbookArg: string },
+): StatusInput {
+  return {
     inventoryArg: args.inventoryArg,
     playbookArg: args.playbookArg,
     inventoryFile: inventory.file,
     hosts: inventory.hosts.map((h) => ({ name: h.name, certDir: h.vars.certDir, manifestsDir: h.vars.manifestsDir, parkDir: h.vars.parkDir, ...(inventory.groups.etcd?.includes(h.name) ? { etcdEndpoint: endpointOf(h) } : {}) })),
     firstMaster: inventory.firstMaster,
     files: { ca: playbook.files.ca, cert: playbook.files.cert },
-    facts,
-    backups: [],
-    backupFailures: [],
-    localRuns: await listRuns(),
+    ...read,
     now: new Date(),
     thisMachine: hostname(),
-    // This process is about to exit: a lock it still holds is a lock of a stopped run.
-    pidAlive: () => false,
   };
-  return buildStatus(input);
+}
+
+/** The status verdict of the fleet right now (no backup listing: the stop message needs the out-of-place state, fast). */
+export async function statusNow(fleet: Fleet, inventory: Inventory, playbook: Playbook, args: { inventoryArg: string; playbookArg: string }): Promise<StatusReport> {
+  const facts = await gatherFacts(fleet, inventory, playbook);
+  // This process is about to exit: a lock it still holds is a lock of a stopped run.
+  return buildStatus(statusInputOf(inventory, playbook, { facts, backups: [], backupFailures: [], localRuns: await listRuns(), pidAlive: () => false }, args));
 }
 
 /** The stop message's block: every finding (hosts and files out of place) and the next command; never throws. */

@@ -1,9 +1,7 @@
 // `certroll status -i INV [PLAYBOOK]`: read-only, from the hosts alone, one screen — who holds the lock, which members are
 // parked, which hosts hold which CA and certificate, the backups by run, etcd health — and the one command to run next.
-import { endpointOf } from '../../inventory/targets.js';
 import type { Argv, CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { makeUi, setExitCode, sshPrompts } from '../common.js';
 import { loadInputs } from '../pipeline.js';
@@ -12,6 +10,7 @@ import { openFleet } from '../../ssh/fleet.js';
 import { gatherFacts } from '../../facts/gather.js';
 import { listHostBackups, type HostBackups } from '../../rollback/backups.js';
 import { buildStatus } from '../../status/verdict.js';
+import { statusInputOf } from '../../status/left-out.js';
 import { renderStatus } from '../../status/render.js';
 
 
@@ -77,21 +76,14 @@ export const statusCommand: CommandModule<{}, StatusArgs> = {
     } finally {
       await fleet.close();
     }
-    const report = buildStatus({
-      inventoryArg: args.inventory,
-      playbookArg: pb.shown,
-      inventoryFile: inventory.file,
-      hosts: inventory.hosts.map((h) => ({ name: h.name, certDir: h.vars.certDir, manifestsDir: h.vars.manifestsDir, parkDir: h.vars.parkDir, ...(inventory.groups.etcd?.includes(h.name) ? { etcdEndpoint: endpointOf(h) } : {}) })),
-      firstMaster: inventory.firstMaster,
-      files: { ca: playbook.files.ca, cert: playbook.files.cert },
-      facts,
-      backups,
-      backupFailures: backupFailures.filter((f) => !facts.unreachable.some((u) => u.host === f.host)),
-      localRuns,
-      now: new Date(),
-      thisMachine: hostname(),
-      pidAlive,
-    });
+    const report = buildStatus(
+      statusInputOf(
+        inventory,
+        playbook,
+        { facts, backups, backupFailures: backupFailures.filter((f) => !facts.unreachable.some((u) => u.host === f.host)), localRuns, pidAlive },
+        { inventoryArg: args.inventory, playbookArg: pb.shown },
+      ),
+    );
     if (args.json) ui.data(report);
     else ui.say(renderStatus(report, ui.p));
     setExitCode(report.exitCode);
