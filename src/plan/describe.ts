@@ -18,7 +18,9 @@ export function describeAction(a: Action): string {
     case 'swap':
       return `replace ${a.renames.map((r) => base(r.to)).join(' + ')} by back-to-back atomic renames in one command`;
     case 'restart':
-      return `#${a.order}${a.leader ? ' (leader, last)' : ''}: move ${a.manifests.join(', ')} to ${a.parkDir}, wait until stopped, pause ${a.pauseSeconds}s, move back; then wait: ${a.checksAfter.join(', ')}`;
+      return a.oneByOne
+        ? `#${a.order}${a.leader ? ' (leader, last)' : ''}: one at a time, ${a.manifests.join(' → ')}: move it to ${a.parkDir}, wait until its container is gone, pause ${a.pauseSeconds}s, move it back, wait for a new container id; then wait: ${a.checksAfter.join(', ')}`
+        : `#${a.order}${a.leader ? ' (leader, last)' : ''}: move ${a.manifests.join(', ')} to ${a.parkDir}, wait until stopped, pause ${a.pauseSeconds}s, move back; then wait: ${a.checksAfter.join(', ')}`;
     case 'exec':
       return `run ${a.argv.join(' ')}${a.skipIfMissing ? ` (skipped if ${a.skipIfMissing} is not installed)` : ''}: ${a.why}`;
     case 'verify':
@@ -70,7 +72,11 @@ export function describeBrief(actions: readonly Action[]): string {
         parts.push('take the run lock');
         break;
       case 'restart':
-        parts.push(`${a.leader ? '(leader, last) ' : ''}one at a time in this order: move ${a.manifests.join(', ')} to ${a.parkDir}, pause ${a.pauseSeconds}s, move back; then wait: ${a.checksAfter.join(', ')}`);
+        parts.push(
+          a.oneByOne
+            ? `${a.leader ? '(leader, last) ' : ''}one node at a time in this order; on each, one pod at a time (${a.manifests.join(' → ')}): move it to ${a.parkDir}, pause ${a.pauseSeconds}s, move back, a new container id; then wait: ${a.checksAfter.join(', ')}`
+            : `${a.leader ? '(leader, last) ' : ''}one at a time in this order: move ${a.manifests.join(', ')} to ${a.parkDir}, pause ${a.pauseSeconds}s, move back; then wait: ${a.checksAfter.join(', ')}`,
+        );
         break;
       case 'manager-file':
         parts.push(a.what === 'config-json' ? `rewrite ${base(a.path)} (${a.changes} "expiry" value${a.changes === 1 ? '' : 's'})` : `write the new CA to ${base(a.path)}`);

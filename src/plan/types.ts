@@ -52,6 +52,8 @@ export type Action =
       manifestsDir: string;
       pauseSeconds: number;
       checksAfter: string[];
+      /** Each manifest restarted on its own, in order (kubeadm's static pods), instead of all at once. */
+      oneByOne?: boolean;
       /** The node is already stopped: a certroll run parked its manifests (marker beside each) and died. It is finished first: manifests put back, then the health checks. */
       parked?: { runIds: string[]; files: string[] };
     }
