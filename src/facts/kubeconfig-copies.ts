@@ -167,7 +167,7 @@ export function kubeconfigCopiesScript(q: KubeconfigCopiesQuery): string {
     `done`,
     // Homes from the passwd database (getent when present, else /etc/passwd).
     `DIRS=${quote((q.alwaysDirs ?? ['/root/.kube']).join('\n'))}`,
-    `for u in root ${q.users.map(quote).join(' ')}; do`,
+    `for u in ${['root', ...q.users.filter((u) => u !== 'root')].map(quote).join(' ')}; do`,
     q.passwdFile
       ? `  h=$(awk -F: -v u="$u" '$1 == u { print $6; exit }' ${quote(q.passwdFile)})`
       : `  if command -v getent >/dev/null 2>&1; then h=$(getent passwd "$u" | head -n 1 | cut -d: -f6); else h=$(awk -F: -v u="$u" '$1 == u { print $6; exit }' /etc/passwd); fi`,

@@ -77,7 +77,6 @@ describe('the kubeconfig copies fact', async () => {
       { user: 'ops', home: join(root, 'home', 'ops') + '/' },
       { user: 'nokube', home: join(root, 'home', 'nokube') },
       { user: 'ghost', home: null },
-      { user: 'root', home: join(root, 'root') },
     ]);
     expect(facts.dirs).toEqual([
       { path: rootKube, exists: true },
