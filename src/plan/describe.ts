@@ -52,6 +52,8 @@ export function describeAction(a: Action): string {
       return a.existing ? `keep the existing backup table ${a.backup} in ${a.target}` : `back up table ${a.table} → ${a.backup} in ${a.target} (CREATE TABLE … LIKE, copy every row, compare counts)`;
     case 'db-update':
       return `update ${a.rows.map((r) => r.key).join(', ')} in ${a.table} (${a.target}) in one transaction, then read back and compare: ${a.rows.map((r) => `${r.key} ${r.before ? short(r.before) : 'missing'} → ${short(r.sha256)}${r.secret ? ' (private key: never shown)' : ''}`).join('; ')}`;
+    case 'refresh-kubeconfig':
+      return `replace ${a.path} (client certificate ${short(a.certSha256)}, the one ${a.matched === a.from ? `${a.from} holds now` : `of ${a.matched}`}) with the renewed ${a.from}, copied on the host; first back it up to ${base(a.backup)} beside it (never over an existing one); mode ${octal(a.mode)} owner ${a.uid}:${a.gid} kept`;
   }
 }
 

@@ -18,6 +18,7 @@ import {
   sortIssues,
   INVALID,
   describeValue,
+  absPath,
   type Rule,
 } from '../yaml/validate.js';
 import { defaultEtcdctl, type Playbook, type StepSpec, type StepType } from './types.js';
@@ -107,6 +108,7 @@ const stepShapes: Record<StepType, Record<string, Rule<unknown>>> = {
     on: withDefault(target(), 'first(manager)'),
     table: withDefault(str({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, expected: "a table name (letters, digits, '_'), at most 30 characters", maxLength: 30 }), 'manager_info'),
   },
+  'refresh-kube-config': { targets: withDefault(targets(), ['control-plane']), adminConf: withDefault(absPath(), '/etc/kubernetes/admin.conf') },
 };
 
 export const stepTypes = Object.keys(stepShapes) as StepType[];

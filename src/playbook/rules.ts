@@ -20,6 +20,7 @@ export const WRITING_STEPS: ReadonlySet<StepType> = new Set<StepType>([
   'restart-flannel',
   'manager-templates',
   'manager-db',
+  'refresh-kube-config',
 ]);
 
 const indexesOf = (pb: RuleInput, type: StepType) => pb.steps.flatMap((s, i) => (s.type === type ? [i] : []));

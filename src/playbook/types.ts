@@ -107,6 +107,14 @@ export interface ManagerDbStep {
   table: string;
 }
 
+/** Replace root's and the SSH users' ~/.kube copies of the old admin.conf (same client certificate) by the renewed one (issue 10). */
+export interface RefreshKubeConfigStep {
+  type: 'refresh-kube-config';
+  targets: TargetSpec[];
+  /** The kubeconfig whose copies are refreshed, and copied over them. */
+  adminConf: string;
+}
+
 export type StepSpec =
   | PreflightStep
   | BackupStep
@@ -117,7 +125,8 @@ export type StepSpec =
   | RestartFlannelStep
   | VerifyStep
   | ManagerTemplatesStep
-  | ManagerDbStep;
+  | ManagerDbStep
+  | RefreshKubeConfigStep;
 
 export type StepType = StepSpec['type'];
 
