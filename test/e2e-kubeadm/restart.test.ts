@@ -24,6 +24,7 @@ describe('kubeadm rolling restart on the lab', () => {
     expect(run.warnings.filter((w) => w.level === 'block')).toEqual([]);
     expect(run.result.error, `${run.result.stoppedAt}: ${String(run.result.error)}\n${run.reports.join("\n")}`).toBeUndefined();
     console.log(`kubeadm restart: ${ms} ms for ${cp.length} nodes; ${stats.attempts} writes, ${stats.failures} failed, longest gap ${stats.longestGapMs} ms`);
+    for (const n of run.notes.filter((x) => x.event === "node-timing")) console.log(`  ${n.host}: ${n.message}`);
     expect(stats.failures, stats.errors.join('\n')).toBe(0);
 
     // Order: the leader's node last, as planned and as done.
