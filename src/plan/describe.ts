@@ -15,6 +15,8 @@ export function describeAction(a: Action): string {
       return a.existing ? `keep the existing backup ${a.to} (verify it by sha256, never re-take it)` : `back up ${a.from} → ${a.to} (${a.files} files, ${a.kib} KiB), verify by sha256`;
     case 'stage':
       return `stage ${base(a.path)} as ${base(a.staged)}: sha256 ${short(a.sha256)} mode ${octal(a.mode)} owner ${a.uid}:${a.gid}${a.notAfter ? `, valid until ${a.notAfter}` : ''}${a.secret ? ' (private key: content never shown)' : ''}`;
+    case 'renew-cert':
+      return `renew ${a.path}${a.user ? ` (user ${a.user})` : ''}: ${a.subject}; ${a.extKeyUsage.join(', ') || 'no EKU'}; signed by ${a.ca} (${a.issuer}); valid until ${a.notAfter} (was ${a.oldNotAfter}); SANs: ${a.sans.length ? a.sans.join(', ') : 'none'}${a.sansAdded.length ? ` (+ ${a.sansAdded.join(', ')})` : ''}${a.sansRemoved.length ? ` (− ${a.sansRemoved.join(', ')})` : ''}; ${a.key === 'new' ? `new ${a.keyType} key` : `key kept (${a.keyType})`}`;
     case 'swap':
       return `replace ${a.renames.map((r) => base(r.to)).join(' + ')} by back-to-back atomic renames in one command`;
     case 'restart':

@@ -75,6 +75,30 @@ export interface ManagerDbStep {
   table: string;
 }
 
+/** kubeadm: renew each control-plane node's leaves under <certDir>/<pkiDir> natively, each signed by its own CA (ca, front-proxy-ca, etcd/ca). */
+export interface RenewLeavesStep {
+  type: 'renew-leaves';
+  targets: TargetSpec[];
+  /** Lifetime of the new certificates (kubeadm: 365). */
+  days: number;
+  /** Reuse each certificate's key instead of making a new one (kubeadm always makes a new key). */
+  keepKeys: boolean;
+  /** Leaf base names under the PKI dir (etcd ones as `etcd/server`). */
+  leaves: string[];
+  /** The PKI dir, relative to the host's certDir (kubeadm: certDir /etc/kubernetes, pkiDir pki). */
+  pkiDir: string;
+}
+/** kubeadm: renew the client certificate and key embedded in the kubeconfigs of each control-plane node (signed by `ca`). */
+export interface RenewKubeconfigsStep {
+  type: 'renew-kubeconfigs';
+  targets: TargetSpec[];
+  days: number;
+  keepKeys: boolean;
+  /** Kubeconfig file names in certDir; `kubelet.conf` only when it embeds an expiring client certificate; absent files are skipped. */
+  kubeconfigs: string[];
+  pkiDir: string;
+}
+
 export type StepSpec =
   | PreflightStep
   | BackupStep
@@ -85,7 +109,9 @@ export type StepSpec =
   | RestartFlannelStep
   | VerifyStep
   | ManagerTemplatesStep
-  | ManagerDbStep;
+  | ManagerDbStep
+  | RenewLeavesStep
+  | RenewKubeconfigsStep;
 
 export type StepType = StepSpec['type'];
 
