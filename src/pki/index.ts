@@ -39,3 +39,19 @@ export {
 } from './sans.js';
 export type { ValidityOptions } from './validity.js';
 export type { IssuerInput } from './issuer.js';
+export {
+  parseKubeconfig,
+  currentUser,
+  rewriteClientCredentials,
+  proveOnlyCredentialsChanged,
+  KubeconfigError,
+  type Kubeconfig,
+  type KubeconfigUser,
+  type KubeconfigCurrent,
+  type EmbeddedCert,
+  type EmbeddedKey,
+  type FileRef,
+  type NewCredentials,
+  type RewriteProof,
+  type ValueSpan,
+} from './kubeconfig.js';

@@ -92,8 +92,14 @@ export function checkAgainstInventory(inv: Inventory, pb: Playbook): InputIssue[
     // `rollback` restarts every etcd member with the first rolling-restart step's checks.
     if (i === firstRestart) hosts = inv.hosts.map((h) => h.name).filter((n) => hosts.includes(n) || (inv.groups.etcd ?? []).includes(n));
     if (step.type === 'rolling-restart') {
-      fields.push({ path: ['steps', i, 'containerCheck'], argv: step.containerCheck, hosts, line: step.at.line });
+      if (step.pods) {
+        fields.push({ path: ['steps', i, 'containerIds'], argv: step.containerIds, hosts, line: step.at.line });
+        step.pods.forEach((p, k) => {
+          if (p.health !== 'etcd') p.health.forEach((c, j) => fields.push({ path: ['steps', i, 'pods', k, 'health', j], argv: c, hosts, line: step.at.line }));
+        });
+      } else fields.push({ path: ['steps', i, 'containerCheck'], argv: step.containerCheck, hosts, line: step.at.line });
       if (step.apiserverCheck) fields.push({ path: ['steps', i, 'apiserverCheck'], argv: step.apiserverCheck, hosts, line: step.at.line });
+      step.served.forEach((x, k) => fields.push({ path: ['steps', i, 'served', k], argv: [x.endpoint, x.cert], hosts, line: step.at.line }));
     } else if (step.type === 'restart-flannel') fields.push({ path: ['steps', i, 'command'], argv: step.command, hosts, line: step.at.line });
   });
   const scopes = new Map(inv.hosts.map((h) => [h.name, hostScope(inv, pb, h.name)]));
