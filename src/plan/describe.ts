@@ -72,6 +72,16 @@ export function describeBrief(actions: readonly Action[]): string {
         parts.push(`stage ${run.map((s) => base(s.path)).join(', ')}, each checked by sha256${secret.length ? ` (${secret.join(', ')}: private key, never shown)` : ''}`);
         break;
       }
+      case 'renew-cert': {
+        const run: Extract<Action, { kind: 'renew-cert' }>[] = [a];
+        while (actions[i + 1]?.kind === 'renew-cert') run.push(actions[++i] as Extract<Action, { kind: 'renew-cert' }>);
+        const one = (r: (typeof run)[number]) =>
+          `${base(r.path)}${r.user ? ` (${r.user})` : ''} by ${r.ca}${r.sansAdded.length ? ` +${r.sansAdded.join(' +')}` : ''}${r.sansRemoved.length ? ` −${r.sansRemoved.join(' −')}` : ''}`;
+        const keys = [...new Set(run.map((r) => (r.key === 'new' ? `new ${r.keyType} keys` : 'keys kept')))].join(', ');
+        const until = [...new Set(run.map((r) => r.notAfter))];
+        parts.push(`renew ${run.map(one).join(', ')} (subject, SANs and key usages kept; ${keys}; valid until ${until.join(', ')})`);
+        break;
+      }
       case 'lock':
         parts.push('take the run lock');
         break;
