@@ -28,3 +28,6 @@ export const parkMarkerOf = (parkDir: string, manifest: string) => `${parkDir}/$
 export function stagedName(certDir: string, file: string, runId: string): string {
   return `${certDir}/.${file}.certroll-${runId}`;
 }
+
+/** refresh-kube-config's backup of a kubeconfig it replaces: beside it, never overwritten. */
+export const kubeconfigBackupOf = (path: string, runId: string) => `${path}.certroll-bak-${runId}`;

@@ -73,6 +73,9 @@ const varsShape = {
   manifestsDir: optional(absPath()),
   parkDir: optional(absPath()),
   etcdClientPort: optional(int(1, 65535)),
+  etcdPeerPort: optional(int(1, 65535)),
+  apiserverPort: optional(int(1, 65535)),
+  probeAddress: optional(hostAddress()),
   serviceIp: optional(ip()),
   extraSans: optional(listOf(sanName(), { unique: true })),
   managerTemplateDir: optional(absPath()),
@@ -238,8 +241,8 @@ function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string
       const g = groupRule(name, raw, path, ctx, defined, groupNames);
       if (g && !problem) groupSpecs.set(name, g);
     }
-    if (!Object.hasOwn(rawGroups, 'master'))
-      ctx.fail(['groups'], 'missing required group "master" (its first host is where certificates are generated)', true);
+    if (!Object.hasOwn(rawGroups, 'master') && !Object.hasOwn(rawGroups, 'control-plane'))
+      ctx.fail(['groups'], 'missing required group "master" (or "control-plane", kubeadm\'s name for it: its first host is where certificates are generated)', true);
   }
 
   if (!ctx.ok || isInvalid(invVars) || isInvalid(invSsh)) return undefined;
@@ -248,6 +251,8 @@ function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string
   const order = [...standardGroups, ...groupNames.filter((g) => !(standardGroups as readonly string[]).includes(g))];
   const groups: Record<string, string[]> = {};
   for (const g of order) groups[g] = groupSpecs.get(g)?.hosts ?? [];
+  // kubeadm names the masters `control-plane`: without a `master` group, it is the master group.
+  if (!groupSpecs.has('master') && groupSpecs.has('control-plane')) groups.master = [...groups['control-plane']!];
   if (!groupSpecs.has('etcd')) groups.etcd = [...groups.master!];
 
   const baseVars: ClusterVars = { ...defaultClusterVars, ...(invVars ?? {}) };
@@ -409,11 +414,11 @@ function groupRule(
     }
     return v;
   };
-  const min = name === 'master' ? 1 : 0;
+  const min = name === 'master' || name === 'control-plane' ? 1 : 0;
   const hostsRule = listOf(member, {
     unique: true,
     minItems: min,
-    itemName: name === 'master' ? 'host (the first master is where certificates are generated)' : 'host',
+    itemName: min ? 'host (the first master is where certificates are generated)' : 'host',
   });
   if (raw === null || raw === undefined) {
     if (min > 0) ctx.fail(path, 'expected at least 1 host (the first master is where certificates are generated), got nothing');

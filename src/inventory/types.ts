@@ -51,6 +51,12 @@ export interface ClusterVars {
   manifestsDir: string;
   parkDir: string;
   etcdClientPort: number;
+  /** etcd's peer port (kubeadm: 2380), for the served-certificate check after a restart. */
+  etcdPeerPort: number;
+  /** kube-apiserver's secure port (kubeadm: 6443). */
+  apiserverPort: number;
+  /** Where a node's own control-plane ports answer from the node itself (kubeadm: 127.0.0.1; the lab: the host's address). */
+  probeAddress: string;
   /** The `kubernetes` service IP, a SAN of the etcd certificate. */
   serviceIp?: string;
   /** Extra SANs (DNS names or IPs) for the etcd certificate. */
@@ -130,6 +136,9 @@ export const clusterVarNames: ReadonlyArray<keyof ClusterVars> = [
   'manifestsDir',
   'parkDir',
   'etcdClientPort',
+  'etcdPeerPort',
+  'apiserverPort',
+  'probeAddress',
   'serviceIp',
   'extraSans',
   'managerTemplateDir',
@@ -161,6 +170,9 @@ export const defaultClusterVars: ClusterVars = {
   manifestsDir: '/opt/kubernetes/manifests-multi',
   parkDir: '/opt/kubernetes',
   etcdClientPort: 4001,
+  etcdPeerPort: 2380,
+  apiserverPort: 6443,
+  probeAddress: '127.0.0.1',
   extraSans: [],
   managerTemplateDir: '/var/lib/transwarp-manager/master/content/meta/services/TOS',
   checkPaths: defaultCheckPaths(defaultDirs),
