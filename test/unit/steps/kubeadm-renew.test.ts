@@ -19,6 +19,7 @@ import type { Plan, PlannedStep, Warning } from '../../../src/plan/types.js';
 import type { RenewKubeconfigsStep, RenewLeavesStep, StepSpec } from '../../../src/playbook/types.js';
 import { describeAction } from '../../../src/plan/describe.js';
 import { kubeconfigUsers } from '../../../src/pki/kubeconfig-embedded.js';
+import { resumeState } from '../../../src/steps/kubeadm-files.js';
 
 const top = mkdtempSync(join(tmpdir(), 'certroll-kubeadm-'));
 afterAll(() => rmSync(top, { recursive: true, force: true }));
@@ -328,7 +329,6 @@ describe('renew-leaves and renew-kubeconfigs on a kubeadm /etc/kubernetes (real 
 });
 
 describe('resume: files the stopped run already wrote are recognised by sha256', () => {
-  const { resumeState } = await import('../../../src/steps/kubeadm-files.js');
   const plan = {
     runId: 'stopped',
     steps: [{ index: 2, actions: [
