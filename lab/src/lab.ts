@@ -121,11 +121,16 @@ function findHost(state: LabState, name: string): HostState {
 
 // ---------------------------------------------------------------- up
 
+/** Install the lab's programs (up, and reset: a lab kept up across code changes runs the current stand-ins at their next start). */
 async function writeScripts(layout: LabLayout): Promise<void> {
   await mkdir(layout.binDir, { recursive: true });
   await mkdir(layout.usrLocalBin, { recursive: true, mode: 0o755 });
   for (const p of PROGRAMS.filter((x) => x.flavours.includes(layout.flavour))) {
-    await writeFile(join(p.place === 'lab-bin' ? layout.binDir : layout.usrLocalBin, p.name), programText(p.asset, layout.hostsDir), { mode: 0o755 });
+    // Write beside and rename: a host may be starting the program at this very moment.
+    const target = join(p.place === 'lab-bin' ? layout.binDir : layout.usrLocalBin, p.name);
+    await writeFile(`${target}.tmp`, programText(p.asset, layout.hostsDir), { mode: 0o755 });
+    await chmod(`${target}.tmp`, 0o755);
+    await rename(`${target}.tmp`, target);
   }
 }
 
@@ -612,6 +617,7 @@ export async function reset(dir: string, log: Log): Promise<void> {
     log(`lab reset (rebuilt) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return;
   }
+  await writeScripts(layout);
   const limit = pLimit(12);
   await Promise.all(state.hosts.map((h) => limit(async () => {
     if (!h.sshdPid || !isAlive(h.sshdPid)) h.sshdPid = await startSshdProcess(layout, h);

@@ -15,6 +15,8 @@ export function describeAction(a: Action): string {
       return a.existing ? `keep the existing backup ${a.to} (verify it by sha256, never re-take it)` : `back up ${a.from} → ${a.to} (${a.files} files, ${a.kib} KiB), verify by sha256`;
     case 'stage':
       return `stage ${base(a.path)} as ${base(a.staged)}: sha256 ${short(a.sha256)} mode ${octal(a.mode)} owner ${a.uid}:${a.gid}${a.notAfter ? `, valid until ${a.notAfter}` : ''}${a.secret ? ' (private key: content never shown)' : ''}`;
+    case 'renew-cert':
+      return `renew ${a.path}${a.user ? ` (user ${a.user})` : ''}: ${a.subject}; ${a.extKeyUsage.join(', ') || 'no EKU'}; signed by ${a.ca} (${a.issuer}); valid until ${a.notAfter} (was ${a.oldNotAfter}); SANs: ${a.sans.length ? a.sans.join(', ') : 'none'}${a.sansAdded.length ? ` (+ ${a.sansAdded.join(', ')})` : ''}${a.sansRemoved.length ? ` (− ${a.sansRemoved.join(', ')})` : ''}; ${a.key === 'new' ? `new ${a.keyType} key` : `key kept (${a.keyType})`}`;
     case 'swap':
       return `replace ${a.renames.map((r) => base(r.to)).join(' + ')} by back-to-back atomic renames in one command`;
     case 'restart':
@@ -68,6 +70,16 @@ export function describeBrief(actions: readonly Action[]): string {
         while (actions[i + 1]?.kind === 'stage') run.push(actions[++i] as Extract<Action, { kind: 'stage' }>);
         const secret = run.filter((s) => s.secret).map((s) => base(s.path));
         parts.push(`stage ${run.map((s) => base(s.path)).join(', ')}, each checked by sha256${secret.length ? ` (${secret.join(', ')}: private key, never shown)` : ''}`);
+        break;
+      }
+      case 'renew-cert': {
+        const run: Extract<Action, { kind: 'renew-cert' }>[] = [a];
+        while (actions[i + 1]?.kind === 'renew-cert') run.push(actions[++i] as Extract<Action, { kind: 'renew-cert' }>);
+        const one = (r: (typeof run)[number]) =>
+          `${base(r.path)}${r.user ? ` (${r.user})` : ''} by ${r.ca}${r.sansAdded.length ? ` +${r.sansAdded.join(' +')}` : ''}${r.sansRemoved.length ? ` −${r.sansRemoved.join(' −')}` : ''}`;
+        const keys = [...new Set(run.map((r) => (r.key === 'new' ? `new ${r.keyType} keys` : 'keys kept')))].join(', ');
+        const until = [...new Set(run.map((r) => r.notAfter))];
+        parts.push(`renew ${run.map(one).join(', ')} (subject, SANs and key usages kept; ${keys}; valid until ${until.join(', ')})`);
         break;
       }
       case 'lock':

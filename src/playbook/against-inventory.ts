@@ -112,7 +112,9 @@ export function checkAgainstInventory(inv: Inventory, pb: Playbook): InputIssue[
     });
 
   // The restart moves manifests between two directories; neither may be the other, nor the cert dir (or inside it).
-  dirProblems(inv, (path, message, line) => issues.push({ file: inv.file, line, path, message }));
+  // kubeadm's kubernetes dir (the cert dir its steps back up whole) holds manifests/ and the park dir by design.
+  const kubernetesDirHoldsManifests = pb.steps.some((s) => s.type === 'renew-leaves' || s.type === 'renew-kubeconfigs');
+  dirProblems(inv, (path, message, line) => issues.push({ file: inv.file, line, path, message }), kubernetesDirHoldsManifests);
   return issues;
 }
 
@@ -133,7 +135,7 @@ function templateHint(problem: string, inv: Inventory): string {
 const inside = (a: string, b: string) => a === b || a.startsWith(`${b}/`);
 
 /** Per host: parkDir ≠ manifestsDir; neither is the cert dir nor inside it. One issue per place that set the value. */
-function dirProblems(inv: Inventory, fail: (path: string, message: string, line?: number) => void): void {
+function dirProblems(inv: Inventory, fail: (path: string, message: string, line?: number) => void, kubernetesDir = false): void {
   const rules: Array<[keyof ClusterVars, keyof ClusterVars, boolean, string]> = [
     // [a, b, also refuse a inside b, why]
     ['parkDir', 'manifestsDir', false, 'a parked manifest would still be in the manifests directory, so the node would never stop'],
@@ -146,7 +148,7 @@ function dirProblems(inv: Inventory, fail: (path: string, message: string, line?
     for (const [a, b, nested, why] of rules) {
       const va = h.vars[a] as string;
       const vb = h.vars[b] as string;
-      if (va !== vb && !(nested && inside(va, vb))) continue;
+      if (va !== vb && !(nested && !kubernetesDir && inside(va, vb))) continue;
       const wa = where(a);
       const wb = where(b);
       const from = (w: ReturnType<typeof where>, k: string) => ('default' in w ? `${k} is the default` : `${k} from ${w.path}`);

@@ -34,6 +34,14 @@ const fileName = (): Rule<string> => {
     return base(v, path, ctx);
   };
 };
+/** A file inside the cert dir: a plain name, or a relative path of plain names (`pki/etcd/ca.crt`), never `.` or `..`. */
+const relativeFile = (): Rule<string> => (v, path, ctx) => {
+  if (typeof v !== 'string' || !v || v.startsWith('/') || v.split('/').some((p) => !FILE_NAME.test(p) || p === '.' || p === '..'))
+    return ctx.fail(path, `expected a file name or a relative path inside the cert dir (like pki/etcd/ca.crt: letters, digits, . _ + @ % = , -; no "..", no leading /), got ${describeValue(v)}`);
+  return v;
+};
+const KUBEADM_LEAVES = ['apiserver', 'apiserver-kubelet-client', 'apiserver-etcd-client', 'front-proxy-client', 'etcd/server', 'etcd/peer', 'etcd/healthcheck-client'];
+const KUBEADM_KUBECONFIGS = ['admin.conf', 'super-admin.conf', 'controller-manager.conf', 'scheduler.conf', 'kubelet.conf'];
 const GO_DURATION_EXPECTED = 'a Go duration as cfssl reads it, like "87600h" or "8760h30m"';
 const goDuration = (): Rule<string> => {
   const base = str({ expected: GO_DURATION_EXPECTED, maxLength: 40 });
@@ -104,6 +112,20 @@ const stepShapes: Record<StepType, Record<string, Rule<unknown>>> = {
     expiryFrom: withDefault(goDuration(), '87600h'),
     expiry: withDefault(goDuration(), '876000h'),
   },
+  'renew-leaves': {
+    targets: withDefault(targets(), ['control-plane']),
+    days: withDefault(int(1, 36500), 365),
+    keepKeys: withDefault(bool(), false),
+    leaves: withDefault(listOf(oneOf(KUBEADM_LEAVES), { minItems: 1, itemName: 'leaf', unique: true }), KUBEADM_LEAVES),
+    pkiDir: withDefault(relativeFile(), 'pki'),
+  },
+  'renew-kubeconfigs': {
+    targets: withDefault(targets(), ['control-plane']),
+    days: withDefault(int(1, 36500), 365),
+    keepKeys: withDefault(bool(), false),
+    kubeconfigs: withDefault(listOf(fileName(), { minItems: 1, itemName: 'kubeconfig', unique: true }), KUBEADM_KUBECONFIGS),
+    pkiDir: withDefault(relativeFile(), 'pki'),
+  },
   'manager-db': {
     on: withDefault(target(), 'first(manager)'),
     table: withDefault(str({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, expected: "a table name (letters, digits, '_'), at most 30 characters", maxLength: 30 }), 'manager_info'),
@@ -154,7 +176,7 @@ export function parsePlaybook(text: string, file: string): Playbook {
     name: str({ maxLength: 200 }),
     description: optional(str({ maxLength: 2000 })),
     files: withDefault(
-      object({ ca: withDefault(fileName(), 'etcd-ca.pem'), caKey: withDefault(fileName(), 'etcd-ca-key.pem'), cert: withDefault(fileName(), 'etcd.pem'), key: withDefault(fileName(), 'etcd-key.pem') }),
+      object({ ca: withDefault(relativeFile(), 'etcd-ca.pem'), caKey: withDefault(relativeFile(), 'etcd-ca-key.pem'), cert: withDefault(relativeFile(), 'etcd.pem'), key: withDefault(relativeFile(), 'etcd-key.pem') }),
       { ca: 'etcd-ca.pem', caKey: 'etcd-ca-key.pem', cert: 'etcd.pem', key: 'etcd-key.pem' },
     ),
     etcdctl: withDefault(argv(), defaultEtcdctl),

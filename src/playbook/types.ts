@@ -107,6 +107,30 @@ export interface ManagerDbStep {
   table: string;
 }
 
+/** kubeadm: renew each control-plane node's leaves under <certDir>/<pkiDir> natively, each signed by its own CA (ca, front-proxy-ca, etcd/ca). */
+export interface RenewLeavesStep {
+  type: 'renew-leaves';
+  targets: TargetSpec[];
+  /** Lifetime of the new certificates (kubeadm: 365). */
+  days: number;
+  /** Reuse each certificate's key instead of making a new one (kubeadm always makes a new key). */
+  keepKeys: boolean;
+  /** Leaf base names under the PKI dir (etcd ones as `etcd/server`). */
+  leaves: string[];
+  /** The PKI dir, relative to the host's certDir (kubeadm: certDir /etc/kubernetes, pkiDir pki). */
+  pkiDir: string;
+}
+/** kubeadm: renew the client certificate and key embedded in the kubeconfigs of each control-plane node (signed by `ca`). */
+export interface RenewKubeconfigsStep {
+  type: 'renew-kubeconfigs';
+  targets: TargetSpec[];
+  days: number;
+  keepKeys: boolean;
+  /** Kubeconfig file names in certDir; `kubelet.conf` only when it embeds an expiring client certificate; absent files are skipped. */
+  kubeconfigs: string[];
+  pkiDir: string;
+}
+
 /** Replace root's and the SSH users' ~/.kube copies of the old admin.conf (same client certificate) by the renewed one (issue 10). */
 export interface RefreshKubeConfigStep {
   type: 'refresh-kube-config';
@@ -126,6 +150,8 @@ export type StepSpec =
   | VerifyStep
   | ManagerTemplatesStep
   | ManagerDbStep
+  | RenewLeavesStep
+  | RenewKubeconfigsStep
   | RefreshKubeConfigStep;
 
 export type StepType = StepSpec['type'];
