@@ -28,3 +28,9 @@ export const parkMarkerOf = (parkDir: string, manifest: string) => `${parkDir}/$
 export function stagedName(certDir: string, file: string, runId: string): string {
   return `${certDir}/.${file}.certroll-${runId}`;
 }
+
+/**
+ * The find -name pattern of every file a run stages under a cert dir: distribution's (stagedName) and the restore copies of
+ * its `--on-failure rollback-node|rollback-all` (`.<file>.certroll-restore-<run-id>`). A run's cleanup deletes them after a failure.
+ */
+export const runStagedPattern = (runId: string) => `.*.certroll-*${runId}`;
