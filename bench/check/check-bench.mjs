@@ -3,7 +3,7 @@
 // on several fleet sizes carved out of one lab, contenders alternating in a rotating order in each round.
 // Usage (after `npm run build` and `node lab/dist/cli.js up --extra 1000 [--dir D --subnet 127.X]`):
 //   node bench/check/check-bench.mjs [--dir LABDIR] [--sizes 205,1005] [--rounds 2] [--forks 20]
-//                                    [--only certroll,bare,xargs,ansible] [--ansible-rounds N] [--json FILE]
+//                                    [--only certroll,bare,xargs,ansible] [--peer-rounds N] [--ansible-timeout S] [--json FILE]
 // Ansible is a bench-only dependency (`apt-get install ansible`); without it that contender is skipped with a note.
 // Per run it prints: wall time, client CPU (user+sys of the whole process tree), peak RSS (of the contender's process tree,
 // sampled every 100 ms; for the single-process ones GNU time's exact peak), sshd-side CPU (user+sys reaped by the lab's
@@ -23,8 +23,12 @@ const { values: args } = parseArgs({
     only: { type: 'string', default: 'certroll,bare,xargs,ansible' },
     json: { type: 'string' },
     'certroll-args': { type: 'string', default: '' },
-    // Ansible costs ~0.4 s of client CPU and ~0.4 s of host CPU per host: on a small box, one round of it is often all there is time for.
-    'ansible-rounds': { type: 'string' },
+    // xargs+ssh and Ansible cost several times the CPU of the others (Ansible ~0.4 s of client CPU and ~0.4 s of host CPU
+    // per host): on a small loaded box, one round of them is often all there is time for. They run in the first N rounds.
+    'peer-rounds': { type: 'string' },
+    // Stop Ansible (SIGINT, so it ends its workers and GNU time still reports) after this many seconds and report the hosts
+    // it finished and its rate; on a loaded 2-core box, 1,005 hosts of Ansible take longer than a session has.
+    'ansible-timeout': { type: 'string' },
   },
 });
 const dir = args.dir;
@@ -151,9 +155,17 @@ function measure(who, inv) {
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     let peakTree = 0;
+    let timedOut = false;
+    const limit = who === 'ansible' && args['ansible-timeout'] ? setTimeout(() => {
+      timedOut = true;
+      try {
+        for (const c of readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').split(' ').filter(Boolean)) process.kill(Number(c), 'SIGINT');
+      } catch { /* already gone */ }
+    }, 1000 * Number(args['ansible-timeout'])) : undefined;
     const sampler = setInterval(() => (peakTree = Math.max(peakTree, treeRssKb(child.pid))), 100);
     child.on('close', (status) => {
       clearInterval(sampler);
+      clearTimeout(limit);
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
       const sshd = sshdCpu() - cpu0;
       const m = /bench-time=([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(err);
@@ -169,10 +181,11 @@ function measure(who, inv) {
         try { const j = JSON.parse(out); r.hostsRead = j.ok; } catch { r.error = err.slice(-500); }
       } else if (who === 'ansible') {
         r.hostsRead = (out.match(/\| CHANGED \|/g) ?? []).length;
+        if (timedOut) r.timedOut = true;
       } else {
         r.hostsRead = status === 0 ? inv.addresses.length : undefined;
       }
-      if (status !== 0 && !(who === 'certroll' && status === 1)) r.error = err.split('\n').filter((l) => !l.startsWith('bench-time=')).slice(-3).join(' | ');
+      if (status !== 0 && !(who === 'certroll' && status === 1) && !r.timedOut) r.error = err.split('\n').filter((l) => !l.startsWith('bench-time=')).slice(-3).join(' | ');
       resolve(r);
     });
   });
@@ -181,7 +194,7 @@ function measure(who, inv) {
 const fmtRow = (r) =>
   `  ${r.who.padEnd(9)} ${String(r.hosts).padStart(5)} hosts  wall ${r.wall.toFixed(2).padStart(6)} s  client CPU ${r.clientCpu.toFixed(2).padStart(6)} s  ` +
   `sshd CPU ${r.sshdCpu.toFixed(2).padStart(6)} s  RSS ${((r.who === 'certroll' || r.who === 'bare' ? r.maxRssKb : r.treeRssKb) / 1024).toFixed(0).padStart(4)} MB  ` +
-  `read ${r.hostsRead ?? '?'}/${r.hosts}  load ${r.load}${r.roundTrips !== undefined ? `  ${r.roundTrips} round trips` : ''}${r.error ? `  ERROR ${r.error}` : ''}`;
+  `read ${r.hostsRead ?? '?'}/${r.hosts}${r.timedOut ? ` (stopped after ${args['ansible-timeout']} s: ${(r.hostsRead / r.wall).toFixed(2)} hosts/s)` : ''}  load ${r.load}${r.roundTrips !== undefined ? `  ${r.roundTrips} round trips` : ''}${r.error ? `  ERROR ${r.error}` : ''}`;
 
 console.log(`check benchmark: lab ${dir}, ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} cores, forks ${forks}, sizes ${sizes.join(', ')}, ${args.rounds} rounds, contenders ${contenders.join(', ')}`);
 console.log(`date ${new Date().toISOString()}, host ${spawnSync('hostname', { encoding: 'utf8' }).stdout.trim()}, load ${loadavg()}`);
@@ -191,7 +204,7 @@ for (const n of sizes) {
   for (let round = 0; round < Number(args.rounds); round++) {
     // Rotate the order each round, so no contender always runs first (warm caches) or after the heaviest one.
     const order = contenders.map((_, i) => contenders[(i + round) % contenders.length])
-      .filter((c) => c !== 'ansible' || args['ansible-rounds'] === undefined || round < Number(args['ansible-rounds']));
+      .filter((c) => c === 'certroll' || c === 'bare' || args['peer-rounds'] === undefined || round < Number(args['peer-rounds']));
     console.log(`${n} hosts, round ${round + 1}: ${order.join(' → ')}`);
     for (const who of order) {
       const r = await measure(who, inv);
@@ -210,6 +223,14 @@ for (const n of sizes) {
   for (const who of contenders) {
     const rs = of(who);
     if (!rs.length) continue;
+    const stopped = rs.find((r) => r.timedOut);
+    if (stopped) {
+      const rate = stopped.hostsRead / stopped.wall;
+      console.log(`  ${String(n).padStart(5)} hosts  ${who.padEnd(9)} stopped after ${stopped.wall.toFixed(0)} s with ${stopped.hostsRead} hosts done: ${rate.toFixed(2)} hosts/s, ` +
+        `${(n / rate).toFixed(0)} s projected for ${n} (${((n / rate) / median(bare.map((b) => b.wall))).toFixed(1)}× the bare script's median), client CPU ${(1000 * stopped.clientCpu / stopped.hostsRead).toFixed(0)} ms/host, ` +
+        `sshd CPU ${(1000 * stopped.sshdCpu / stopped.hostsRead).toFixed(0)} ms/host, RSS ${rss(stopped).toFixed(0)} MB`);
+      continue;
+    }
     const w = median(rs.map((r) => r.wall));
     // Per-round ratios: each against the bare run of the same round (same minutes on the machine).
     const ratios = rs.map((r) => { const b = bare.find((x) => x.round === r.round); return b ? r.wall / b.wall : NaN; });
