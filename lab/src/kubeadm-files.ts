@@ -332,8 +332,11 @@ export function kubeadmInventoryYaml(layout: LabLayout, hosts: LabHost[]): strin
   return [
     `# Inventory of the certroll kubeadm lab${layout.dir === '/var/lib/certroll-lab-kubeadm' ? '' : ` in ${layout.dir}`} (written by \`npm run lab -- up --flavour kubeadm\`; see docs/lab.md).`,
     '# Every cluster variable below is kubeadm\'s default except probeAddress: the lab\'s hosts share one network namespace, so',
-    '# a node\'s control-plane ports answer on its own address, not on 127.0.0.1 (set per host).',
+    '# a node\'s control-plane ports answer on its own address, not on 127.0.0.1 (set per host). Each host has its own /etc',
+    '# (an overlay on the machine\'s), so the backup and the run lock beside certDir stay on the host, as on a real node.',
     'vars:',
+    '  # The dir playbooks/kubeadm-renew.yaml backs up whole, takes its run lock beside, and reads pki/ and the kubeconfigs in.',
+    `  certDir: ${inKubeadm.kubernetesDir}`,
     `  kubernetesDir: ${inKubeadm.kubernetesDir}`,
     `  pkiDir: ${inKubeadm.pkiDir}`,
     `  manifestsDir: ${inKubeadm.manifestsDir}`,

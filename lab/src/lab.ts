@@ -217,7 +217,18 @@ async function prepareHost(layout: LabLayout, h: LabHost): Promise<void> {
   await mkdir(p.log, { recursive: true });
   await mkdir(p.etc, { recursive: true, mode: 0o700 });
   for (const m of p.mounts) await mkdir(m.source, { recursive: true });
-  await writeFile(join(p.root, 'mounts'), p.mounts.map((m) => `${m.source} ${m.target}`).join('\n') + '\n');
+  if (p.overlay) {
+    // A fresh namespace starts from an empty upper: whatever an earlier one wrote to its /etc is gone.
+    await rm(join(p.overlay.upper, '..'), { recursive: true, force: true });
+    await mkdir(p.overlay.upper, { recursive: true });
+    await mkdir(p.overlay.work, { recursive: true });
+  }
+  // anchor.sh mounts them in order: the overlay first, the bind mounts (/etc/kubernetes among them) on top of it.
+  const lines = [
+    ...(p.overlay ? [`overlay:${p.overlay.upper}:${p.overlay.work} ${p.overlay.target}`] : []),
+    ...p.mounts.map((m) => `${m.source} ${m.target}`),
+  ];
+  await writeFile(join(p.root, 'mounts'), lines.join('\n') + '\n');
   const key = join(p.etc, 'ssh_host_ed25519_key');
   if (!existsSync(key)) await runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${h.name}`, '-f', key]);
   await writeFile(join(p.etc, 'sshd_config'), sshdConfig(h, layout.opts.sshPort, key));
@@ -603,6 +614,33 @@ export function containers(layout: LabLayout, h: LabHost): ContainerRecord[] {
   }
 }
 
+/**
+ * Undo what a host wrote to its private /etc (kubeadm: the overlay's upper dir), e.g. a run's /etc/kubernetes-bak-<id> and
+ * lock: every path that exists in the upper dir only is removed from inside the host (through the overlay, never under
+ * its feet). A changed or deleted file of the machine's /etc (a copy-up, a whiteout) cannot be undone while mounted: logged.
+ */
+async function cleanEtcOverlay(layout: LabLayout, h: HostState, log: Log): Promise<void> {
+  const o = layout.hostPaths(h).overlay;
+  if (!o || !existsSync(o.upper)) return;
+  const gone: string[] = [];
+  const kept: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    for (const e of await readdir(join(o.upper, rel), { withFileTypes: true })) {
+      const r = join(rel, e.name);
+      const lower = join(o.target, r);
+      if (!existsSync(lower) && !(await lstat(lower).catch(() => undefined))) gone.push(join(o.target, r));
+      else if (e.isDirectory() && (await lstat(lower)).isDirectory()) await walk(r);
+      else kept.push(join(o.target, r));
+    }
+  };
+  await walk('');
+  if (gone.length) {
+    const r = await execIn(h.anchorPid, ['rm', '-rf', '--', ...gone]);
+    if (r.code !== 0) throw new Error(`${h.name}: could not remove ${gone.join(' ')}: ${r.stderr.trim()}`);
+  }
+  if (kept.length) log(`${h.name}: changed in its /etc and left as is (a \`down\` + \`up\` starts afresh): ${kept.join(', ')}`);
+}
+
 /** Put every host back exactly as up left it: original expiring PKI, manifests in place, fresh etcd cluster, manager DB and templates. */
 export async function reset(dir: string, log: Log): Promise<void> {
   const t0 = Date.now();
@@ -638,6 +676,7 @@ export async function reset(dir: string, log: Log): Promise<void> {
     await endProcesses(podHosts.flatMap((h) => containers(layout, h).filter((c) => c.status === 'running').map((c) => c.pid!)), 0);
   }
   log(`pods stopped (${Date.now() - t0} ms)`);
+  await Promise.all(state.hosts.map((h) => limit(() => cleanEtcOverlay(layout, h, log))));
   await Promise.all(state.hosts.map((h) => limit(() => restoreHostFiles(layout, h, 'files'))));
   log(`files restored (${Date.now() - t0} ms)`);
   const manager = state.hosts.find((h) => h.roles.includes('manager'));

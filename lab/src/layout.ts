@@ -95,6 +95,12 @@ export interface HostPaths {
   root: string;
   /** Bind-mount sources by their target inside the host. */
   mounts: Array<{ source: string; target: string }>;
+  /**
+   * kubeadm: a private /etc, an overlayfs over the machine's /etc (lower) whose writes land in upper (hosts/NAME/etc-overlay),
+   * mounted before the bind mounts (/etc/kubernetes is bound on top of it). A run's backup and lock beside /etc/kubernetes
+   * then stay in the host, as on a real node. tos: none (its hosts' files are under /srv, /opt, private already).
+   */
+  overlay?: { target: string; upper: string; work: string };
   run: string;
   log: string;
   etc: string;
@@ -181,6 +187,7 @@ export class LabLayout {
         ...hostMountTargets(h.roles, this.flavour).map((m) => ({ source: join(root, 'fs', m.name), target: m.target })),
         { source: this.usrLocalBin, target: '/usr/local/bin' },
       ],
+      ...(this.flavour === 'kubeadm' ? { overlay: { target: '/etc', upper: join(root, 'etc-overlay', 'upper'), work: join(root, 'etc-overlay', 'work') } } : {}),
       run: join(root, 'run'),
       log: join(root, 'log'),
       etc: join(root, 'etc'),
