@@ -66,7 +66,7 @@ cat > ${partial}/${BACKUP_SUMS}
 chmod 600 ${partial}/${BACKUP_SUMS} ${partial}/${BACKUP_META}
 cd ${partial}
 sha256sum --quiet --strict -c ${BACKUP_SUMS}
-n=$(find . -type f ! -name ${BACKUP_SUMS} ! -name ${BACKUP_META} | wc -l)
+n=$(find . -type f ! -path ./${BACKUP_SUMS} ! -path ./${BACKUP_META} | wc -l)
 [ "$n" -eq ${String(f.certDir.files.length)} ] || { echo "backup holds $n files, expected ${String(f.certDir.files.length)}" >&2; exit 3; }
 cd /
 mv -T -- ${partial} ${a.to}
