@@ -1,0 +1,142 @@
+// The kubeadm flavour as a user runs it, through the CLI, on the kubeadm lab (issue 10, "Proof"): `plan` writes nothing;
+// `run --yes --pause 1` of playbooks/kubeadm-renew.yaml under the etcd write probe (0 failed, 0 lost writes), the etcd
+// leader's node restarted last; after it every served certificate (6443, 2379, 2380 on each node) is the new file's, every
+// renewed certificate verifies against its CA with openssl, every kubeconfig (incl. ~/.kube/config) is accepted by the
+// apiserver stand-in; a second plan has nothing to do; `rollback` of the run puts every node back byte-identical (sha256
+// of every file under /etc/kubernetes and /var/lib/kubelet) and the served certificates are the old ones again.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { certroll } from '../support/cli.js';
+import { startWriter } from '../support/etcd-writer.js';
+import { kubeadmLabSh, useKubeadmLab } from './kubeadm-lab-helpers.js';
+
+const lab = useKubeadmLab({ resetAfter: true });
+const tmp = mkdtempSync(join(tmpdir(), 'certroll-kbflow-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const env = { CERTROLL_HOME: join(tmp, 'home') };
+const PLAYBOOK = 'playbooks/kubeadm-renew.yaml';
+const PKI = '/etc/kubernetes/pki';
+
+const LEAVES: Array<[string, string]> = [
+  ['apiserver', 'ca'],
+  ['apiserver-kubelet-client', 'ca'],
+  ['apiserver-etcd-client', 'etcd/ca'],
+  ['front-proxy-client', 'front-proxy-ca'],
+  ['etcd/server', 'etcd/ca'],
+  ['etcd/peer', 'etcd/ca'],
+  ['etcd/healthcheck-client', 'etcd/ca'],
+];
+
+/** Per host: "path mode mtime sha256" of every file under /etc/kubernetes and /var/lib/kubelet (and ~/.kube). */
+const snapshot = async (withMeta: boolean) =>
+  Object.fromEntries(
+    await Promise.all(
+      lab.hosts.map(async (h) => [
+        h.name,
+        await kubeadmLabSh(h.address, `find /etc/kubernetes /var/lib/kubelet -type f ${withMeta ? `-printf '%p %m %T@ '` : `-printf '%p '`} -exec sha256sum {} \\; | sort`, lab.dir),
+      ] as const),
+    ),
+  );
+
+/** Per control-plane node: the sha256 fingerprint of the certificate served on 6443, 2379, 2380 and of the file it must be. */
+async function served(): Promise<Array<{ host: string; port: number; served: string; file: string }>> {
+  const out: Array<{ host: string; port: number; served: string; file: string }> = [];
+  for (const h of lab.controlPlane) {
+    for (const [port, file, client] of [[6443, 'apiserver', 'apiserver-kubelet-client'], [2379, 'etcd/server', 'etcd/healthcheck-client'], [2380, 'etcd/peer', 'etcd/peer']] as const) {
+      const fp = (await kubeadmLabSh(h.address, [
+        `openssl s_client -connect ${h.address}:${port} -cert ${PKI}/${client}.crt -key ${PKI}/${client}.key </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`,
+        `openssl x509 -in ${PKI}/${file}.crt -noout -fingerprint -sha256`,
+      ].join('\n'), lab.dir)).trim().split('\n');
+      out.push({ host: h.name, port, served: fp[0]!, file: fp[1]! });
+    }
+  }
+  return out;
+}
+
+/** Every kubeconfig of a node (/etc/kubernetes/*.conf, ~/.kube/config) tried against its apiserver's /readyz: "OK path" / "FAIL path". */
+const KUBECONFIGS_ACCEPTED = (address: string) => `for c in /etc/kubernetes/*.conf /root/.kube/config; do
+  if grep -q 'client-certificate-data:' "$c"; then
+    sed -n 's/^ *client-certificate-data: //p' "$c" | base64 -d > /tmp/kc.crt; sed -n 's/^ *client-key-data: //p' "$c" | base64 -d > /tmp/kc.key
+  else
+    cp "$(sed -n 's/^ *client-certificate: //p' "$c")" /tmp/kc.crt; cp "$(sed -n 's/^ *client-key: //p' "$c")" /tmp/kc.key
+  fi
+  if curl -sf -o /dev/null --max-time 3 --cacert ${PKI}/ca.crt --cert /tmp/kc.crt --key /tmp/kc.key https://${address}:6443/readyz; then echo "OK $c"; else echo "FAIL $c"; fi
+  rm -f /tmp/kc.crt /tmp/kc.key
+done`;
+
+describe('kubeadm through the CLI on the kubeadm lab: plan, run under the write probe, second plan, rollback', () => {
+  it('renews, restarts leader last with 0 failed writes, serves the new certificates; rollback puts every byte back', async () => {
+    const t0 = Date.now();
+    const cp = lab.controlPlane;
+    const inv = lab.inventory;
+    const before = await snapshot(true);
+    const servedBefore = await served();
+    for (const s of servedBefore) expect(s.served, `${s.host}:${s.port}`).toBe(s.file);
+
+    // plan writes nothing: sha256, mode and mtime of every file, on every node.
+    const plan = await certroll(['plan', '-i', inv, PLAYBOOK], env);
+    expect(plan.code, plan.stderr + plan.stdout).toBe(0);
+    expect(plan.stdout).toMatch(/Status: ready/);
+    expect(plan.stdout).toMatch(/rolling-restart/);
+    expect(plan.stdout).toMatch(/refresh-kube-config/);
+    expect(await snapshot(true)).toEqual(before);
+
+    // run under the write probe; the leader (asked just before) is the node restarted last.
+    const first = cp[0]!.address;
+    const [ca, cert, key] = await Promise.all(['etcd/ca.crt', 'apiserver-etcd-client.crt', 'apiserver-etcd-client.key'].map((f) => kubeadmLabSh(first, `cat ${PKI}/${f}`, lab.dir)));
+    const writer = startWriter({ endpoints: cp.map((h) => `https://${h.address}:2379`), ca: ca!, cert: cert!, key: key!, intervalMs: 100, prefix: '/certroll-kbflow' });
+    const tRun = Date.now();
+    const run = await certroll(['run', '--yes', '--pause', '1', '-i', inv, PLAYBOOK], env);
+    const runMs = Date.now() - tRun;
+    const stats = await writer.stop();
+    expect(run.code, run.stderr + run.stdout).toBe(0);
+    const runId = /Run (\S+) succeeded/.exec(run.stdout)![1]!;
+    console.log(`kubeadm flow: run ${runMs} ms; ${stats.attempts} writes, ${stats.failures} failed, longest gap ${stats.longestGapMs} ms`);
+    expect(stats.failures, stats.errors.join('\n')).toBe(0);
+    // 0 acknowledged writes lost: every acknowledged key is in etcd.
+    const eps = cp.map((h) => `https://${h.address}:2379`).join(',');
+    const etcdctl = `ETCDCTL_API=3 etcdctl --endpoints=${eps} --cacert ${PKI}/etcd/ca.crt --cert ${PKI}/etcd/healthcheck-client.crt --key ${PKI}/etcd/healthcheck-client.key`;
+    const keys = new Set((await kubeadmLabSh(first, `${etcdctl} get /certroll-kbflow/ --prefix --keys-only`, lab.dir)).split('\n').filter(Boolean));
+    expect(stats.acknowledged.filter((k) => !keys.has(k))).toEqual([]);
+    // Leader's node last: the order the run restarted nodes in, and the one it marked as the leader.
+    const order = [...run.stdout.matchAll(/rolling-restart (\S+): serves the certificates on disk/g)].map((m) => m[1]);
+    expect(order).toHaveLength(3);
+    const leader = /rolling-restart (\S+) \(leader\): checking cluster health/.exec(run.stdout)?.[1];
+    expect(leader).toBeDefined();
+    expect(order.at(-1)).toBe(leader);
+
+    // After it: every served certificate is the new file's, and differs from before.
+    const servedAfter = await served();
+    for (const s of servedAfter) {
+      expect(s.served, `${s.host}:${s.port}`).toBe(s.file);
+      expect(s.served, `${s.host}:${s.port}`).not.toBe(servedBefore.find((b) => b.host === s.host && b.port === s.port)!.served);
+    }
+    for (const h of cp) {
+      // Every renewed certificate against its CA (openssl, on the node) and every kubeconfig accepted by the apiserver.
+      const out = await kubeadmLabSh(h.address, [`cd ${PKI}`, ...LEAVES.map(([l, c]) => `openssl verify -CAfile ${c}.crt ${l}.crt`)].join('\n'), lab.dir);
+      for (const [l] of LEAVES) expect(out, `${h.name} ${l}`).toContain(`${l}.crt: OK`);
+      const kc = await kubeadmLabSh(h.address, KUBECONFIGS_ACCEPTED(h.address), lab.dir);
+      expect(kc, h.name).not.toMatch(/FAIL/);
+      expect(kc, h.name).toMatch(/OK \/root\/\.kube\/config/);
+      expect(kc, h.name).toMatch(/OK \/etc\/kubernetes\/admin\.conf/);
+      // ~/.kube/config is the renewed admin.conf.
+      expect(await kubeadmLabSh(h.address, 'cmp /root/.kube/config /etc/kubernetes/admin.conf && echo same', lab.dir)).toBe('same\n');
+    }
+
+    const again = await certroll(['plan', '-i', inv, PLAYBOOK], env);
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+    expect(again.stdout).toMatch(/Status: nothing to do/);
+
+    // rollback of that run: every file byte-identical to before, served certificates old again.
+    const rb = await certroll(['rollback', '--yes', '--pause', '1', '--run', runId], env);
+    expect(rb.code, rb.stderr + rb.stdout).toBe(0);
+    const strip = (s: Record<string, string>) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.replace(/ \d+ [\d.]+ /g, ' ')]));
+    expect(await snapshot(false)).toEqual(strip(before));
+    for (const s of await served()) expect(s.served, `${s.host}:${s.port}`).toBe(servedBefore.find((b) => b.host === s.host && b.port === s.port)!.served);
+    // Known limit (docs/kubeconfig.md): rollback leaves the refreshed ~/.kube/config, which the old CA still accepts.
+    for (const h of cp) expect(await kubeadmLabSh(h.address, KUBECONFIGS_ACCEPTED(h.address), lab.dir), h.name).not.toMatch(/FAIL/);
+    console.log(`kubeadm flow: whole test ${Date.now() - t0} ms`);
+  }, 240_000);
+});
