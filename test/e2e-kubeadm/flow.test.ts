@@ -1,5 +1,5 @@
 // The kubeadm flavour as a user runs it, through the CLI, on the kubeadm lab (issue 10, "Proof"): `plan` writes nothing;
-// `run --yes --pause 1` of playbooks/kubeadm-renew.yaml under the etcd write probe (0 failed, 0 lost writes), the etcd
+// `run --yes --pause 0` of playbooks/kubeadm-renew.yaml under the etcd write probe (0 failed, 0 lost writes), the etcd
 // leader's node restarted last; after it every served certificate (6443, 2379, 2380 on each node) is the new file's, every
 // renewed certificate verifies against its CA with openssl, every kubeconfig (incl. ~/.kube/config) is accepted by the
 // apiserver stand-in; a second plan has nothing to do; `rollback` of the run puts every node back byte-identical (sha256
@@ -42,17 +42,15 @@ const snapshot = async (withMeta: boolean) =>
 
 /** Per control-plane node: the sha256 fingerprint of the certificate served on 6443, 2379, 2380 and of the file it must be. */
 async function served(): Promise<Array<{ host: string; port: number; served: string; file: string }>> {
-  const out: Array<{ host: string; port: number; served: string; file: string }> = [];
-  for (const h of lab.controlPlane) {
-    for (const [port, file, client] of [[6443, 'apiserver', 'apiserver-kubelet-client'], [2379, 'etcd/server', 'etcd/healthcheck-client'], [2380, 'etcd/peer', 'etcd/peer']] as const) {
-      const fp = (await kubeadmLabSh(h.address, [
-        `openssl s_client -connect ${h.address}:${port} -cert ${PKI}/${client}.crt -key ${PKI}/${client}.key </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`,
-        `openssl x509 -in ${PKI}/${file}.crt -noout -fingerprint -sha256`,
-      ].join('\n'), lab.dir)).trim().split('\n');
-      out.push({ host: h.name, port, served: fp[0]!, file: fp[1]! });
-    }
-  }
-  return out;
+  const ports = [[6443, 'apiserver', 'apiserver-kubelet-client'], [2379, 'etcd/server', 'etcd/healthcheck-client'], [2380, 'etcd/peer', 'etcd/peer']] as const;
+  const perHost = await Promise.all(lab.controlPlane.map(async (h) => {
+    const fp = (await kubeadmLabSh(h.address, ports.flatMap(([port, file, client]) => [
+      `openssl s_client -connect ${h.address}:${port} -cert ${PKI}/${client}.crt -key ${PKI}/${client}.key </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`,
+      `openssl x509 -in ${PKI}/${file}.crt -noout -fingerprint -sha256`,
+    ]).join('\n'), lab.dir)).trim().split('\n');
+    return ports.map(([port], i) => ({ host: h.name, port, served: fp[2 * i]!, file: fp[2 * i + 1]! }));
+  }));
+  return perHost.flat();
 }
 
 /** Every kubeconfig of a node (/etc/kubernetes/*.conf, ~/.kube/config) tried against its apiserver's /readyz: "OK path" / "FAIL path". */
@@ -76,7 +74,9 @@ describe('kubeadm through the CLI on the kubeadm lab: plan, run under the write 
     for (const s of servedBefore) expect(s.served, `${s.host}:${s.port}`).toBe(s.file);
 
     // plan writes nothing: sha256, mode and mtime of every file, on every node.
+    const tPlan = Date.now();
     const plan = await certroll(['plan', '-i', inv, PLAYBOOK], env);
+    console.log(`kubeadm flow: plan ${Date.now() - tPlan} ms`);
     expect(plan.code, plan.stderr + plan.stdout).toBe(0);
     expect(plan.stdout).toMatch(/Status: ready/);
     expect(plan.stdout).toMatch(/rolling-restart/);
@@ -88,7 +88,7 @@ describe('kubeadm through the CLI on the kubeadm lab: plan, run under the write 
     const [ca, cert, key] = await Promise.all(['etcd/ca.crt', 'apiserver-etcd-client.crt', 'apiserver-etcd-client.key'].map((f) => kubeadmLabSh(first, `cat ${PKI}/${f}`, lab.dir)));
     const writer = startWriter({ endpoints: cp.map((h) => `https://${h.address}:2379`), ca: ca!, cert: cert!, key: key!, intervalMs: 100, prefix: '/certroll-kbflow' });
     const tRun = Date.now();
-    const run = await certroll(['run', '--yes', '--pause', '1', '-i', inv, PLAYBOOK], env);
+    const run = await certroll(['run', '--yes', '--pause', '0', '-i', inv, PLAYBOOK], env);
     const runMs = Date.now() - tRun;
     const stats = await writer.stop();
     expect(run.code, run.stderr + run.stdout).toBe(0);
@@ -130,8 +130,10 @@ describe('kubeadm through the CLI on the kubeadm lab: plan, run under the write 
     expect(again.stdout).toMatch(/Status: nothing to do/);
 
     // rollback of that run: every file byte-identical to before, served certificates old again.
-    const rb = await certroll(['rollback', '--yes', '--pause', '1', '--run', runId], env);
+    const tRb = Date.now();
+    const rb = await certroll(['rollback', '--yes', '--pause', '0', '--run', runId], env);
     expect(rb.code, rb.stderr + rb.stdout).toBe(0);
+    console.log(`kubeadm flow: rollback ${Date.now() - tRb} ms`);
     const strip = (s: Record<string, string>) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.replace(/ \d+ [\d.]+ /g, ' ')]));
     expect(await snapshot(false)).toEqual(strip(before));
     for (const s of await served()) expect(s.served, `${s.host}:${s.port}`).toBe(servedBefore.find((b) => b.host === s.host && b.port === s.port)!.served);
