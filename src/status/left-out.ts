@@ -6,7 +6,7 @@ import type { Inventory } from '../inventory/types.js';
 import type { Playbook } from '../playbook/types.js';
 import { gatherFacts } from '../facts/gather.js';
 import { listRuns } from '../journal/journal.js';
-import { endpointOf } from '../inventory/targets.js';
+import { endpointOf, resolveTargets } from '../inventory/targets.js';
 import { buildStatus, type StatusInput } from './verdict.js';
 import type { StatusReport } from './types.js';
 
@@ -24,10 +24,17 @@ export function statusInputOf(
     hosts: inventory.hosts.map((h) => ({ name: h.name, certDir: h.vars.certDir, manifestsDir: h.vars.manifestsDir, parkDir: h.vars.parkDir, ...(inventory.groups.etcd?.includes(h.name) ? { etcdEndpoint: endpointOf(h) } : {}) })),
     firstMaster: inventory.firstMaster,
     files: { ca: playbook.files.ca, cert: playbook.files.cert },
+    ...perNodeOf(inventory, playbook),
     ...read,
     now: new Date(),
     thisMachine: hostname(),
   };
+}
+
+/** kubeadm: the leaves are renewed per node (renew-leaves); the CA is compared across that step's targets only. */
+function perNodeOf(inventory: Inventory, playbook: Playbook): Pick<StatusInput, 'perNode'> {
+  const leaves = playbook.steps.find((s) => s.type === 'renew-leaves');
+  return leaves ? { perNode: { hosts: resolveTargets(inventory, leaves.targets) } } : {};
 }
 
 /** The status verdict of the fleet right now (no backup listing: the stop message needs the out-of-place state, fast). */

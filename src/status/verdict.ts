@@ -31,6 +31,12 @@ export interface StatusInput {
   hosts: StatusHost[];
   firstMaster: string;
   files: { ca: string; cert: string };
+  /**
+   * kubeadm (the playbook renews per-node leaves): files.cert is each node's own certificate, different on every node by
+   * design, so only files.ca is compared, and only across these hosts (the renewal's targets). Absent: TOS, every host
+   * holds the same ca and cert.
+   */
+  perNode?: { hosts: string[] };
   facts: FleetFacts;
   backups: HostBackups[];
   backupFailures: Array<{ host: string; message: string }>;
@@ -131,10 +137,13 @@ function certIdentity(pem: string | null | undefined): { id: string; notAfter?: 
 }
 
 function certificatesOf(input: StatusInput): CertRole[] {
-  const roles: Array<['ca' | 'cert', string]> = [
-    ['ca', input.files.ca],
-    ['cert', input.files.cert],
-  ];
+  const roles: Array<['ca' | 'cert', string]> = input.perNode
+    ? [['ca', input.files.ca]]
+    : [
+        ['ca', input.files.ca],
+        ['cert', input.files.cert],
+      ];
+  const compared = input.perNode ? input.hosts.filter((h) => input.perNode!.hosts.includes(h.name)) : input.hosts;
   return roles.map(([role, file]) => {
     const versions = new Map<string, CertVersion>();
     const add = (pem: string | null | undefined) => {
@@ -144,7 +153,7 @@ function certificatesOf(input: StatusInput): CertRole[] {
       return v;
     };
     let fm: string | null = null;
-    for (const h of input.hosts) {
+    for (const h of compared) {
       const f: HostFacts | undefined = input.facts.hosts[h.name];
       if (!f) continue;
       const v = add(f.pems[role]);

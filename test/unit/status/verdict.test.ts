@@ -279,6 +279,19 @@ describe('status verdict', () => {
     expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
   });
 
+  it('kubeadm (per-node leaves): only the CA is compared, and only across the renewal\'s hosts', () => {
+    // Every node holds its own leaf (n2, n3 "old" leaves here), m1 (a worker) holds no etcd CA at all.
+    const f = new Fleet('new');
+    for (const h of ['n2', 'n3']) f.facts.hosts[h]!.pems.cert = pem.oldLeaf;
+    f.facts.hosts.m1!.pems = { ca: null, cert: null } as never;
+    const s = f.status({ perNode: { hosts: ['n1', 'n2', 'n3'] } });
+    expect(s.certificates.map((c) => [c.role, c.differ])).toEqual([['ca', []]]);
+    expect(s.next.why).not.toMatch(/half renewed/);
+    // A node whose CA differs still is.
+    f.facts.hosts.n3!.pems.ca = pem.oldCa;
+    expect(f.status({ perNode: { hosts: ['n1', 'n2', 'n3'] } }).next.why).toMatch(/half renewed \(etcd-ca.pem differs on n3\)/);
+  });
+
   it('quotes paths with spaces in the commands it prints', () => {
     const s = new Fleet('new').lock(HOSTS, { controlHost: 'elsewhere' }).status({ inventoryArg: 'my inv.yaml' });
     expect(s.next.command).toBe("certroll run -i 'my inv.yaml' playbooks/tos-etcd-renew.yaml --break-lock");
