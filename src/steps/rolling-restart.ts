@@ -161,7 +161,8 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
       `restart order: ${order.join(' → ')}${leader ? ` (leader ${leader} last)` : ' (leader unknown)'}`,
       'before each node: cluster healthy and keeps quorum without it',
       ...(spec.pods ? [`on each node, one pod at a time: ${spec.pods.map((p) => p.container).join(' → ')} (manifest parked, container gone, pause, back, a new container id running, healthy)`] : []),
-      ...(spec.served.length ? [`after each node: the certificates served on ${spec.served.map((x) => x.endpoint).join(', ')} are the files on disk (TLS handshake on the node)`] : []),
+      // The endpoints are templates ({{ vars.probeAddress }}:{{ vars.apiserverPort }}): shown as the first node renders them.
+      ...(spec.served.length ? [`after each node: the certificates served on ${spec.served.map((x) => (order[0] ? renderArgv([x.endpoint], ctx.scope(order[0]))[0] : x.endpoint)).join(', ')}${order.length > 1 ? ` (${order[0]}; each node its own)` : ''} are the files on disk (TLS handshake on the node)`] : []),
     ];
     return { hosts: order, actions, notes };
   },
