@@ -68,7 +68,7 @@ export function planRefreshHost(input: RefreshHostInput): RefreshHostPlan {
   for (const u of f.homes) if (u.home === null) out.notes.push(`${h}: user ${u.user} has no account on this host: no home searched`);
   const searched = f.dirs.filter((d) => d.exists).map((d) => d.path);
   const absent = f.dirs.filter((d) => !d.exists).map((d) => d.path);
-  if (!f.files.length) out.notes.push(`${h}: no kubeconfig in ${[...searched, ...absent].join(', ') || 'any .kube directory'}${absent.length ? ` (${absent.join(', ')}: absent)` : ''}`);
+  if (!f.files.length) out.notes.push(`${h}: no kubeconfig in ${[...searched, ...absent].join(', ') || 'any .kube directory'}${absent.length ? ` (${absent.join(', ')}: absent or not a directory)` : ''}`);
   for (const file of f.files) {
     if (file.kind === 'link') {
       leave(file, `a symbolic link to ${file.linkTarget} (the file it points to is what counts)`);

@@ -117,7 +117,7 @@ describe('refresh-kube-config: the plan for one host', () => {
 
   it('says which users have no account and which .kube directories hold nothing', () => {
     const p = plan(host('cp-3', [], { homes: [{ user: 'root', home: '/root' }, { user: 'ghost', home: null }], dirs: [{ path: '/root/.kube', exists: false }] }));
-    expect(p.notes).toEqual(['cp-3: user ghost has no account on this host: no home searched', 'cp-3: no kubeconfig in /root/.kube (/root/.kube: absent)']);
+    expect(p.notes).toEqual(['cp-3: user ghost has no account on this host: no home searched', 'cp-3: no kubeconfig in /root/.kube (/root/.kube: absent or not a directory)']);
   });
 });
 
