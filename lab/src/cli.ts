@@ -33,7 +33,8 @@ function printStatus(s: LabStatus): void {
     say(`  + ${extra.length} extra hosts (${extra[0]!.address} …): ${bad.length ? `${bad.length} unreachable: ${bad.slice(0, 10).map((h) => h.name).join(', ')}` : 'all reachable'}`);
   }
   for (const e of s.etcd) say(`  etcd ${e.endpoint}: ${e.health ? 'healthy' : `UNHEALTHY ${e.error ?? ''}`}`);
-  for (const [n, ok] of Object.entries(s.apiserver)) say(`  apiserver ${n}: ${ok ? 'ok' : 'NOT OK'}`);
+  // TOS: "NODE"; kubeadm: "NODE COMPONENT" (apiserver /readyz, controller-manager and scheduler /healthz).
+  for (const [n, ok] of Object.entries(s.apiserver)) say(`  ${n.includes(' ') ? n : `apiserver ${n}`}: ${ok ? 'ok' : 'NOT OK'}`);
 }
 
 async function main(): Promise<number> {

@@ -121,11 +121,16 @@ function findHost(state: LabState, name: string): HostState {
 
 // ---------------------------------------------------------------- up
 
+/** Install the lab's programs (up, and reset: a lab kept up across code changes runs the current stand-ins at their next start). */
 async function writeScripts(layout: LabLayout): Promise<void> {
   await mkdir(layout.binDir, { recursive: true });
   await mkdir(layout.usrLocalBin, { recursive: true, mode: 0o755 });
   for (const p of PROGRAMS.filter((x) => x.flavours.includes(layout.flavour))) {
-    await writeFile(join(p.place === 'lab-bin' ? layout.binDir : layout.usrLocalBin, p.name), programText(p.asset, layout.hostsDir), { mode: 0o755 });
+    // Write beside and rename: a host may be starting the program at this very moment.
+    const target = join(p.place === 'lab-bin' ? layout.binDir : layout.usrLocalBin, p.name);
+    await writeFile(`${target}.tmp`, programText(p.asset, layout.hostsDir), { mode: 0o755 });
+    await chmod(`${target}.tmp`, 0o755);
+    await rename(`${target}.tmp`, target);
   }
 }
 
@@ -212,7 +217,6 @@ async function prepareHost(layout: LabLayout, h: LabHost): Promise<void> {
   await mkdir(p.log, { recursive: true });
   await mkdir(p.etc, { recursive: true, mode: 0o700 });
   for (const m of p.mounts) await mkdir(m.source, { recursive: true });
-  await restoreHostFiles(layout, h);
   await writeFile(join(p.root, 'mounts'), p.mounts.map((m) => `${m.source} ${m.target}`).join('\n') + '\n');
   const key = join(p.etc, 'ssh_host_ed25519_key');
   if (!existsSync(key)) await runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${h.name}`, '-f', key]);
@@ -457,14 +461,20 @@ export async function up(input: Partial<LabOptions> & { namePrefix?: string }, l
   }
   if (!existsSync(SSHD_PRIVSEP)) await mkdir(SSHD_PRIVSEP, { mode: 0o755 });
   await saveState(layout, state);
+  let pki: Promise<void> = Promise.resolve();
   try {
     await mkdir(layout.sshDir, { recursive: true, mode: 0o700 });
     if (!existsSync(layout.clientKey)) await runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'certroll-lab', '-f', layout.clientKey]);
     if (layout.flavour === 'tos' && !existsSync(layout.dbPasswordFile)) await writeFile(layout.dbPasswordFile, randomBytes(12).toString('hex') + '\n', { mode: 0o600 });
     await writeScripts(layout);
-    if (layout.flavour === 'kubeadm') await makeKubeadmPristine(layout, hosts);
-    else await makePristine(layout, hosts);
-    log(`PKI and host files ready (${Date.now() - t0} ms)`);
+    // The PKI (CPU: RSA keys) is made while the hosts' namespaces and sshds start (waiting, mostly); the hosts' files are
+    // copied from it once both are done, before any kubelet starts.
+    pki = (async () => {
+      if (layout.flavour === 'kubeadm') await makeKubeadmPristine(layout, hosts);
+      else await makePristine(layout, hosts);
+      log(`PKI and host files ready (${Date.now() - t0} ms)`);
+    })();
+    pki.catch(() => {}); // awaited below; this only keeps a failure from being unhandled while the hosts start
 
     const limit = pLimit(12);
     const started = await Promise.all(hosts.map((h) => limit(async () => {
@@ -478,6 +488,8 @@ export async function up(input: Partial<LabOptions> & { namePrefix?: string }, l
     await saveState(layout, state);
     await writeFile(layout.knownHosts, hosts.map((h) => knownHostsLine(layout, h)).join('\n') + '\n', { mode: 0o644 });
     log(`${hosts.length} hosts with sshd up (${Date.now() - t0} ms)`);
+    await pki;
+    await Promise.all(hosts.map((h) => limit(() => restoreHostFiles(layout, h))));
 
     for (const h of state.hosts) if (runsKubelet(h)) h.kubeletPid = startKubelet(layout, h);
     const manager = state.hosts.find((h) => h.roles.includes('manager'));
@@ -498,6 +510,7 @@ export async function up(input: Partial<LabOptions> & { namePrefix?: string }, l
     return state;
   } catch (e) {
     log(`up failed: ${(e as Error).message}\ncleaning up`);
+    await pki.catch(() => {});
     await saveState(layout, state).catch(() => {});
     await down(layout.dir, () => {}).catch(() => {});
     throw e;
@@ -604,6 +617,7 @@ export async function reset(dir: string, log: Log): Promise<void> {
     log(`lab reset (rebuilt) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return;
   }
+  await writeScripts(layout);
   const limit = pLimit(12);
   await Promise.all(state.hosts.map((h) => limit(async () => {
     if (!h.sshdPid || !isAlive(h.sshdPid)) h.sshdPid = await startSshdProcess(layout, h);

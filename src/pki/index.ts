@@ -15,6 +15,7 @@ export {
 export type { DistinguishedName, NameAttribute, SubjectSpec } from './der.js';
 export { renewCa, renewCaDefaults, type RenewCaOptions, type RenewCaResult } from './renew-ca.js';
 export { issueLeaf, issueLeafDefaults, type IssueLeafOptions, type IssueLeafResult } from './issue-leaf.js';
+export { renewLeaf, generateKeyLike, type RenewLeafOptions, type RenewLeafResult } from './renew-leaf.js';
 export { checkRenewal, type CheckRenewalInput, type Finding } from './check.js';
 export { verifyIssuedBy, type VerifyOptions, type VerifyResult } from './verify.js';
 export { generateKey, privateKeyPem, KEY_TYPES, type KeyType, type KeyEncoding } from './keys.js';

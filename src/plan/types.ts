@@ -40,6 +40,28 @@ export type Action =
       /** The content is a private key: never printed, never journaled. */
       secret: boolean;
     } & /** The file as it will be; its path is the live file this will replace. */ FileRecord)
+  /** kubeadm: one certificate renewed on a host (its files are the `stage` actions that follow): what it will say. */
+  | {
+      kind: 'renew-cert';
+      host: string;
+      /** The live file (a certificate, or a kubeconfig holding the user's certificate). */
+      path: string;
+      /** The kubeconfig user whose embedded certificate this is. */
+      user?: string;
+      subject: string;
+      /** The CA that signs it (`ca`, `front-proxy-ca`, `etcd/ca`) and its subject. */
+      ca: string;
+      issuer: string;
+      oldNotAfter: string;
+      notAfter: string;
+      sans: string[];
+      sansAdded: string[];
+      sansRemoved: string[];
+      extKeyUsage: string[];
+      /** `new`: a new key of the same algorithm and size; `kept`: the old key reused (its file not rewritten). */
+      key: 'new' | 'kept';
+      keyType: string;
+    }
   | { kind: 'swap'; host: string; renames: Array<{ from: string; to: string; role: FileRole }> }
   | {
       kind: 'restart';
@@ -52,6 +74,8 @@ export type Action =
       manifestsDir: string;
       pauseSeconds: number;
       checksAfter: string[];
+      /** Each manifest restarted on its own, in order (kubeadm's static pods), instead of all at once. */
+      oneByOne?: boolean;
       /** The node is already stopped: a certroll run parked its manifests (marker beside each) and died. It is finished first: manifests put back, then the health checks. */
       parked?: { runIds: string[]; files: string[] };
     }

@@ -13,6 +13,8 @@ import { restartFlannel } from './restart-flannel.js';
 import { verify } from './verify.js';
 import { managerTemplates } from './manager-templates.js';
 import { managerDb } from './manager-db.js';
+import { renewLeaves } from './renew-leaves.js';
+import { renewKubeconfigs } from './renew-kubeconfigs.js';
 import { refreshKubeConfig } from './refresh-kube-config.js';
 
 export const stepModules: Record<StepType, StepModule<never>> = {
@@ -26,6 +28,8 @@ export const stepModules: Record<StepType, StepModule<never>> = {
   verify,
   'manager-templates': managerTemplates,
   'manager-db': managerDb,
+  'renew-leaves': renewLeaves,
+  'renew-kubeconfigs': renewKubeconfigs,
   'refresh-kube-config': refreshKubeConfig,
 } as unknown as Record<StepType, StepModule<never>>;
 
