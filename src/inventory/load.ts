@@ -38,6 +38,7 @@ import {
   type Rule,
 } from '../yaml/validate.js';
 import {
+  defaultCheckPaths,
   defaultClusterVars,
   defaultSshSettings,
   type ClusterVars,
@@ -82,6 +83,9 @@ const varsShape = {
     str({ pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/, maxLength: 100, expected: "a version directory name (letters, digits, '.', '_', '-')" }),
   ),
   checkPaths: optional(listOf(absPath({ glob: true }), { unique: true })),
+  kubernetesDir: optional(absPath()),
+  pkiDir: optional(absPath()),
+  kubeletPkiDir: optional(absPath()),
   managerDb: optional(object(managerDbShape)),
   secrets: optional(bool()),
   kubeconfig: optional(absPath()),
@@ -179,6 +183,8 @@ export function parseInventory(text: string, file: string, opts: ParseOptions = 
   return inv;
 }
 
+const setsCheckPaths = (v: unknown) => typeof v === 'object' && v !== null && 'checkPaths' in v;
+
 function nameProblem(kind: 'host' | 'group', name: string): string | undefined {
   if (!NAME.test(name) || name.length > 253) return `invalid ${kind} name ${quoted(name)}: expected ${NAME_EXPECTED}`;
   if (name === 'all') return `the ${kind} name "all" is reserved (in --limit it means every host)`;
@@ -250,6 +256,7 @@ function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string
   if (!groupSpecs.has('etcd')) groups.etcd = [...groups.master!];
 
   const baseVars: ClusterVars = { ...defaultClusterVars, ...(invVars ?? {}) };
+  if (!setsCheckPaths(invVars)) baseVars.checkPaths = defaultCheckPaths(baseVars);
   const baseSsh = { ...defaultSshSettings, ...(invSsh ?? {}) } as SshSettings;
 
   const hosts: Host[] = [];
@@ -279,7 +286,10 @@ function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string
       return merged;
     };
     // Deep copies: hosts must not share arrays/objects, so one host's edits can never leak into another's.
-    const vars = structuredClone({ ...baseVars, ...fromGroups('vars'), ...(spec.vars ?? {}) }) as ClusterVars;
+    const groupVars = fromGroups('vars');
+    const vars = structuredClone({ ...baseVars, ...groupVars, ...(spec.vars ?? {}) }) as ClusterVars;
+    // checkPaths not set anywhere: the globs follow the host's own directories (certDir, pkiDir, kubeletPkiDir, kubernetesDir).
+    if (!setsCheckPaths(invVars) && !('checkPaths' in groupVars) && !setsCheckPaths(spec.vars)) vars.checkPaths = defaultCheckPaths(vars);
     const groupSsh = fromGroups('ssh');
     const ssh = { ...baseSsh, ...groupSsh, ...(spec.ssh ?? {}) } as SshSettings & { jump?: string };
     // Which SSH settings the inventory itself set, and where (they win over the OpenSSH config).

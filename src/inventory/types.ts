@@ -65,8 +65,14 @@ export interface ClusterVars {
   managerTemplateDir: string;
   /** TOS version directory under managerTemplateDir, when it cannot be detected. */
   tosVersion?: string;
-  /** Globs scanned by `certroll check`. */
+  /** Globs scanned by `certroll check` (default: derived from the directories below, see defaultCheckPaths). */
   checkPaths: string[];
+  /** kubeadm: where the kubeconfigs live (admin.conf, super-admin.conf, controller-manager.conf, scheduler.conf, kubelet.conf). */
+  kubernetesDir: string;
+  /** kubeadm: the PKI directory (ca, front-proxy-ca, etcd/ca and their leaves). */
+  pkiDir: string;
+  /** The kubelet's own certificates (kubelet-client-current.pem, kubelet.crt). */
+  kubeletPkiDir: string;
   /** The Manager's MySQL/MariaDB database holding `manager_info` (issue 6); the password never lives here. */
   managerDb?: ManagerDb;
   /** `check` also reads the certificates in Kubernetes secrets, through kubectl on the first master (docs/check.md). */
@@ -138,14 +144,29 @@ export const clusterVarNames: ReadonlyArray<keyof ClusterVars> = [
   'managerTemplateDir',
   'tosVersion',
   'checkPaths',
+  'kubernetesDir',
+  'pkiDir',
+  'kubeletPkiDir',
   'managerDb',
   'secrets',
   'kubeconfig',
   'kubectl',
 ];
 
-export const defaultClusterVars: ClusterVars = {
+/** What `check` scans when the inventory sets no checkPaths: the certificates under the cluster's own directories. */
+export function defaultCheckPaths(v: Pick<ClusterVars, 'certDir' | 'pkiDir' | 'kubeletPkiDir' | 'kubernetesDir'>): string[] {
+  return [`${v.certDir}/*.pem`, `${v.pkiDir}/**/*.crt`, `${v.kubeletPkiDir}/*.crt`, `${v.kubeletPkiDir}/*.pem`, `${v.kubernetesDir}/*.conf`];
+}
+
+const defaultDirs = {
   certDir: '/srv/kubernetes',
+  kubernetesDir: '/etc/kubernetes',
+  pkiDir: '/etc/kubernetes/pki',
+  kubeletPkiDir: '/var/lib/kubelet/pki',
+};
+
+export const defaultClusterVars: ClusterVars = {
+  ...defaultDirs,
   manifestsDir: '/opt/kubernetes/manifests-multi',
   parkDir: '/opt/kubernetes',
   etcdClientPort: 4001,
@@ -154,13 +175,7 @@ export const defaultClusterVars: ClusterVars = {
   probeAddress: '127.0.0.1',
   extraSans: [],
   managerTemplateDir: '/var/lib/transwarp-manager/master/content/meta/services/TOS',
-  checkPaths: [
-    '/srv/kubernetes/*.pem',
-    '/etc/kubernetes/pki/**/*.crt',
-    '/var/lib/kubelet/pki/*.crt',
-    '/var/lib/kubelet/pki/*.pem',
-    '/etc/kubernetes/*.conf',
-  ],
+  checkPaths: defaultCheckPaths(defaultDirs),
 };
 
 export const defaultSshSettings: SshSettings = {

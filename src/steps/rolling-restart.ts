@@ -124,7 +124,8 @@ export function parkDirProblem(manifestsDir: string, parkDir: string): string | 
 
 export const rollingRestart: StepModule<RollingRestartStep> = {
   type: 'rolling-restart',
-  needs: ['distribute'],
+  // Never on a fleet whose lock, backup or new files did not happen.
+  needs: ['preflight', 'backup', 'distribute'],
   changesLiveState: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);

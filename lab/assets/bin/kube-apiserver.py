@@ -24,8 +24,15 @@ for need in ('tls-cert-file', 'tls-private-key-file', 'client-ca-file', 'etcd-se
         sys.stderr.write('kube-apiserver (certroll lab stand-in): missing --%s\n' % need)
         sys.exit(1)
 
-etcd_ctx = ssl.create_default_context(cafile=opts['etcd-cafile'])
-etcd_ctx.load_cert_chain(opts['etcd-certfile'], opts['etcd-keyfile'])
+def fatal(what, e):
+    sys.stderr.write('E%s run.go: %s: %s\n' % (time.strftime('%m%d %H:%M:%S'), what, e))
+    sys.exit(1)
+
+try:
+    etcd_ctx = ssl.create_default_context(cafile=opts['etcd-cafile'])
+    etcd_ctx.load_cert_chain(opts['etcd-certfile'], opts['etcd-keyfile'])
+except (OSError, ssl.SSLError) as e:
+    fatal('cannot load the etcd client certificate %s / %s / CA %s' % (opts['etcd-certfile'], opts['etcd-keyfile'], opts['etcd-cafile']), e)
 servers = opts['etcd-servers'].split(',')
 bind = opts.get('bind-address', opts.get('advertise-address', '0.0.0.0'))
 port = int(opts.get('secure-port', '6443'))
@@ -122,8 +129,14 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         pass  # failed handshakes (no or a foreign client certificate) are the client's problem
 
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(opts['tls-cert-file'], opts['tls-private-key-file'])
-ctx.load_verify_locations(cafile=opts['client-ca-file'])
+try:
+    ctx.load_cert_chain(opts['tls-cert-file'], opts['tls-private-key-file'])
+except (OSError, ssl.SSLError) as e:
+    fatal('failed to load the serving certificate %s / %s' % (opts['tls-cert-file'], opts['tls-private-key-file']), e)
+try:
+    ctx.load_verify_locations(cafile=opts['client-ca-file'])
+except (OSError, ssl.SSLError) as e:
+    fatal('failed to load --client-ca-file %s' % opts['client-ca-file'], e)
 ctx.verify_mode = ssl.CERT_OPTIONAL
 
 srv = Server((bind, port), H)

@@ -3,7 +3,7 @@
 # one it is comes from its name), started by the kubelet stand-in from their manifests with the real flags.
 # At start it reads --kubeconfig (server, certificate-authority-data, client-certificate[-data], client-key[-data]; the key
 # stays in memory: an anonymous memfd, never a file) and calls the apiserver's /readyz with that client certificate, again
-# every 0.25 s until one call succeeds (the real ones keep retrying too). It serves HTTPS /healthz on --bind-address:
+# after 0.25 s, then up to every 1 s, until one call succeeds (the real ones keep retrying too). It serves HTTPS /healthz on --bind-address:
 # --secure-port (default 10257 / 10259) with a self-signed certificate made at start, like the real ones without
 # --tls-cert-file: 200 "ok" once the call succeeded, else 500 "[-]apiserver failed: REASON" (a bad kubeconfig shows there).
 # Not modelled: leader election, controllers, scheduling, the authentication/authorization kubeconfigs.
@@ -58,6 +58,7 @@ except Exception as e:  # a broken kubeconfig: serve /healthz failing, as the re
     state['why'] = 'cannot use %s: %s' % (opts['kubeconfig'], e)
 
 def call_apiserver():
+    delay = 0.25
     while client is not None:
         try:
             with urllib.request.urlopen(server + '/readyz', context=client, timeout=3) as r:
@@ -70,7 +71,8 @@ def call_apiserver():
             if why != state['why']:
                 print('%s %s: calling the apiserver failed: %s' % (time.strftime('%H:%M:%S'), me, why), flush=True)
             state['why'] = why
-        time.sleep(0.25)
+        time.sleep(delay)
+        delay = min(delay * 1.5, 1.0)
 
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
