@@ -95,7 +95,7 @@ rm -f *.srl etcd/*.srl leaf.pem`,
 const inventoryFor = (dir: string, extra = '') =>
   parseInventory(
     [
-      `vars: { certDir: ${dir}, etcdClientPort: 2379, extraSans: [api.example.com]${extra} }`,
+      `vars: { certDir: ${dir}, kubernetesDir: ${dir}, pkiDir: ${dir}/pki, manifestsDir: ${dir}/manifests, parkDir: ${dir}/certroll-parked, etcdClientPort: 2379, extraSans: [api.example.com]${extra} }`,
       'ssh: { identityFile: /tmp/id, knownHostsFile: /tmp/kh }',
       'hosts:',
       '  kadm-1: { address: 127.21.0.11 }',
@@ -327,6 +327,11 @@ describe('renew-leaves and renew-kubeconfigs on a kubeadm /etc/kubernetes (real 
     expect((r.data as { renewals: unknown[] }).renewals).toEqual([]);
     const k = await renewKubeconfigs.prepare!(p.playbook.steps[3] as never, prepareCtx(d, 3));
     expect(k.findings.find((f) => f.code === 'kubeconfig-by-path')!.message).toMatch(/controller-manager\.conf user system:kube-controller-manager names its client certificate or key by path/);
+    // An inventory whose certDir (what the backup holds) is not the kubernetes dir is refused before anything is read.
+    const inv = inventoryFor(d);
+    inv.hosts[0]!.vars.certDir = '/srv/kubernetes';
+    const c = await renewLeaves.prepare!(p.playbook.steps[2] as never, { ...prepareCtx(d, 2), inventory: inv, host: () => inv.hosts[0]! });
+    expect(c.findings.map((f) => f.code)).toEqual(['cert-dir-not-kubernetes-dir']);
   }, 180_000);
 });
 
