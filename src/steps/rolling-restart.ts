@@ -161,7 +161,9 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
       `restart order: ${order.join(' → ')}${leader ? ` (leader ${leader} last)` : ' (leader unknown)'}`,
       'before each node: cluster healthy and keeps quorum without it',
       ...(spec.pods ? [`on each node, one pod at a time: ${spec.pods.map((p) => p.container).join(' → ')} (manifest parked, container gone, pause, back, a new container id running, healthy)`] : []),
-      ...(spec.served.length ? [`after each node: the certificates served on ${spec.served.map((x) => x.endpoint).join(', ')} are the files on disk (TLS handshake on the node)`] : []),
+      ...(spec.served.length && order[0]
+        ? [`after each node: the certificates it serves are the files on disk (TLS handshake on the node; ${order[0]}: ${spec.served.map((x) => `${renderArgv([x.endpoint], ctx.scope(order[0]!))[0]} = ${renderArgv([x.cert], ctx.scope(order[0]!))[0]}`).join(', ')})`]
+        : []),
     ];
     return { hosts: order, actions, notes };
   },
