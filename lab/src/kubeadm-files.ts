@@ -295,6 +295,37 @@ export function kubeletConfRotated(o: { server: string; caPem: string }): string
   ].join('\n');
 }
 
+/** /var/lib/kubelet/config.yaml as kubeadm writes it (KubeletConfiguration; client certificate rotation on). */
+export function kubeletConfigYaml(): string {
+  return [
+    'apiVersion: kubelet.config.k8s.io/v1beta1',
+    'authentication:',
+    '  anonymous:',
+    '    enabled: false',
+    '  webhook:',
+    '    cacheTTL: 0s',
+    '    enabled: true',
+    '  x509:',
+    `    clientCAFile: ${pki('ca.crt')}`,
+    'authorization:',
+    '  mode: Webhook',
+    '  webhook:',
+    '    cacheAuthorizedTTL: 0s',
+    '    cacheUnauthorizedTTL: 0s',
+    'cgroupDriver: systemd',
+    'clusterDNS:',
+    '- 10.96.0.10',
+    'clusterDomain: cluster.local',
+    'containerRuntimeEndpoint: ""',
+    'healthzBindAddress: 127.0.0.1',
+    'healthzPort: 10248',
+    'kind: KubeletConfiguration',
+    'rotateCertificates: true',
+    `staticPodPath: ${inKubeadm.manifestsDir}`,
+    '',
+  ].join('\n');
+}
+
 /** The kubeadm lab's inventory (groups control-plane, etcd, workers; the cluster variables of docs/kubeadm-contract). */
 export function kubeadmInventoryYaml(layout: LabLayout, hosts: LabHost[]): string {
   const group = (r: string) => `[${hosts.filter((h) => h.roles.includes(r as never)).map((h) => h.name).join(', ')}]`;

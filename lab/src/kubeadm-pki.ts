@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { inKubeadm, type LabHost, type LabLayout } from './layout.js';
 import {
-  kubeadmApiserverManifest, kubeadmControllerManagerManifest, kubeadmEtcdManifest, kubeadmSchedulerManifest, kubeconfigEmbedded, kubeletConfRotated,
+  kubeadmApiserverManifest, kubeadmControllerManagerManifest, kubeadmEtcdManifest, kubeadmSchedulerManifest, kubeconfigEmbedded, kubeletConfigYaml, kubeletConfRotated,
 } from './kubeadm-files.js';
 import { hostEnv, runOk } from './proc.js';
 
@@ -177,6 +177,7 @@ export async function makeKubeadmPristine(layout: LabLayout, hosts: LabHost[], n
     await writeFile(join(kubeletPki, kcName), (await readFile(kc, 'utf8')) + (await readFile(kcKey, 'utf8')), { mode: 0o600 });
     await symlink(`${inKubeadm.kubeletPkiDir}/${kcName}`, join(kubeletPki, 'kubelet-client-current.pem'));
     await chmod(ksKey, 0o600);
+    await writeFile(join(t, 'var-lib-kubelet', 'config.yaml'), kubeletConfigYaml(), { mode: 0o644 });
 
     if (!isCp) {
       // A worker: kubelet.conf (rotated client certificate) pointing at the first control-plane node.

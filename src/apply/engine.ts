@@ -1,5 +1,5 @@
 // Executes a plan, a run's or a rollback's: each planned step's phases as listr2 tasks (per-host sub-tasks), journaled; the
-// plan's cleanup phase (or, for a plan without one, the same release) runs last whatever happened.
+// plan's cleanup step runs last whatever happened (should it not have run, the engine does the same release itself).
 import type { ListrTask } from 'listr2';
 import type * as listr2Module from 'listr2';
 import { lazyRequire } from '../lazy.js';
@@ -7,6 +7,7 @@ import { lazyRequire } from '../lazy.js';
 const listr2 = lazyRequire<typeof listr2Module>('listr2');
 import { Interrupted } from '../errors.js';
 import { lockOwner, noteLockStep, releaseHost } from '../steps/lock.js';
+import { runStagedPattern } from '../host-paths.js';
 import type { Journal } from '../journal/journal.js';
 import { applyHalves } from '../steps/index.js';
 import { hostInMessage } from './message-host.js';
@@ -162,7 +163,8 @@ export async function applyPlan(callerCtx: ApplyContext, opts: EngineOptions): P
   } catch (e) {
     result.error ??= e;
   } finally {
-    // A plan without a cleanup phase of its own (a run's) ends the same way: staged files deleted after a failure, locks released.
+    // Every plan ends with its cleanup step; should that step not have run (a plan made without one, the task list itself
+    // failing), the run still ends the same way: staged files deleted after a failure, locks released.
     if (!outcomes.some((o) => o.type === 'cleanup')) await cleanUp(ctx, result.error !== undefined);
   }
   return result;
@@ -202,7 +204,7 @@ async function cleanUp(ctx: ApplyContext, failed: boolean): Promise<void> {
     [...ctx.remotes.entries()].map(async ([name, r]) => {
       const host = ctx.inventory.hosts.find((h) => h.name === name);
       if (!host) return;
-      await releaseHost(r, { dir: host.vars.certDir, staged: `.*.certroll-*${ctx.runId}`, runId: ctx.runId, deleteStaged: failed, holdsLock: ctx.locked.has(name) });
+      await releaseHost(r, { dir: host.vars.certDir, staged: runStagedPattern(ctx.runId), runId: ctx.runId, deleteStaged: failed, holdsLock: ctx.locked.has(name) });
       ctx.locked.delete(name);
     }),
   );

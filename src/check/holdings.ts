@@ -94,8 +94,9 @@ export function hostHoldings(host: string, files: readonly ScannedFile[], decode
       const entries = parsed.certs;
       if (parsed.currentUser !== undefined) currentUsers[f.path] = parsed.currentUser;
       for (const r of parsed.refs) {
-        // The certificate is reported under the file itself (the scan reads it even when no glob matched it).
-        const file = r.file.startsWith('/') ? r.file : posix.join(posix.dirname(f.path), r.file);
+        // The certificate is reported under the file itself (the scan reads it even when no glob matched it). A relative
+        // path is joined to the kubeconfig's directory as the scan joins it (not normalised), so the two name one file.
+        const file = r.file.startsWith('/') ? r.file : `${posix.dirname(f.path)}/${r.file}`;
         const label = `${f.path}#user=${r.name ?? `[${r.entry}]`}`;
         const gone = missing.has(file);
         references.push({ label, kubeconfig: f.path, ...(r.name !== undefined ? { name: r.name } : {}), file, ...(gone ? { missing: true } : {}) });

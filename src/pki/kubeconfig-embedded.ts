@@ -1,9 +1,6 @@
-// The users of a kubeconfig and their client credentials (embedded data or file paths), and the rewrite of one user's
-// embedded certificate and key that leaves every other byte as it was (pure, line-based: kubeconfigs written by kubeadm
-// and kubectl keep each value on one line).
-//
-// Interim: helper "kubeconfig" builds src/pki/kubeconfig.ts with the same two operations; once it is on main this file's
-// callers switch to it and this file goes.
+// The users of a kubeconfig as the kubeadm facts query sends it (client-key-data already REDACTED on the host, so not a
+// kubeconfig src/pki/kubeconfig.ts would accept): each user's kind of client certificate and key, and the certificate's
+// base64 (pure, line-based). The rewrite itself is src/pki/kubeconfig.ts's rewriteClientCredentials, on the whole file.
 
 export type Credential =
   | { kind: 'embedded'; /** base64 value as written (quotes removed). */ data: string }
@@ -74,23 +71,6 @@ const indentOf = (l: string) => l.length - l.trimStart().length;
 /** Every user of a kubeconfig with the kind of its client certificate and key. */
 export function kubeconfigUsers(text: string): KubeconfigUser[] {
   return parse(text).map(({ name, cert, key }) => ({ name, cert, key }));
-}
-
-/** The kubeconfig with one user's embedded client certificate and key replaced (base64 values); every other byte unchanged. */
-export function rewriteEmbeddedCredentials(text: string, user: string, certB64: string, keyB64: string): string {
-  const u = parse(text).find((x) => x.name === user);
-  if (!u || !u.certSpan || !u.keySpan) throw new Error(`kubeconfig user ${JSON.stringify(user)} has no embedded client-certificate-data and client-key-data`);
-  const spans = [
-    { s: u.certSpan, v: certB64 },
-    { s: u.keySpan, v: keyB64 },
-  ].sort((a, b) => b.s.start - a.s.start);
-  let out = text;
-  for (const { s, v } of spans) {
-    const old = out.slice(s.start, s.end);
-    const q = /^(['"]).*\1\s*$/.exec(old)?.[1] ?? '';
-    out = out.slice(0, s.start) + q + v + q + out.slice(s.start + old.trimEnd().length);
-  }
-  return out;
 }
 
 /** The kubeconfig with every client-key-data value replaced by REDACTED (what the facts script sends from a host). */

@@ -101,6 +101,9 @@ export function describeBrief(actions: readonly Action[]): string {
       case 'db-update':
         parts.push(`update ${a.rows.map((r) => r.key).join(', ')} in ${a.table} in one transaction, read back and compared`);
         break;
+      case 'refresh-kubeconfig':
+        parts.push(`replace ${a.path} with the renewed ${base(a.from)} (backed up beside it, mode and owner kept)`);
+        break;
       default:
         parts.push(describeAction(a));
     }

@@ -11,7 +11,7 @@ import { endpointOf, hostScope, resolveTargets } from '../inventory/targets.js';
 import { parkedNodes } from '../plan/unfinished.js';
 import type { MaterialSummary, Plan, PlannedStep, Warning } from '../plan/types.js';
 import { aboutHost } from '../errors.js';
-import { lockDirOf } from '../host-paths.js';
+import { lockDirOf, runStagedPattern } from '../host-paths.js';
 
 export interface PlanOptions {
   runId: string;
@@ -117,6 +117,7 @@ export function buildPlan(input: PlanInput): Plan {
       const r = mod.plan(spec as never, { ...ctx, ...(input.stepData && index in input.stepData ? { stepData: input.stepData[index] } : {}) });
       planned.push({ index, type: spec.type, title: spec.title, at: spec.at, hosts: r.hosts, actions: r.actions, notes: r.notes });
     });
+    planned.push(cleanupStep(inv, playbook, options.runId));
   }
   const blocked = warnings.filter((w) => w.level === 'block');
   const restart = planned.find((s) => s.type === 'rolling-restart');
@@ -131,6 +132,24 @@ export function buildPlan(input: PlanInput): Plan {
     material: input.summary,
     restartOrder: restart ? restart.hosts : [],
     steps: planned,
+  };
+}
+
+/**
+ * Every run plan's last step: on every host, after a failure, delete this run's staged files, then release its lock. Its
+ * index follows the playbook's steps (a resumed run plans it again, whatever the stopped run's journal says of it: a
+ * journal from before this step existed has none, and the stopped run's cleanup released what that run held, not this one).
+ */
+export function cleanupStep(inv: Inventory, playbook: Playbook, runId: string): PlannedStep {
+  const actions = inv.hosts.map((h) => ({ kind: 'release' as const, host: h.name, path: lockDirOf(h.vars.certDir), dir: h.vars.certDir, staged: runStagedPattern(runId) }));
+  return {
+    index: playbook.steps.length,
+    type: 'cleanup',
+    title: 'clean up',
+    at: { file: playbook.file },
+    hosts: actions.map((a) => a.host),
+    actions,
+    notes: ['always runs, also after a failure or an interrupt'],
   };
 }
 

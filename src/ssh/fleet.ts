@@ -30,11 +30,34 @@ export interface Fleet {
   close(): Promise<void>;
 }
 
-/** Anything thrown for one host becomes a HostError for that host (a bug shows as kind 'command' with its message). */
+/**
+ * A bug in certroll's own code (a parser indexing past the end, a call on undefined), not something a host did: it must
+ * reach the CLI's error boundary as an internal error (exit 70), never pass for "host unreachable".
+ */
+export function isBug(err: unknown): boolean {
+  return err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError;
+}
+
+/**
+ * Anything a host's work threw becomes a HostError for that host (kind 'command' with its message), except a bug
+ * (isBug), which is thrown again as it is.
+ */
 export function toHostError(host: string, err: unknown): HostError {
   if (err instanceof HostError) return err;
+  if (isBug(err)) throw err;
   const msg = err instanceof Error ? err.message : String(err);
   return new HostError(host, 'command', aboutHost(host, msg));
+}
+
+/**
+ * Run every host's task to its end (one host's bug does not leave the others running unwatched), then throw the first
+ * bug any of them threw; otherwise the tasks' results in order.
+ */
+export async function settleHosts<T>(tasks: Array<Promise<T>>): Promise<T[]> {
+  const settled = await Promise.allSettled(tasks);
+  const bug = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (bug) throw bug.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
 }
 
 /** Connect to every host with p-limit(forks); never throws because of one host. */
@@ -48,7 +71,7 @@ export async function openFleet(hosts: readonly Host[], options: Partial<Connect
   };
   const store = new CredentialStore(opts);
   const limit = pLimit(Math.max(1, opts.forks));
-  const outcomes = await Promise.all(
+  const outcomes = await settleHosts(
     hosts.map((h) =>
       limit(async (): Promise<HostOutcome<SshRemote>> => {
         try {
@@ -104,7 +127,7 @@ export async function execAll<R extends Remote, T>(
   limitOrForks: number | ReturnType<typeof pLimit> = defaultConnectOptions.forks,
 ): Promise<HostOutcome<T>[]> {
   const limit = typeof limitOrForks === 'number' ? pLimit(Math.max(1, limitOrForks)) : limitOrForks;
-  return Promise.all(
+  return settleHosts(
     [...remotes].map((r) =>
       limit(async (): Promise<HostOutcome<T>> => {
         try {

@@ -3,16 +3,15 @@
 // file rewritten in place with every other byte identical. Made in the prepare half (the kubeconfig read into memory only).
 import type { RenewKubeconfigsStep } from '../playbook/types.js';
 import type { Warning } from '../plan/types.js';
-import { Secret } from '../secret.js';
 import { parseCertificates, renewLeaf, verifyIssuedBy, type ParsedCert } from '../pki/index.js';
-import { kubeconfigUsers, rewriteEmbeddedCredentials } from '../pki/kubeconfig-embedded.js';
+import { kubeconfigUsers } from '../pki/kubeconfig-embedded.js';
+import { KubeconfigError, parseKubeconfig, rewriteClientCredentials } from '../pki/kubeconfig.js';
 import { queryKubeadm } from '../facts/kubeadm.js';
 import type { PrepareResult, StepModule } from './types.js';
 import { applyRenewals, emptyData, newFile, pkiFinding, planRenewals, readSecret, resumeState, type Renewal } from './kubeadm-files.js';
 import { keyTypeOf } from './renew-leaves.js';
 
 const DAY = 86_400_000;
-const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
 interface Candidate {
   conf: string;
@@ -103,25 +102,27 @@ export const renewKubeconfigs: StepModule<RenewKubeconfigsStep> = {
             continue;
           }
           // The whole file in memory (it holds keys): rewritten user by user, every other byte as it was.
-          let text = (await readSecret(ctx, host, path)).reveal();
+          let text = await readSecret(ctx, host, path);
           const infos: Renewal['info'][] = [];
           let notAfter: string | undefined;
           try {
             for (const c of list.filter((x) => x.conf === conf)) {
-              const u = kubeconfigUsers(text).find((x) => x.name === c.user)!;
-              const oldKey = u.key.kind === 'embedded' ? u.key.data : '';
+              const u = parseKubeconfig(text, `${host}:${path}`).users.find((x) => x.name === c.user);
+              const oldKey = u?.clientKey?.kind === 'data' ? u.clientKey.pem : undefined;
+              if (!oldKey) throw new KubeconfigError([{ file: `${host}:${path}`, path: '', message: `user "${c.user}" no longer embeds its client key` }], `${host}:${path}`);
               const r = await renewLeaf({
                 caCertPem: f.pems[caCrt]!,
                 caKeyPem: ca,
                 caCertSource: `${host}:${dir}/${caCrt}`,
                 caKeySource: `${host}:${dir}/${caKey}`,
                 oldCertPem: c.oldPem,
-                ...(spec.keepKeys ? { keepKey: new Secret(Buffer.from(oldKey, 'base64').toString('utf8')) } : {}),
+                ...(spec.keepKeys ? { keepKey: oldKey } : {}),
                 days: spec.days,
                 now: ctx.now,
                 source: `${host}:${path} user ${c.user}`,
               });
-              text = rewriteEmbeddedCredentials(text, c.user, b64(r.certPem), r.keyPem ? b64(r.keyPem.reveal()) : oldKey);
+              // kubeconfig.ts rewrites the two values and proves every other byte unchanged.
+              text = rewriteClientCredentials(text, `${host}:${path}`, c.user, { certPem: r.certPem, keyPem: r.keyPem ?? oldKey });
               notAfter = notAfter && notAfter < r.cert.notAfter ? notAfter : r.cert.notAfter;
               infos.push({
                 path,
@@ -140,10 +141,11 @@ export const renewKubeconfigs: StepModule<RenewKubeconfigsStep> = {
               });
             }
           } catch (e) {
-            findings.push(pkiFinding(e, host, path));
+            if (e instanceof KubeconfigError) findings.push({ level: 'block', code: 'kubeconfig', host, message: `${host}: ${path}: ${e.issues.map((i) => i.message).join('; ')}` });
+            else findings.push(pkiFinding(e, host, path));
             continue;
           }
-          const file = newFile(path, new Secret(text), f.files[conf] ?? null, true, notAfter);
+          const file = newFile(path, text, f.files[conf] ?? null, true, notAfter);
           // A kubeconfig keeps its own mode (kubeadm writes 0600); never wider than it was.
           file.mode = f.files[conf]?.mode ?? 0o600;
           infos.forEach((info, i) => renewals.push({ host, info, files: i === infos.length - 1 ? [file] : [] }));

@@ -1,16 +1,25 @@
 // The kubeadm renewal end to end on the kubeadm lab, without the restart: `plan` writes nothing; `run` renews every leaf and
 // kubeconfig client certificate on every control-plane node, each verifying with openssl against its CA there; kubeconfigs
 // differ from their backup only in the two values; keys stay 0600; the journal holds no key; a second plan has nothing to do.
+//
+// One run per control-plane node, each with an inventory of that node alone: the lab's hosts share the machine's /etc (only
+// /etc/kubernetes is their own), so the run lock and the backup, both beside /etc/kubernetes, would be one directory for
+// all of them. A real node has its own /etc. The backups this file leaves in the machine's /etc are removed afterwards.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { certroll } from '../support/cli.js';
 import { kubeadmLabSh, useKubeadmLab } from './kubeadm-lab-helpers.js';
 
 const lab = useKubeadmLab({ resetAfter: true });
 const tmp = mkdtempSync(join(tmpdir(), 'certroll-kbrenew-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const runIds: string[] = [];
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+  for (const id of runIds) execFileSync('rm', ['-rf', '--', `/etc/kubernetes-bak-${id}`, `/etc/kubernetes-bak-${id}.partial`]);
+});
 const env = { CERTROLL_HOME: join(tmp, 'home') };
 
 const LEAVES: Array<[string, string]> = [
@@ -24,19 +33,18 @@ const LEAVES: Array<[string, string]> = [
 ];
 const CONFS = ['admin.conf', 'super-admin.conf', 'controller-manager.conf', 'scheduler.conf'];
 
-function inputs(): { inventory: string; playbook: string } {
-  const inventory = join(tmp, 'inventory.yaml');
+function inputs(node: (typeof lab.hosts)[number]): { inventory: string; playbook: string } {
+  const inventory = join(tmp, `inventory-${node.name}.yaml`);
   writeFileSync(
     inventory,
     [
       'vars: { certDir: /etc/kubernetes, manifestsDir: /etc/kubernetes/manifests, parkDir: /etc/kubernetes/certroll-parked, etcdClientPort: 2379 }',
       `ssh: { user: root, identityFile: ${lab.identityFile}, knownHostsFile: ${lab.knownHostsFile}, config: none }`,
       'hosts:',
-      ...lab.hosts.map((h) => `  ${h.name}: { address: ${h.address}, vars: { probeAddress: ${h.address} } }`),
+      `  ${node.name}: { address: ${node.address}, vars: { probeAddress: ${node.address} } }`,
       'groups:',
-      `  control-plane: [${lab.controlPlane.map((h) => h.name).join(', ')}]`,
-      `  etcd: [${lab.controlPlane.map((h) => h.name).join(', ')}]`,
-      `  workers: [${lab.workers.map((h) => h.name).join(', ')}]`,
+      `  control-plane: [${node.name}]`,
+      `  etcd: [${node.name}]`,
     ].join('\n'),
   );
   // The repository's playbook without the steps of the other helpers (restart, ~/.kube refresh): renewal only.
@@ -53,9 +61,9 @@ const snapshot = async () =>
 
 describe('kubeadm renew-leaves + renew-kubeconfigs on the kubeadm lab', () => {
   it('plan writes nothing; run renews every leaf and kubeconfig, each verified by openssl on its node; a second plan has nothing to do', async () => {
-    const { inventory, playbook } = inputs();
+    const first = inputs(lab.controlPlane[0]!);
     const before = await snapshot();
-    const plan = await certroll(['plan', '-i', inventory, playbook], env);
+    const plan = await certroll(['plan', '-i', first.inventory, first.playbook], env);
     expect(plan.code, plan.stderr + plan.stdout).toBe(0);
     expect(plan.stdout).toMatch(/Status: ready/);
     expect(plan.stdout).toMatch(/renew apiserver\.crt by ca, apiserver-kubelet-client\.crt by ca, apiserver-etcd-client\.crt by etcd\/ca/);
@@ -63,11 +71,12 @@ describe('kubeadm renew-leaves + renew-kubeconfigs on the kubeadm lab', () => {
     expect(plan.stdout).not.toMatch(/PRIVATE KEY/);
     expect(await snapshot()).toEqual(before);
 
-    const run = await certroll(['run', '--yes', '-i', inventory, playbook], env);
-    expect(run.code, run.stderr + run.stdout).toBe(0);
-    const runId = /Run (\S+) succeeded/.exec(run.stdout)![1]!;
-
     for (const h of lab.controlPlane) {
+      const { inventory, playbook } = inputs(h);
+      const run = await certroll(['run', '--yes', '-i', inventory, playbook], env);
+      expect(run.code, run.stderr + run.stdout).toBe(0);
+      const runId = /Run (\S+) succeeded/.exec(run.stdout)![1]!;
+      runIds.push(runId);
       const script = [
         'cd /etc/kubernetes/pki',
         ...LEAVES.map(([leaf, ca]) => `openssl verify -CAfile ${ca}.crt ${leaf}.crt && openssl x509 -in ${leaf}.crt -noout -enddate && stat -c '%a %n' ${leaf}.key`),
@@ -82,12 +91,12 @@ describe('kubeadm renew-leaves + renew-kubeconfigs on the kubeadm lab', () => {
       const year = new Date(Date.now() + 365 * 86_400_000).getUTCFullYear();
       expect(out.match(new RegExp(`notAfter=.* ${year} GMT`, 'g'))?.length).toBe(LEAVES.length);
       expect(out.match(/^600 /gm)?.length).toBe(LEAVES.length);
+      // The journal records sha256s, never a key.
+      const journal = join(env.CERTROLL_HOME, 'runs', runId);
+      for (const f of readdirSync(journal)) expect(readFileSync(join(journal, f), 'utf8'), f).not.toMatch(/PRIVATE KEY|LS0tLS1CRUdJTi[A-Za-z0-9+/]*UFJJVkFURSBLRVk/);
     }
-    // The journal records sha256s, never a key.
-    const journal = join(env.CERTROLL_HOME, 'runs', runId);
-    for (const f of readdirSync(journal)) expect(readFileSync(join(journal, f), 'utf8'), f).not.toMatch(/PRIVATE KEY|LS0tLS1CRUdJTi[A-Za-z0-9+/]*UFJJVkFURSBLRVk/);
 
-    const again = await certroll(['plan', '-i', inventory, playbook], env);
+    const again = await certroll(['plan', '-i', first.inventory, first.playbook], env);
     expect(again.code, again.stderr + again.stdout).toBe(0);
     expect(again.stdout).toMatch(/nothing to do|nothing to renew/i);
   }, 600_000);

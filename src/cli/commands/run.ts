@@ -219,6 +219,7 @@ export function resolveSkips(values: string[], plan: Plan, done: Record<number, 
     if (!matches.length) throw new UsageError(`--skip ${JSON.stringify(v.slice(0, 80))}: run ${plan.runId} has no such step (steps: ${list})`);
     if (matches.length > 1) throw new UsageError(`--skip ${JSON.stringify(v)}: names ${matches.length} steps of run ${plan.runId}; use the number (steps: ${list})`);
     const st = matches[0]!;
+    if (st.type === 'cleanup') throw new UsageError(`--skip ${v}: cleanup runs at the end of every run (it releases the locks), it cannot be skipped`);
     if (['preflight', 'backup', 'renew-ca', 'issue-cert', 'distribute'].includes(st.type))
       throw new UsageError(`--skip ${v}: ${st.type} cannot be skipped (it guards or makes the certificates every later step relies on)`);
     if (done[st.index] !== undefined) throw new UsageError(`--skip ${v}: step ${st.index + 1}. ${st.title} is already done`);

@@ -52,7 +52,7 @@ describe('bad inventories are rejected with every problem, its file, line and fi
       `groups.master: expected at least 1 host (the first master is where certificates are generated), got nothing ${at('bad-null-master.yaml', '4:3')}`,
     ]],
     ['no master group', 'bad-missing-master.yaml', [
-      `groups: missing required group "master" (its first host is where certificates are generated) ${at('bad-missing-master.yaml', '3:1')}`,
+      `groups: missing required group "master" (or "control-plane", kubeadm's name for it: its first host is where certificates are generated) ${at('bad-missing-master.yaml', '3:1')}`,
     ]],
     ['address that is neither an IP nor a hostname, and a missing address', 'bad-address.yaml', [
       `hosts.tos-1.address: expected an IP address or a hostname, got "300.1.2.3" ${at('bad-address.yaml', '2:21')}`,

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeconfigCopiesFacts, KubeconfigFileFact, KeyCounts } from '../../../src/facts/kubeconfig-copies.js';
 import { changedEarlier, planRefreshHost, refreshKubeConfig, type RefreshHostInput } from '../../../src/steps/refresh-kube-config.js';
-import { describeAction } from '../../../src/plan/describe.js';
+import { describeAction, foldActions } from '../../../src/plan/describe.js';
 import { parsePlaybook } from '../../../src/playbook/load.js';
 import { InputError } from '../../../src/errors.js';
 import type { PlanContext } from '../../../src/steps/types.js';
@@ -160,6 +160,10 @@ describe('refresh-kube-config: the step module', () => {
     expect(describeAction(a!)).toBe(
       `replace /root/.kube/config (client certificate ${OLD.slice(0, 16)}…, the one ${ADMIN} holds now) with the renewed ${ADMIN}, copied on the host; first back it up to config.certroll-bak-${RUN} beside it (never over an existing one); mode 0600 owner 0:0 kept`,
     );
+  });
+  it('folds the same file on several hosts into one line of the plan', () => {
+    const actions = ['cp-1', 'cp-2', 'cp-3'].flatMap((h) => plan(host(h, [file('/root/.kube/config', { certs: [{ line: 18, sha256: h === 'cp-3' ? EARLIER : OLD }] })])).actions);
+    expect(foldActions(actions)).toEqual([{ hosts: ['cp-1', 'cp-2', 'cp-3'], text: 'replace /root/.kube/config with the renewed admin.conf (backed up beside it, mode and owner kept)' }]);
   });
 });
 

@@ -19,6 +19,7 @@ import type { Plan, PlannedStep, Warning } from '../../../src/plan/types.js';
 import type { RenewKubeconfigsStep, RenewLeavesStep, StepSpec } from '../../../src/playbook/types.js';
 import { describeAction } from '../../../src/plan/describe.js';
 import { kubeconfigUsers } from '../../../src/pki/kubeconfig-embedded.js';
+import { resumeState } from '../../../src/steps/kubeadm-files.js';
 
 const top = mkdtempSync(join(tmpdir(), 'certroll-kubeadm-'));
 afterAll(() => rmSync(top, { recursive: true, force: true }));
@@ -325,4 +326,23 @@ describe('renew-leaves and renew-kubeconfigs on a kubeadm /etc/kubernetes (real 
     const k = await renewKubeconfigs.prepare!(p.playbook.steps[3] as never, prepareCtx(d, 3));
     expect(k.findings.find((f) => f.code === 'kubeconfig-by-path')!.message).toMatch(/controller-manager\.conf user system:kube-controller-manager names its client certificate or key by path/);
   }, 180_000);
+});
+
+describe('resume: files the stopped run already wrote are recognised by sha256', () => {
+  const plan = {
+    runId: 'stopped',
+    steps: [{ index: 2, actions: [
+      { kind: 'stage', host: 'kadm-1', path: '/k/pki/apiserver.crt', sha256: 'c1' },
+      { kind: 'stage', host: 'kadm-1', path: '/k/pki/apiserver.key', sha256: 'k1' },
+    ] }],
+  } as unknown as Plan;
+  const ctx = { index: 2, resume: { plan, preFacts: {} as FleetFacts } } as unknown as PrepareContext;
+  const paths = ['/k/pki/apiserver.crt', '/k/pki/apiserver.key'];
+  it('both new: done; neither: made anew; one of the pair: blocks (mixed); not resuming: made anew', () => {
+    expect(resumeState(ctx, 'kadm-1', paths, (p) => ({ '/k/pki/apiserver.crt': 'c1', '/k/pki/apiserver.key': 'k1' })[p])).toBe('done');
+    expect(resumeState(ctx, 'kadm-1', paths, () => 'old')).toBe('todo');
+    expect(resumeState(ctx, 'kadm-1', paths, (p) => (p.endsWith('.crt') ? 'c1' : 'old'))).toBe('mixed');
+    expect(resumeState(ctx, 'kadm-2', paths, () => 'c1')).toBe('todo');
+    expect(resumeState({ ...ctx, resume: undefined } as PrepareContext, 'kadm-1', paths, () => 'c1')).toBe('todo');
+  });
 });
