@@ -29,6 +29,9 @@ export function stagedName(certDir: string, file: string, runId: string): string
   return `${certDir}/.${file}.certroll-${runId}`;
 }
 
+/** refresh-kube-config's backup of a kubeconfig it replaces: beside it, never overwritten. */
+export const kubeconfigBackupOf = (path: string, runId: string) => `${path}.certroll-bak-${runId}`;
+
 /**
  * The find -name pattern of every file a run stages under a cert dir: distribution's (stagedName) and the restore copies of
  * its `--on-failure rollback-node|rollback-all` (`.<file>.certroll-restore-<run-id>`). A run's cleanup deletes them after a failure.

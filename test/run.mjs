@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// `npm test`: the unit tests (test/unit, no lab) and the end-to-end tests (test/e2e, one file at a time on the shared lab)
-// run as two vitest processes side by side: the e2e files mostly wait on the lab (pauses, etcd restarts) while the unit
-// files use the second core. Each output line is prefixed with its half; the exit code is non-zero when either fails.
+// `npm test`: the unit tests (test/unit, no lab), the end-to-end tests on the TOS lab (test/e2e, one file at a time) and those
+// on the kubeadm lab (test/e2e-kubeadm, one file at a time, its own lab on its own addresses) run as three vitest processes
+// side by side: the e2e files mostly wait on their lab (pauses, etcd restarts) while the unit files use the spare CPU. Each
+// output line is prefixed with its lane; the exit code is non-zero when any fails. (The directories are given with a
+// trailing slash: vitest filters by substring, and "test/e2e" would also pick the files of test/e2e-kubeadm.)
 // With arguments (`npm test -- test/unit/pki`), one plain `vitest run ARGS…` instead.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -23,6 +25,7 @@ const vitest = (args, prefix, niceness = 0) =>
 const args = process.argv.slice(2);
 if (args.length) process.exit(await vitest(args));
 const started = Date.now();
-const [unit, e2e] = await Promise.all([vitest(['test/unit'], '[unit]', 10), vitest(['test/e2e'], '[e2e] ')]);
-process.stdout.write(`\nnpm test: unit ${unit === 0 ? 'passed' : `FAILED (exit ${unit})`}, e2e ${e2e === 0 ? 'passed' : `FAILED (exit ${e2e})`}, ${((Date.now() - started) / 1000).toFixed(0)} s wall\n`);
-process.exit(unit || e2e);
+const [unit, e2e, kadm] = await Promise.all([vitest(['test/unit/'], '[unit]', 10), vitest(['test/e2e/'], '[e2e] '), vitest(['test/e2e-kubeadm/'], '[kadm]')]);
+const verdict = (code) => (code === 0 ? 'passed' : `FAILED (exit ${code})`);
+process.stdout.write(`\nnpm test: unit ${verdict(unit)}, e2e ${verdict(e2e)}, kadm ${verdict(kadm)}, ${((Date.now() - started) / 1000).toFixed(0)} s wall\n`);
+process.exit(unit || e2e || kadm);

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { defaults } from './layout.js';
+import { defaults, defaultsOf, FLAVOURS, type LabFlavour } from './layout.js';
 import { down, labExec, loadState, reset, startSshd, status, stopSshd, up, anchorAlive, type LabStatus } from './lab.js';
 import { hostEnv, nsenterArgs } from './proc.js';
 import { ensurePackages, PACKAGES } from './packages.js';
@@ -33,25 +33,30 @@ function printStatus(s: LabStatus): void {
     say(`  + ${extra.length} extra hosts (${extra[0]!.address} …): ${bad.length ? `${bad.length} unreachable: ${bad.slice(0, 10).map((h) => h.name).join(', ')}` : 'all reachable'}`);
   }
   for (const e of s.etcd) say(`  etcd ${e.endpoint}: ${e.health ? 'healthy' : `UNHEALTHY ${e.error ?? ''}`}`);
-  for (const [n, ok] of Object.entries(s.apiserver)) say(`  apiserver ${n}: ${ok ? 'ok' : 'NOT OK'}`);
+  // TOS: "NODE"; kubeadm: "NODE COMPONENT" (apiserver /readyz, controller-manager and scheduler /healthz).
+  for (const [n, ok] of Object.entries(s.apiserver)) say(`  ${n.includes(' ') ? n : `apiserver ${n}`}: ${ok ? 'ok' : 'NOT OK'}`);
 }
 
 async function main(): Promise<number> {
   let code = 0;
-  const dirOpt = { dir: { type: 'string' as const, default: defaults.dir, describe: 'lab state dir (env CERTROLL_LAB_DIR)' } };
+  const dirOpt = {
+    flavour: { type: 'string' as const, choices: FLAVOURS as unknown as string[], default: 'tos', describe: 'tos: the TOS lab; kubeadm: the kubeadm lab (its own dir, subnet, hosts)' },
+    dir: { type: 'string' as const, describe: `lab state dir (default: ${defaults.dir} or env CERTROLL_LAB_DIR; with --flavour kubeadm ${defaultsOf('kubeadm').dir} or env CERTROLL_KUBEADM_LAB_DIR)` },
+  };
+  const dirOf = (a: { dir?: string; flavour?: string }) => a.dir ?? defaultsOf(a.flavour as LabFlavour).dir;
   await yargs(hideBin(process.argv))
     .scriptName('npm run lab --')
     .strict()
     .command('up', 'bring the lab up (idempotent)', (y) => y.options({
       ...dirOpt,
-      subnet: { type: 'string', default: defaults.subnet, describe: 'loopback /16 for the hosts (127.X)' },
-      names: { type: 'string', describe: 'five comma-separated host names: 3 masters, flannel-only, manager' },
-      'name-prefix': { type: 'string', describe: 'host names PREFIX-1..PREFIX-5' },
+      subnet: { type: 'string', describe: 'loopback /16 for the hosts (127.X; default 127.20, kubeadm 127.21)' },
+      names: { type: 'string', describe: 'comma-separated host names: 3 masters, flannel-only, manager (kubeadm: 3 control-plane, 1 worker)' },
+      'name-prefix': { type: 'string', describe: 'host names PREFIX-1..PREFIX-5 (kubeadm: ..PREFIX-4)' },
       extra: { type: 'number', default: 0, describe: 'bare extra hosts (sshd + cert dir) at 127.X.1.1…' },
       'ssh-port': { type: 'number', describe: 'sshd port of every host (default: env CERTROLL_LAB_SSH_PORT, else 22, or 2222 when port 22 is held on every address)' },
       days: { type: 'number', default: defaults.days, describe: 'days until the original etcd CA expires' },
     }), async (a) => {
-      await up({ dir: a.dir, subnet: a.subnet, names: a.names?.split(',').map((s) => s.trim()), namePrefix: a['name-prefix'], extra: a.extra, sshPort: a['ssh-port'], days: a.days }, say);
+      await up({ flavour: a.flavour as LabFlavour, dir: dirOf(a), subnet: a.subnet, names: a.names?.split(',').map((s) => s.trim()), namePrefix: a['name-prefix'], extra: a.extra, sshPort: a['ssh-port'], days: a.days }, say);
     })
     .command('packages', 'install the Debian packages the lab and the tests need (as root), or name the missing ones and exit 1', (y) => y, async () => {
       await ensurePackages(say);
@@ -59,32 +64,33 @@ async function main(): Promise<number> {
       if (process.getuid?.() !== 0) say('note: not root: the lab, the end-to-end tests and the MariaDB tests need root and will fail');
     })
     .command('down', 'stop everything the lab started and remove its state', (y) => y.options(dirOpt), async (a) => {
-      await down(a.dir, say);
+      await down(dirOf(a), say);
     })
     .command('status', 'hosts, processes, sshd, etcd health, cert dates', (y) => y.options({ ...dirOpt, json: { type: 'boolean', default: false } }), async (a) => {
-      const s = await status(a.dir);
+      const s = await status(dirOf(a));
       if (a.json) say(JSON.stringify(s, null, 2));
       else printStatus(s);
       if (!s.up) code = 1;
     })
     .command('reset', 'restore the original expiring PKI, manifests, manager DB and templates; restart etcd; wait until healthy', (y) => y.options(dirOpt), async (a) => {
-      await reset(a.dir, say);
+      await reset(dirOf(a), say);
     })
     .command('stop-sshd <host>', "stop a host's sshd and its connections", (y) => y.options(dirOpt).positional('host', { type: 'string', demandOption: true }), async (a) => {
-      await stopSshd(a.dir, a.host);
+      await stopSshd(dirOf(a), a.host);
       say(`sshd of ${a.host} stopped`);
     })
     .command('start-sshd <host>', "start a host's sshd again", (y) => y.options(dirOpt).positional('host', { type: 'string', demandOption: true }), async (a) => {
-      await startSshd(a.dir, a.host);
+      await startSshd(dirOf(a), a.host);
       say(`sshd of ${a.host} started`);
     })
     .command('exec <host> [cmd..]', "run a command inside a host's namespaces: exec HOST -- CMD…", (y) => y.options(dirOpt).positional('host', { type: 'string', demandOption: true }).positional('cmd', { type: 'string', array: true }), async (a) => {
       const argv = [...(a.cmd ?? []), ...((a['--'] as unknown[] | undefined) ?? [])].map(String);
       if (!argv.length) throw new Error('exec: give a command after --');
-      const state = loadState(a.dir);
+      const dir = dirOf(a);
+      const state = loadState(dir);
       const h = state?.hosts.find((x) => x.name === a.host || x.address === a.host);
       if (!state || !h || !anchorAlive(h)) {
-        await labExec(a.dir, a.host, argv); // throws the explanation
+        await labExec(dir, a.host, argv); // throws the explanation
         return;
       }
       code = await new Promise<number>((res) => {

@@ -1,12 +1,14 @@
 // The local lab's lifecycle: bring a TOS-like cluster of namespaced hosts up, report on it, reset it to its expiring PKI, take it down.
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { chmod, chown, cp, lstat, mkdir, readFile, readdir, rename, rm, rmdir, utimes, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, lstat, mkdir, readFile, readdir, readlink, rename, rm, rmdir, utimes, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import pLimit from 'p-limit';
-import { LabLayout, gencertsDir, inHost, resolveOptions, type LabHost, type LabOptions } from './layout.js';
+import { LabLayout, gencertsDir, inHost, inKubeadm, resolveOptions, type LabFlavour, type LabHost, type LabOptions } from './layout.js';
 import { apiserverManifest, etcdEndpoints, etcdManifest, flannelManifest, inventoryYaml, managerDbSql, myCnf, sshdConfig } from './files.js';
+import { kubeadmInventoryYaml } from './kubeadm-files.js';
+import { makeKubeadmPristine } from './kubeadm-pki.js';
 import { ensurePackages } from './packages.js';
 import { chooseSshPort } from './ssh-port.js';
 import { PROGRAMS, programText, tosFixturesDir } from './assets.js';
@@ -35,7 +37,37 @@ export interface LabState {
   upAt: string;
 }
 
-const MOUNTPOINTS = ['/opt/kubernetes', '/var/lib/transwarp-manager', '/var/lib/etcd', '/var/lib/mysql', '/run/mysqld'];
+/**
+ * What differs between the flavours in how a host's files are laid out: the mountpoints up creates on the real filesystem,
+ * the private directories (under hosts/NAME/fs) that up and reset fill from the pristine tree, and the directory of the
+ * static-pod manifests, which is filled last (a kubelet stand-in starts pods as soon as their manifest appears).
+ */
+interface FlavourFiles {
+  mountpoints: string[];
+  /** fs dirs replaced by their pristine twin, in order, before the manifests. */
+  restored: string[];
+  /** The manifests: fs dir (relative to hosts/NAME/fs) and its pristine twin (relative to pristine/hosts/NAME). */
+  manifests: { fs: string; pristine: string };
+  /** The manifests dir inside a host (the kubelet stand-in's --pod-manifest-path). */
+  manifestsDir: string;
+}
+
+const FILES: Record<LabFlavour, FlavourFiles> = {
+  tos: {
+    mountpoints: ['/opt/kubernetes', '/var/lib/transwarp-manager', '/var/lib/etcd', '/var/lib/mysql', '/run/mysqld'],
+    restored: ['var-lib-etcd', 'tmp', 'srv', 'var-lib-transwarp-manager'],
+    manifests: { fs: 'opt-kubernetes', pristine: 'opt-kubernetes' },
+    manifestsDir: inHost.manifestsDir,
+  },
+  kubeadm: {
+    mountpoints: ['/etc/kubernetes', '/var/lib/kubelet', '/var/lib/etcd'],
+    restored: ['var-lib-etcd', 'tmp', 'root', 'var-lib-kubelet', 'etc-kubernetes'],
+    manifests: { fs: 'etc-kubernetes/manifests', pristine: 'manifests' },
+    manifestsDir: inKubeadm.manifestsDir,
+  },
+};
+
+const filesOf = (layout: LabLayout) => FILES[layout.flavour];
 /** sshd's privilege separation dir: created when missing, never removed (other sshds, other labs need it). */
 const SSHD_PRIVSEP = '/run/sshd';
 
@@ -89,11 +121,16 @@ function findHost(state: LabState, name: string): HostState {
 
 // ---------------------------------------------------------------- up
 
+/** Install the lab's programs (up, and reset: a lab kept up across code changes runs the current stand-ins at their next start). */
 async function writeScripts(layout: LabLayout): Promise<void> {
   await mkdir(layout.binDir, { recursive: true });
   await mkdir(layout.usrLocalBin, { recursive: true, mode: 0o755 });
-  for (const p of PROGRAMS) {
-    await writeFile(join(p.place === 'lab-bin' ? layout.binDir : layout.usrLocalBin, p.name), programText(p.asset, layout.hostsDir), { mode: 0o755 });
+  for (const p of PROGRAMS.filter((x) => x.flavours.includes(layout.flavour))) {
+    // Write beside and rename: a host may be starting the program at this very moment.
+    const target = join(p.place === 'lab-bin' ? layout.binDir : layout.usrLocalBin, p.name);
+    await writeFile(`${target}.tmp`, programText(p.asset, layout.hostsDir), { mode: 0o755 });
+    await chmod(`${target}.tmp`, 0o755);
+    await rename(`${target}.tmp`, target);
   }
 }
 
@@ -134,25 +171,31 @@ async function makePristine(layout: LabLayout, hosts: LabHost[]): Promise<void> 
   }
 }
 
-/** Make a host's private directories hold exactly the pristine files (srv, opt/kubernetes, manager templates; empty /tmp and etcd data). */
-const RESTORED = ['var-lib-etcd', 'tmp', 'srv', 'var-lib-transwarp-manager', 'opt-kubernetes'];
-
-async function restoreHostFiles(layout: LabLayout, h: LabHost, parts: string[] = RESTORED): Promise<void> {
+/**
+ * Make a host's private directories hold exactly the pristine files (tos: srv, opt/kubernetes, manager templates; kubeadm:
+ * /etc/kubernetes, /var/lib/kubelet, /root; empty /tmp and etcd data). `files`: all but the manifests; `manifests`: only them.
+ */
+async function restoreHostFiles(layout: LabLayout, h: LabHost, what: 'all' | 'files' | 'manifests' = 'all'): Promise<void> {
   const fs = join(layout.hostsDir, h.name, 'fs');
   const src = join(layout.pristine, 'hosts', h.roles.includes('extra') ? '_extra' : h.name);
-  // opt-kubernetes (the manifests) comes last: a kubelet stand-in starts pods as soon as their manifest appears.
-  for (const d of RESTORED.filter((x) => parts.includes(x))) {
-    const target = join(fs, d);
+  const f = filesOf(layout);
+  // The manifests come last: a kubelet stand-in starts pods as soon as their manifest appears.
+  const pairs = [
+    ...(what !== 'manifests' ? f.restored.map((d) => ({ target: d, source: d })) : []),
+    ...(what !== 'files' ? [{ target: f.manifests.fs, source: f.manifests.pristine }] : []),
+  ];
+  for (const d of pairs) {
+    const target = join(fs, d.target);
     await mkdir(target, { recursive: true });
     for (const e of await readdir(target)) await rm(join(target, e), { recursive: true, force: true });
-    if (existsSync(join(src, d))) {
-      await cp(join(src, d), target, { recursive: true, preserveTimestamps: true });
-      await copyDirTimes(join(src, d), target);
+    if (existsSync(join(src, d.source))) {
+      await cp(join(src, d.source), target, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+      await copyDirTimes(join(src, d.source), target);
     }
   }
   await chmod(join(fs, 'tmp'), 0o1777);
   await chmod(join(fs, 'var-lib-etcd'), 0o700);
-  await chmod(join(fs, 'srv'), 0o755);
+  if (layout.flavour === 'tos') await chmod(join(fs, 'srv'), 0o755);
   const pub = await readFile(layout.clientKey + '.pub', 'utf8');
   await mkdir(join(fs, 'root', '.ssh'), { recursive: true, mode: 0o700 });
   await chmod(join(fs, 'root'), 0o700);
@@ -174,7 +217,6 @@ async function prepareHost(layout: LabLayout, h: LabHost): Promise<void> {
   await mkdir(p.log, { recursive: true });
   await mkdir(p.etc, { recursive: true, mode: 0o700 });
   for (const m of p.mounts) await mkdir(m.source, { recursive: true });
-  await restoreHostFiles(layout, h);
   await writeFile(join(p.root, 'mounts'), p.mounts.map((m) => `${m.source} ${m.target}`).join('\n') + '\n');
   const key = join(p.etc, 'ssh_host_ed25519_key');
   if (!existsSync(key)) await runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${h.name}`, '-f', key]);
@@ -210,7 +252,12 @@ function startInHost(layout: LabLayout, h: HostState, argv: string[], logName: s
 
 function startKubelet(layout: LabLayout, h: HostState): number {
   const p = layout.hostPaths(h);
-  return startInHost(layout, h, ['/usr/bin/python3', '/usr/local/bin/lab-kubelet', inHost.manifestsDir, join(p.run, 'containers.json'), p.log], 'kubelet.log');
+  return startInHost(layout, h, ['/usr/bin/python3', '/usr/local/bin/lab-kubelet', filesOf(layout).manifestsDir, join(p.run, 'containers.json'), p.log], 'kubelet.log');
+}
+
+/** The hosts that run a kubelet stand-in. */
+function runsKubelet(h: LabHost): boolean {
+  return h.roles.some((r) => r === 'master' || r === 'flannel' || r === 'control-plane' || r === 'worker');
 }
 
 /** Run a command inside a lab host's namespaces and capture its output. */
@@ -260,6 +307,13 @@ async function applyManagerDb(layout: LabLayout, h: HostState): Promise<void> {
 
 function etcdctlArgs(layout: LabLayout, state: LabState): string[] {
   const etcd = state.hosts.filter((h) => h.roles.includes('etcd'));
+  if (layout.flavour === 'kubeadm') {
+    // kubeadm's healthcheck-client of the first control-plane node, as it is now (else as up made it).
+    const live = layout.hostPath(etcd[0]!, `${inKubeadm.pkiDir}/etcd`);
+    const dir = existsSync(join(live, 'healthcheck-client.key')) ? live : join(layout.pristine, 'hosts', etcd[0]!.name, 'etc-kubernetes', 'pki', 'etcd');
+    return [`--endpoints=${etcd.map((e) => `https://${e.address}:${inKubeadm.etcdClientPort}`).join(',')}`, `--cacert=${join(dir, 'ca.crt')}`,
+      `--cert=${join(dir, 'healthcheck-client.crt')}`, `--key=${join(dir, 'healthcheck-client.key')}`, '--dial-timeout=2s', '--command-timeout=3s'];
+  }
   // The first master's current cert dir (what certroll leaves there), else the original PKI.
   const live = layout.hostPath(etcd[0]!, inHost.certDir);
   const dir = existsSync(join(live, 'etcd-key.pem')) ? live : join(layout.pristine, 'srv-kubernetes');
@@ -278,7 +332,8 @@ export async function etcdHealth(layout: LabLayout, state: LabState): Promise<En
     const parsed = JSON.parse(r.stdout) as Array<{ endpoint: string; health: boolean; error?: string }>;
     return parsed.map((e) => ({ endpoint: e.endpoint, health: e.health, error: e.error }));
   } catch {
-    return state.hosts.filter((h) => h.roles.includes('etcd')).map((h) => ({ endpoint: `https://${h.address}:${inHost.etcdClientPort}`, health: false, error: (r.stderr || r.stdout).trim().slice(-300) }));
+    const port = layout.flavour === 'kubeadm' ? inKubeadm.etcdClientPort : inHost.etcdClientPort;
+    return state.hosts.filter((h) => h.roles.includes('etcd')).map((h) => ({ endpoint: `https://${h.address}:${port}`, health: false, error: (r.stderr || r.stdout).trim().slice(-300) }));
   }
 }
 
@@ -306,7 +361,53 @@ export function apiserverHealthz(layout: LabLayout, address: string): Promise<{ 
   });
 }
 
+/**
+ * GET https://address:port/path of a kubeadm lab host → status and body ('' when unreachable): the apiserver with a client
+ * certificate of the host's CA (its apiserver-kubelet-client, as it is now, else as up made it), cm/scheduler without.
+ */
+export function kubeadmGet(layout: LabLayout, h: LabHost, port: number, path: string): Promise<{ status: number; body: string }> {
+  const pkiOf = (f: string) => {
+    const live = layout.hostPath(h, `${inKubeadm.pkiDir}/${f}`);
+    return existsSync(live) ? live : join(layout.pristine, 'hosts', h.name, 'etc-kubernetes', 'pki', f);
+  };
+  let tls: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean };
+  try {
+    tls = port === inKubeadm.apiserverPort
+      ? { ca: readFileSync(pkiOf('ca.crt')), cert: readFileSync(pkiOf('apiserver-kubelet-client.crt')), key: readFileSync(pkiOf('apiserver-kubelet-client.key')), rejectUnauthorized: true }
+      : { rejectUnauthorized: false }; // cm and scheduler serve a self-signed certificate made at their start
+  } catch {
+    return Promise.resolve({ status: 0, body: '' });
+  }
+  return new Promise((resolveP) => {
+    const req = request({ host: h.address, port, path, ...tls, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolveP({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolveP({ status: 0, body: '' }));
+    req.end();
+  });
+}
+
+/** The control-plane endpoints of a kubeadm lab host that must answer 200: apiserver /readyz, controller-manager and scheduler /healthz. */
+export const KUBEADM_HEALTH = [
+  { name: 'kube-apiserver', port: inKubeadm.apiserverPort, path: '/readyz' },
+  { name: 'kube-controller-manager', port: inKubeadm.controllerManagerPort, path: '/healthz' },
+  { name: 'kube-scheduler', port: inKubeadm.schedulerPort, path: '/healthz' },
+] as const;
+
 async function startPods(layout: LabLayout, state: LabState): Promise<void> {
+  if (layout.flavour === 'kubeadm') {
+    await waitEtcdHealthy(layout, state, 60000);
+    const cps = state.hosts.filter((h) => h.roles.includes('control-plane'));
+    await Promise.all(cps.flatMap((m) => KUBEADM_HEALTH.map(async (e) => {
+      let last = { status: 0, body: '' };
+      const ok = await waitFor(async () => (last = await kubeadmGet(layout, m, e.port, e.path)).status === 200, 30000, 100);
+      if (!ok) throw new Error(`${m.name}: the ${e.name} stand-in does not answer ${e.path} (${last.status} ${last.body.trim().slice(0, 200)}); see ${join(layout.hostPaths(m).log, `${e.name}.log`)}`);
+    })));
+    return;
+  }
   const masters = state.hosts.filter((h) => h.roles.includes('master'));
   await waitEtcdHealthy(layout, state, 60000);
   await runOk('etcdctl', [...etcdctlArgs(layout, state), 'put', '/coreos.com/network/config', '{"Network":"172.16.0.0/16","SubnetLen":24,"Backend":{"Type":"vxlan"}}'], { env: { ...hostEnv, ETCDCTL_API: '3' } });
@@ -329,7 +430,8 @@ export async function up(input: Partial<LabOptions> & { namePrefix?: string }, l
   const layout = new LabLayout(opts);
   const existing = loadState(layout.dir);
   if (existing) {
-    const same = JSON.stringify({ ...existing.options }) === JSON.stringify(opts);
+    const canon = (o: LabOptions) => JSON.stringify(Object.entries({ ...o, flavour: o.flavour ?? 'tos' }).sort(([a], [b]) => a.localeCompare(b)));
+    const same = canon(existing.options) === canon(opts);
     if (existing.complete && existing.hosts.every(anchorAlive)) {
       if (!same) throw new Error(`a lab with other options is already up in ${layout.dir} (${existing.hosts.length} hosts, subnet ${existing.options.subnet}): run \`npm run lab -- down\` first`);
       log(`lab already up in ${layout.dir}: ${existing.hosts.length} hosts`);
@@ -351,7 +453,7 @@ export async function up(input: Partial<LabOptions> & { namePrefix?: string }, l
   await mkdir(layout.dir, { recursive: true, mode: 0o755 });
   await chmod(layout.dir, 0o755);
   const state: LabState = { version: 1, options: opts, hosts: [], createdDirs: [], complete: false, upAt: new Date().toISOString() };
-  for (const d of MOUNTPOINTS) {
+  for (const d of filesOf(layout).mountpoints) {
     if (!existsSync(d)) {
       await mkdir(d, { recursive: true, mode: 0o755 });
       state.createdDirs.push(d);
@@ -359,13 +461,20 @@ export async function up(input: Partial<LabOptions> & { namePrefix?: string }, l
   }
   if (!existsSync(SSHD_PRIVSEP)) await mkdir(SSHD_PRIVSEP, { mode: 0o755 });
   await saveState(layout, state);
+  let pki: Promise<void> = Promise.resolve();
   try {
     await mkdir(layout.sshDir, { recursive: true, mode: 0o700 });
     if (!existsSync(layout.clientKey)) await runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'certroll-lab', '-f', layout.clientKey]);
-    if (!existsSync(layout.dbPasswordFile)) await writeFile(layout.dbPasswordFile, randomBytes(12).toString('hex') + '\n', { mode: 0o600 });
+    if (layout.flavour === 'tos' && !existsSync(layout.dbPasswordFile)) await writeFile(layout.dbPasswordFile, randomBytes(12).toString('hex') + '\n', { mode: 0o600 });
     await writeScripts(layout);
-    await makePristine(layout, hosts);
-    log(`PKI and host files ready (${Date.now() - t0} ms)`);
+    // The PKI (CPU: RSA keys) is made while the hosts' namespaces and sshds start (waiting, mostly); the hosts' files are
+    // copied from it once both are done, before any kubelet starts.
+    pki = (async () => {
+      if (layout.flavour === 'kubeadm') await makeKubeadmPristine(layout, hosts);
+      else await makePristine(layout, hosts);
+      log(`PKI and host files ready (${Date.now() - t0} ms)`);
+    })();
+    pki.catch(() => {}); // awaited below; this only keeps a failure from being unhandled while the hosts start
 
     const limit = pLimit(12);
     const started = await Promise.all(hosts.map((h) => limit(async () => {
@@ -379,17 +488,20 @@ export async function up(input: Partial<LabOptions> & { namePrefix?: string }, l
     await saveState(layout, state);
     await writeFile(layout.knownHosts, hosts.map((h) => knownHostsLine(layout, h)).join('\n') + '\n', { mode: 0o644 });
     log(`${hosts.length} hosts with sshd up (${Date.now() - t0} ms)`);
+    await pki;
+    await Promise.all(hosts.map((h) => limit(() => restoreHostFiles(layout, h))));
 
-    for (const h of state.hosts) if (h.roles.includes('master') || h.roles.includes('flannel')) h.kubeletPid = startKubelet(layout, h);
-    const manager = state.hosts.find((h) => h.roles.includes('manager'))!;
+    for (const h of state.hosts) if (runsKubelet(h)) h.kubeletPid = startKubelet(layout, h);
+    const manager = state.hosts.find((h) => h.roles.includes('manager'));
     await Promise.all([
       (async () => {
+        if (!manager) return;
         manager.mariadbPid = await startMariadb(layout, manager);
         await applyManagerDb(layout, manager);
       })(),
       startPods(layout, state),
     ]);
-    await writeFile(layout.inventory, inventoryYaml(layout, hosts, false));
+    await writeFile(layout.inventory, layout.flavour === 'kubeadm' ? kubeadmInventoryYaml(layout, hosts) : inventoryYaml(layout, hosts, false));
     if (opts.extra > 0) await writeFile(layout.inventoryExtra, inventoryYaml(layout, hosts, true));
     else await rm(layout.inventoryExtra, { force: true });
     state.complete = true;
@@ -398,6 +510,7 @@ export async function up(input: Partial<LabOptions> & { namePrefix?: string }, l
     return state;
   } catch (e) {
     log(`up failed: ${(e as Error).message}\ncleaning up`);
+    await pki.catch(() => {});
     await saveState(layout, state).catch(() => {});
     await down(layout.dir, () => {}).catch(() => {});
     throw e;
@@ -504,6 +617,7 @@ export async function reset(dir: string, log: Log): Promise<void> {
     log(`lab reset (rebuilt) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return;
   }
+  await writeScripts(layout);
   const limit = pLimit(12);
   await Promise.all(state.hosts.map((h) => limit(async () => {
     if (!h.sshdPid || !isAlive(h.sshdPid)) h.sshdPid = await startSshdProcess(layout, h);
@@ -512,10 +626,10 @@ export async function reset(dir: string, log: Log): Promise<void> {
   for (const h of podHosts) {
     if (!isAlive(h.kubeletPid)) h.kubeletPid = startKubelet(layout, h);
   }
-  // Stop every pod: empty /opt/kubernetes; the kubelet stand-ins terminate what ran from it.
+  // Stop every pod: empty the manifests' dir (tos: all of /opt/kubernetes); the kubelet stand-ins terminate what ran from it.
   for (const h of podHosts) {
-    const ok = join(layout.hostPaths(h).root, 'fs', 'opt-kubernetes');
-    for (const e of await readdir(ok)) await rm(join(ok, e), { recursive: true, force: true });
+    const ok = join(layout.hostPaths(h).root, 'fs', filesOf(layout).manifests.fs);
+    for (const e of await readdir(ok).catch(() => [])) await rm(join(ok, e), { recursive: true, force: true });
   }
   // etcd members all stopping at once may spend seconds on leadership transfer; their data is wiped anyway, so after
   // 100 ms (their manifests are gone: the kubelets will not start them again): SIGKILL. Every test's reset pays this.
@@ -524,13 +638,15 @@ export async function reset(dir: string, log: Log): Promise<void> {
     await endProcesses(podHosts.flatMap((h) => containers(layout, h).filter((c) => c.status === 'running').map((c) => c.pid!)), 0);
   }
   log(`pods stopped (${Date.now() - t0} ms)`);
-  await Promise.all(state.hosts.map((h) => limit(() => restoreHostFiles(layout, h, RESTORED.filter((d) => d !== 'opt-kubernetes')))));
+  await Promise.all(state.hosts.map((h) => limit(() => restoreHostFiles(layout, h, 'files'))));
   log(`files restored (${Date.now() - t0} ms)`);
-  const manager = state.hosts.find((h) => h.roles.includes('manager'))!;
-  if (!manager.mariadbPid || !isAlive(manager.mariadbPid)) manager.mariadbPid = await startMariadb(layout, manager);
-  await applyManagerDb(layout, manager);
+  const manager = state.hosts.find((h) => h.roles.includes('manager'));
+  if (manager) {
+    if (!manager.mariadbPid || !isAlive(manager.mariadbPid)) manager.mariadbPid = await startMariadb(layout, manager);
+    await applyManagerDb(layout, manager);
+  }
   await saveState(layout, state);
-  await Promise.all(state.hosts.map((h) => limit(() => restoreHostFiles(layout, h, ['opt-kubernetes']))));
+  await Promise.all(state.hosts.map((h) => limit(() => restoreHostFiles(layout, h, 'manifests'))));
   await startPods(layout, state);
   log(`lab reset in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
@@ -563,11 +679,18 @@ export async function status(dir: string): Promise<LabStatus> {
   const limit = pLimit(32);
   const hosts = await Promise.all(state.hosts.map((h) => limit(async (): Promise<HostStatus> => {
     const certs: HostStatus['certs'] = {};
-    for (const f of ['etcd-ca.pem', 'etcd.pem']) {
+    const shown = layout.flavour === 'kubeadm'
+      ? (h.roles.includes('control-plane') ? ['pki/apiserver.crt', 'pki/etcd/server.crt'] : []).map((f) => [f, `${inKubeadm.kubernetesDir}/${f}`])
+      : ['etcd-ca.pem', 'etcd.pem'].map((f) => [f, `${inHost.certDir}/${f}`]);
+    if (layout.flavour === 'kubeadm') shown.push(['kubelet-client-current.pem', `${inKubeadm.kubeletPkiDir}/kubelet-client-current.pem`]);
+    for (const [f, path] of shown) {
       try {
-        certs[f] = { notAfter: new Date(new X509Certificate(readFileSync(layout.hostPath(h, `${inHost.certDir}/${f}`))).validTo).toISOString() };
+        // A symlink (kubelet-client-current.pem) names its target as the host sees it: follow it through the host's mounts.
+        let real = layout.hostPath(h, path!);
+        if ((await lstat(real)).isSymbolicLink()) real = layout.hostPath(h, resolve(dirname(path!), await readlink(real)));
+        certs[f!] = { notAfter: new Date(new X509Certificate(readFileSync(real)).validTo).toISOString() };
       } catch {
-        certs[f] = { missing: true };
+        certs[f!] = { missing: true };
       }
     }
     return {
@@ -585,6 +708,9 @@ export async function status(dir: string): Promise<LabStatus> {
   const etcd = await etcdHealth(layout, state);
   const apiserver: Record<string, boolean> = {};
   for (const m of state.hosts.filter((h) => h.roles.includes('master'))) apiserver[m.name] = (await apiserverHealthz(layout, m.address)).status === 200;
+  for (const m of state.hosts.filter((h) => h.roles.includes('control-plane'))) {
+    for (const e of KUBEADM_HEALTH) apiserver[`${m.name} ${e.name}`] = (await kubeadmGet(layout, m, e.port, e.path)).status === 200;
+  }
   const upNow = state.complete && hosts.every((h) => h.anchor.alive && h.sshd.reachable) && etcd.every((e) => e.health);
   return { dir: layout.dir, up: upNow, hosts, etcd, apiserver, inventory: layout.inventory };
 }

@@ -1,14 +1,20 @@
 // Where everything of the lab lives: its options and defaults, the hosts with their roles and addresses, and every path (pure).
 import { isAbsolute, join, resolve } from 'node:path';
 
-export type LabRole = 'master' | 'etcd' | 'flannel' | 'manager' | 'extra';
+export type LabRole = 'master' | 'etcd' | 'flannel' | 'manager' | 'extra' | 'control-plane' | 'worker';
+
+/** Which cluster the lab imitates: TOS (five hosts, /srv/kubernetes, the Manager) or kubeadm (docs/lab.md, "The kubeadm lab"). */
+export type LabFlavour = 'tos' | 'kubeadm';
+export const FLAVOURS: readonly LabFlavour[] = ['tos', 'kubeadm'];
 
 export interface LabOptions {
+  /** The cluster imitated (absent in a lab.json written before flavours: tos). */
+  flavour?: LabFlavour;
   /** State dir holding everything the lab creates. */
   dir: string;
   /** First two octets of the loopback subnet, e.g. "127.20". */
   subnet: string;
-  /** Five host names in role order: 3 masters/etcd, 1 flannel-only, 1 manager. */
+  /** Host names in role order: tos: 3 masters/etcd, 1 flannel-only, 1 manager; kubeadm: 3 control-plane (stacked etcd), 1 worker. */
   names: string[];
   /** Bare extra hosts (sshd + a cert dir) for scale tests. */
   extra: number;
@@ -26,6 +32,40 @@ export const defaults: LabOptions = {
   sshPort: Number(process.env.CERTROLL_LAB_SSH_PORT) || 22,
   days: 20,
 };
+
+/** The kubeadm lab's defaults (issue 10): its own dir, subnet and names, so it runs beside the TOS lab. */
+export const kubeadmDefaults: LabOptions = {
+  ...defaults,
+  flavour: 'kubeadm',
+  dir: process.env.CERTROLL_KUBEADM_LAB_DIR || '/var/lib/certroll-lab-kubeadm',
+  subnet: '127.21',
+  names: ['kadm-lab-1', 'kadm-lab-2', 'kadm-lab-3', 'kadm-lab-4'],
+};
+
+export function defaultsOf(flavour: LabFlavour | undefined): LabOptions {
+  return flavour === 'kubeadm' ? kubeadmDefaults : defaults;
+}
+
+/** Fixed paths and ports inside every kubeadm lab host: kubeadm's own (the inventory's defaults). */
+export const inKubeadm = {
+  kubernetesDir: '/etc/kubernetes',
+  pkiDir: '/etc/kubernetes/pki',
+  manifestsDir: '/etc/kubernetes/manifests',
+  parkDir: '/etc/kubernetes/certroll-parked',
+  kubeletPkiDir: '/var/lib/kubelet/pki',
+  etcdDataDir: '/var/lib/etcd',
+  etcdClientPort: 2379,
+  etcdPeerPort: 2380,
+  etcdMetricsPort: 2381,
+  apiserverPort: 6443,
+  controllerManagerPort: 10257,
+  schedulerPort: 10259,
+  serviceIp: '10.96.0.1',
+  serviceCidr: '10.96.0.0/12',
+  podCidr: '10.244.0.0/16',
+  kubernetesVersion: 'v1.29.6',
+  etcdImage: 'registry.k8s.io/etcd:3.5.12-0',
+} as const;
 
 /** Fixed paths inside every lab host (the cluster variables of the inventory). */
 export const inHost = {
@@ -61,7 +101,16 @@ export interface HostPaths {
 }
 
 /** Directories every host gets its own copy of (target inside the host → source dir name under hosts/NAME/fs). */
-export function hostMountTargets(roles: LabRole[]): Array<{ target: string; name: string }> {
+export function hostMountTargets(roles: LabRole[], flavour: LabFlavour = 'tos'): Array<{ target: string; name: string }> {
+  if (flavour === 'kubeadm') {
+    return [
+      { target: '/etc/kubernetes', name: 'etc-kubernetes' },
+      { target: '/var/lib/kubelet', name: 'var-lib-kubelet' },
+      { target: '/root', name: 'root' },
+      { target: '/tmp', name: 'tmp' },
+      { target: '/var/lib/etcd', name: 'var-lib-etcd' },
+    ];
+  }
   const m = [
     { target: '/srv', name: 'srv' },
     { target: '/opt/kubernetes', name: 'opt-kubernetes' },
@@ -94,10 +143,22 @@ export class LabLayout {
   get inventory() { return join(this.dir, 'inventory.yaml'); }
   get inventoryExtra() { return join(this.dir, 'inventory-extra.yaml'); }
 
-  /** The five core hosts and the extra hosts, in order. */
+  get flavour(): LabFlavour {
+    return this.opts.flavour ?? 'tos';
+  }
+
+  /** The core hosts and the extra hosts, in order. */
   hosts(): LabHost[] {
     const [a, b] = this.opts.subnet.split('.');
     const n = this.opts.names;
+    if (this.flavour === 'kubeadm') {
+      return [
+        { name: n[0]!, address: `${a}.${b}.0.11`, roles: ['control-plane', 'etcd'] },
+        { name: n[1]!, address: `${a}.${b}.0.12`, roles: ['control-plane', 'etcd'] },
+        { name: n[2]!, address: `${a}.${b}.0.13`, roles: ['control-plane', 'etcd'] },
+        { name: n[3]!, address: `${a}.${b}.0.21`, roles: ['worker'] },
+      ];
+    }
     const out: LabHost[] = [
       { name: n[0]!, address: `${a}.${b}.0.11`, roles: ['master', 'etcd'] },
       { name: n[1]!, address: `${a}.${b}.0.12`, roles: ['master', 'etcd'] },
@@ -117,7 +178,7 @@ export class LabLayout {
     return {
       root,
       mounts: [
-        ...hostMountTargets(h.roles).map((m) => ({ source: join(root, 'fs', m.name), target: m.target })),
+        ...hostMountTargets(h.roles, this.flavour).map((m) => ({ source: join(root, 'fs', m.name), target: m.target })),
         { source: this.usrLocalBin, target: '/usr/local/bin' },
       ],
       run: join(root, 'run'),
@@ -146,21 +207,27 @@ function commonPrefix(names: string[]): string {
 
 /** Validate and complete user options; throws Error with a message saying what to fix. */
 export function resolveOptions(o: Partial<LabOptions> & { namePrefix?: string }): LabOptions {
-  const opts: LabOptions = { ...defaults, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as LabOptions;
-  if (o.namePrefix) opts.names = [1, 2, 3, 4, 5].map((i) => `${o.namePrefix}-${i}`);
+  const flavour = o.flavour ?? 'tos';
+  if (!FLAVOURS.includes(flavour)) throw new Error(`--flavour: expected one of ${FLAVOURS.join(', ')}, got "${String(flavour)}"`);
+  const base = defaultsOf(flavour);
+  const opts: LabOptions = { ...base, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)), flavour } as LabOptions;
+  const count = base.names.length;
+  const shape = flavour === 'kubeadm' ? '3 control-plane, 1 worker' : '3 masters, 1 flannel, 1 manager';
+  if (o.namePrefix) opts.names = Array.from({ length: count }, (_, i) => `${o.namePrefix}-${i + 1}`);
   const sub = /^127\.(\d{1,3})(?:\.0\.0\/16)?$/.exec(opts.subnet);
   if (!sub || Number(sub[1]) > 255 || Number(sub[1]) === 0) throw new Error(`--subnet: expected a loopback /16 like 127.20 (not 127.0), got "${opts.subnet}"`);
   opts.subnet = `127.${sub[1]}`;
-  if (opts.names.length !== 5) throw new Error(`--names: expected 5 names (3 masters, 1 flannel, 1 manager), got ${opts.names.length}`);
+  if (opts.names.length !== count) throw new Error(`--names: expected ${count} names (${shape}), got ${opts.names.length}`);
   for (const n of opts.names) {
     if (!/^[a-z0-9]([a-z0-9-]{0,50}[a-z0-9])?$/.test(n)) throw new Error(`--names: "${n}" is not a valid hostname`);
   }
-  if (new Set(opts.names).size !== 5) throw new Error('--names: names must differ');
+  if (new Set(opts.names).size !== count) throw new Error('--names: names must differ');
+  if (flavour === 'kubeadm' && opts.extra > 0) throw new Error('--extra: the kubeadm lab has no extra hosts');
   if (!Number.isInteger(opts.extra) || opts.extra < 0 || opts.extra > 1000) throw new Error(`--extra: expected 0-1000, got ${opts.extra}`);
   if (!Number.isInteger(opts.sshPort) || opts.sshPort < 1 || opts.sshPort > 65535) throw new Error(`--ssh-port: bad port ${opts.sshPort}`);
   if (!Number.isInteger(opts.days) || opts.days < 2) throw new Error(`--days: expected an integer >= 2, got ${opts.days}`);
   const dir = resolve(opts.dir);
-  const hidden = ['/srv', '/opt/kubernetes', '/root', '/tmp', '/var/lib/transwarp-manager', '/var/lib/etcd', '/var/lib/mysql', '/run/mysqld', '/usr/local/bin'];
+  const hidden = ['/srv', '/opt/kubernetes', '/root', '/tmp', '/var/lib/transwarp-manager', '/var/lib/etcd', '/var/lib/mysql', '/run/mysqld', '/usr/local/bin', '/etc/kubernetes', '/var/lib/kubelet'];
   for (const h of hidden) {
     if (dir === h || dir.startsWith(h + '/')) throw new Error(`--dir ${dir}: must not be under ${h}, which every lab host mounts its own copy over`);
   }

@@ -2,9 +2,10 @@
 import { verifyIssuedBy } from '../pki/index.js';
 import { parseCertificates, type ParsedCert } from '../pki/parse.js';
 import { formatSan } from '../pki/sans.js';
-import type { CertFacts, CertSite, FileNote, HostHoldings } from './model.js';
-import type { ScannedFile } from './scan-output.js';
-import { kubeconfigCerts } from './kubeconfig-lines.js';
+import { posix } from 'node:path';
+import type { CertFacts, CertSite, FileNote, HostHoldings, KubeconfigReference } from './model.js';
+import type { ScanExtras, ScannedFile } from './scan-output.js';
+import { kubeconfigEntries } from './kubeconfig-lines.js';
 
 /** Decodes certificates, remembering each distinct PEM block: a fleet holds the same few certificates many times. */
 export class CertDecoder {
@@ -60,28 +61,48 @@ function certBlocksOf(base64: string): string[] | undefined {
   return [...text.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map((m) => m[0] + '\n');
 }
 
-/** Everything one host holds, from its scanned files. */
-export function hostHoldings(host: string, files: readonly ScannedFile[], decoder: CertDecoder): HostHoldings {
+/** Everything one host holds, from its scanned files (and what the scan said beside them: probes, missing files). */
+export function hostHoldings(host: string, files: readonly ScannedFile[], decoder: CertDecoder, extras?: ScanExtras): HostHoldings {
   const certs: HostHoldings['certs'] = [];
   const notes: FileNote[] = [];
+  const references: KubeconfigReference[] = [];
+  const currentUsers: Record<string, string> = {};
+  const missing = new Set(extras?.missing ?? []);
   const add = (site: CertSite, pem: string) => {
     const r = decoder.decode(pem);
     if (r instanceof Error) notes.push({ path: site.label, reason: 'damaged', detail: `certificate cannot be decoded: ${r.message}` });
     else certs.push({ site, cert: r });
   };
   for (const f of files) {
+    if (f.danglingTo !== undefined) {
+      notes.push({ path: f.path, reason: 'damaged', detail: `symbolic link to ${f.danglingTo || 'nothing'}, which does not exist` });
+      continue;
+    }
     if (f.unreadable) {
       notes.push({ path: f.path, reason: 'unreadable', detail: 'matched but cannot be opened (permissions?): run as root or with become: true' });
       continue;
     }
     const several = f.pemBlocks.length > 1;
-    f.pemBlocks.forEach((pem, i) => add({ path: f.path, label: several ? `${f.path}#${i + 1}` : f.path, ...(several ? { index: i + 1 } : {}) }, pem));
+    const link = f.linkTarget !== undefined ? { linkTarget: f.linkTarget } : {};
+    f.pemBlocks.forEach((pem, i) => add({ path: f.path, label: several ? `${f.path}#${i + 1}` : f.path, ...(several ? { index: i + 1 } : {}), ...link }, pem));
     if (f.damagedBlocks > 0) {
       notes.push({ path: f.path, reason: 'damaged', detail: `${f.damagedBlocks} certificate block(s) without their END line or with foreign lines: truncated or damaged file` });
     }
     let fromKubeconfig = 0;
     if (f.kubeconfigLines.length > 0) {
-      const entries = kubeconfigCerts(f.kubeconfigLines);
+      const parsed = kubeconfigEntries(f.kubeconfigLines);
+      const entries = parsed.certs;
+      if (parsed.currentUser !== undefined) currentUsers[f.path] = parsed.currentUser;
+      for (const r of parsed.refs) {
+        // The certificate is reported under the file itself (the scan reads it even when no glob matched it). A relative
+        // path is joined to the kubeconfig's directory as the scan joins it (not normalised), so the two name one file.
+        const file = r.file.startsWith('/') ? r.file : `${posix.dirname(f.path)}/${r.file}`;
+        const label = `${f.path}#user=${r.name ?? `[${r.entry}]`}`;
+        const gone = missing.has(file);
+        references.push({ label, kubeconfig: f.path, ...(r.name !== undefined ? { name: r.name } : {}), file, ...(gone ? { missing: true } : {}) });
+        if (gone) notes.push({ path: label, reason: 'damaged', detail: `client-certificate names ${file}, which does not exist` });
+        fromKubeconfig++;
+      }
       const labelCount = new Map<string, number>();
       const base = (e: (typeof entries)[number]) =>
         `${f.path}#${e.field === 'client-certificate-data' ? 'user' : 'cluster'}=${e.name ?? `[${e.entry}]`}`;
@@ -107,5 +128,13 @@ export function hostHoldings(host: string, files: readonly ScannedFile[], decode
       notes.push({ path: f.path, reason: 'no-certificate', detail: 'no certificate in this file' });
     }
   }
-  return { host, certs, notes, files: files.length };
+  return {
+    host,
+    certs,
+    notes,
+    files: files.length,
+    ...(references.length ? { references } : {}),
+    ...(Object.keys(currentUsers).length ? { currentUsers } : {}),
+    ...(extras?.present.length ? { present: [...extras.present] } : {}),
+  };
 }

@@ -1,4 +1,5 @@
-// Finds the embedded certificates of a kubeconfig in the filtered lines the scan sends: which user or cluster, which field, which data.
+// Finds the certificates of a kubeconfig in the filtered lines the scan sends: which user or cluster, which field, which
+// data (or which file, for a `client-certificate:` path), and the user of the current context.
 
 export type KubeconfigField = 'client-certificate-data' | 'certificate-authority-data';
 
@@ -14,6 +15,22 @@ export interface KubeconfigCert {
   base64: string;
 }
 
+/** A user entry naming its client certificate by file (`client-certificate: PATH`), as kubelet.conf does after rotation. */
+export interface KubeconfigFileRef {
+  section: string;
+  name?: string;
+  entry: number;
+  /** As written (relative paths are relative to the kubeconfig's directory). */
+  file: string;
+}
+
+export interface KubeconfigEntries {
+  certs: KubeconfigCert[];
+  refs: KubeconfigFileRef[];
+  /** The user entry's name of `current-context` (what kubectl and kubeadm use), when the file says. */
+  currentUser?: string;
+}
+
 const indentOf = (line: string) => /^[ \t]*/.exec(line)![0].length;
 const unquote = (v: string) => v.trim().replace(/,$/, '').trim().replace(/^(["'])(.*)\1$/, '$2');
 
@@ -22,22 +39,37 @@ const unquote = (v: string) => v.trim().replace(/,$/, '').trim().replace(/^(["']
  * JSON kubeconfigs yield their data too, without entry names.
  */
 export function kubeconfigCerts(lines: readonly string[]): KubeconfigCert[] {
+  return kubeconfigEntries(lines).certs;
+}
+
+/** Everything the scan's kubeconfig lines say: embedded certificates, certificate files, the current context's user. */
+export function kubeconfigEntries(lines: readonly string[]): KubeconfigEntries {
   const out: KubeconfigCert[] = [];
+  const refs: KubeconfigFileRef[] = [];
+  const contextUser = new Map<string, string>();
+  let currentContext: string | undefined;
   let section = '';
   let itemIndent: number | undefined;
   let entry = -1;
   let pending: KubeconfigCert[] = [];
+  let pendingRefs: KubeconfigFileRef[] = [];
   let name: string | undefined;
+  let user: string | undefined;
   const closeEntry = () => {
     for (const c of pending) out.push(name !== undefined ? { ...c, name } : c);
+    for (const r of pendingRefs) refs.push(name !== undefined ? { ...r, name } : r);
+    if (section === 'contexts' && name !== undefined && user !== undefined) contextUser.set(name, user);
     pending = [];
+    pendingRefs = [];
     name = undefined;
+    user = undefined;
   };
   for (const line of lines) {
-    const top = /^([A-Za-z-]+)[ \t]*:/.exec(line);
+    const top = /^([A-Za-z-]+)[ \t]*:(.*)$/.exec(line);
     if (top) {
       closeEntry();
       section = top[1]!;
+      if (section === 'current-context') currentContext = unquote(top[2]!);
       itemIndent = undefined;
       entry = -1;
       continue;
@@ -60,10 +92,16 @@ export function kubeconfigCerts(lines: readonly string[]): KubeconfigCert[] {
       if (itemIndent !== undefined && keyColumn === itemIndent + 2 && name === undefined) name = value;
       continue;
     }
+    if (key === 'user' && section === 'contexts' && value) {
+      user = value;
+      continue;
+    }
     if ((key === 'client-certificate-data' || key === 'certificate-authority-data') && value) {
       pending.push({ section: section || (key === 'client-certificate-data' ? 'users' : 'clusters'), entry: Math.max(entry, 0), field: key, base64: value });
     }
+    if (key === 'client-certificate' && value) pendingRefs.push({ section: section || 'users', entry: Math.max(entry, 0), file: value });
   }
   closeEntry();
-  return out;
+  const currentUser = currentContext !== undefined ? contextUser.get(currentContext) : undefined;
+  return { certs: out, refs, ...(currentUser !== undefined ? { currentUser } : {}) };
 }

@@ -13,6 +13,8 @@ export interface CertSite {
   /** 1-based position in the file or kubeconfig entry, when it holds several certificates. */
   index?: number;
   kubeconfig?: { section: string; name?: string; field: 'client-certificate-data' | 'certificate-authority-data' };
+  /** `path` is a symbolic link to this file (kubelet-client-current.pem → kubelet-client-DATE.pem). */
+  linkTarget?: string;
   /** A certificate read from a Kubernetes secret (then `path` is `secret:NAMESPACE/NAME/KEY`, see ./secrets.ts). */
   secret?: SecretRef;
 }
@@ -56,6 +58,20 @@ export interface FileNote {
   detail: string;
 }
 
+/** A kubeconfig user entry that names its client certificate by file (`client-certificate: PATH`): kubelet.conf after rotation. */
+export interface KubeconfigReference {
+  /** The entry as the report names it: `KUBECONFIG#user=NAME`. */
+  label: string;
+  /** The kubeconfig file. */
+  kubeconfig: string;
+  /** The user entry's name. */
+  name?: string;
+  /** The certificate file (relative paths resolved against the kubeconfig's directory); its certificate is reported under this path. */
+  file: string;
+  /** The file does not exist. */
+  missing?: boolean;
+}
+
 /** What one host holds. */
 export interface HostHoldings {
   host: string;
@@ -63,6 +79,12 @@ export interface HostHoldings {
   notes: FileNote[];
   /** Files the scan matched. */
   files: number;
+  /** Kubeconfig entries whose client certificate is a file. */
+  references?: KubeconfigReference[];
+  /** Kubeconfig file → the user entry of its current context. */
+  currentUsers?: Record<string, string>;
+  /** Probed paths (kubeadm's CA keys) that exist. */
+  present?: string[];
 }
 
 export interface HostFailure {
@@ -138,6 +160,14 @@ export interface CheckReport {
   files: NoteRow[];
   /** Only when secrets were asked for (`secrets: true`, `--secrets`): how reading them through kubectl went. */
   secrets?: SecretsSummary;
+  /** Kubeconfig entries naming their client certificate by file (its certificate is the row of that file); only when there are some. */
+  references?: ReferenceRow[];
+  /** Only when a host of group control-plane was selected: `kubeadm certs check-expiration`'s rows, per node (./kubeadm.ts). */
+  kubeadm?: KubeadmNodeView[];
+}
+
+export interface ReferenceRow extends KubeconfigReference {
+  hosts: string[];
 }
 
 export type SecretsProblem = 'no-host' | 'missing' | 'unauthorized' | 'timeout' | 'truncated' | 'failed';
@@ -153,3 +183,38 @@ export interface SecretsSummary {
   /** One line: why the secrets could not be read, and what to do. */
   reason?: string;
 }
+
+export type KubeadmCaName = 'ca' | 'front-proxy-ca' | 'etcd-ca';
+export type EtcdTopology = 'stacked' | 'external';
+
+/** One row of kubeadm's tables for one node (the names of kubeadm's `-o json`, CertificateExpirationInfo, plus certroll's). */
+export interface KubeadmEntry {
+  name: string;
+  /** The file kubeadm reads for this row. */
+  path: string;
+  /** That file does not exist (kubeadm: `!MISSING!`). */
+  missing: boolean;
+  /** Not After, ISO-8601 UTC. */
+  expirationDate?: string;
+  /** Seconds from the check's time to Not After, truncated toward zero (negative when expired). */
+  residualTimeSeconds?: number;
+  /** Certificates only: kubeadm's name of the CA that signs it. */
+  caName?: KubeadmCaName;
+  externallyManaged: boolean;
+  /** The report's label of the certificate read (its `certificates[].label`; the referenced file for a kubeconfig naming one). */
+  label?: string;
+  serialNumber?: string;
+  fingerprintSha256?: string;
+  /** The file is there but gives no certificate kubeadm could read (kubeadm itself stops with an error there). */
+  problem?: string;
+}
+
+export interface KubeadmNodeView {
+  host: string;
+  etcd: EtcdTopology;
+  certificates: KubeadmEntry[];
+  certificateAuthorities: KubeadmEntry[];
+  /** The host could not be read: no rows. */
+  error?: string;
+}
+

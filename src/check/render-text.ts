@@ -12,6 +12,7 @@ export const TEXT = {
   hostsFailed: (hosts: string, n: number, message: string) => `error: ${n} hosts not read (${hosts}): ${message}`,
   wideHint: '(--wide or --json lists every host)',
   notesTitle: 'Files with no certificate read:',
+  referencesTitle: "Kubeconfigs naming their client certificate by file (that file's row is theirs):",
   secretsUnavailable: (host: string, reason: string) => `warning: Kubernetes secrets not read${host ? ` through kubectl on ${host}` : ''}: ${reason}`,
   secretsHint: 'the check goes on without them (exit code unchanged); set vars.kubectl / vars.kubeconfig in the inventory if they are elsewhere',
   summary: (r: CheckReport) => {
@@ -40,6 +41,13 @@ export function formatHosts(hosts: readonly string[], total: number): string {
   if (hosts.length === total && total > 1) return `all ${total}`;
   if (hosts.length <= 3) return hosts.join(', ');
   return `${hosts.length} of ${total}`;
+}
+
+/** A link's target, short when it is in the link's own directory (`kubelet-client-2026-01-01-00-00-00.pem`). */
+export function linkText(path: string, target: string): string {
+  if (!target) return '?';
+  const dir = path.slice(0, path.lastIndexOf('/') + 1);
+  return target.startsWith(dir) && !target.slice(dir.length).includes('/') ? target.slice(dir.length) : target;
 }
 
 export interface TextOptions {
@@ -82,7 +90,7 @@ export function renderText(r: CheckReport, p: Palette, opts: TextOptions = {}): 
   const paint = (row: CertificateRow) => (s: string) => (row.status === 'expired' ? p.red(p.bold(s)) : row.status === 'expiring' ? p.yellow(s) : s);
   const cols: Column<CertificateRow>[] = [
     { header: 'CERTIFICATE', get: (c) => paint(c)(c.commonName + (c.isCa ? ' (CA)' : '')) },
-    { header: 'PATH', get: (c) => c.label },
+    { header: 'PATH', get: (c) => c.label + (c.linkTarget !== undefined ? ` -> ${linkText(c.path, c.linkTarget)}` : '') },
     { header: 'HOSTS', get: (c) => formatHosts(c.hosts, readHosts) },
     { header: 'NOT AFTER', get: (c) => paint(c)(formatDate(c.notAfter)) },
     { header: 'RESIDUAL TIME', get: (c) => paint(c)(formatRemaining(c.remainingSeconds * 1000)), align: 'right' },
@@ -98,6 +106,19 @@ export function renderText(r: CheckReport, p: Palette, opts: TextOptions = {}): 
       out.push(`  not after ${formatDate(v.notAfter)}  serial ${v.serialNumber}  SHA256 ${v.fingerprintSha256.slice(0, 23)}…  on ${fold(v.hosts, readHosts)}`);
     }
     out.push(`  → ${TEXT.divergentHint}`);
+  }
+
+  const refs = (r.references ?? []).filter((x) => !x.missing);
+  if (refs.length) {
+    out.push('');
+    out.push(TEXT.referencesTitle);
+    out.push(
+      renderTable(refs, [
+        { header: '  KUBECONFIG ENTRY', get: (x) => '  ' + x.label },
+        { header: 'FILE', get: (x) => x.file },
+        { header: 'HOSTS', get: (x) => formatHosts(x.hosts, readHosts) },
+      ]),
+    );
   }
 
   if (r.files.length) {

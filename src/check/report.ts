@@ -8,6 +8,8 @@ import {
   type HostOutcome,
   type HostSummary,
   type NoteRow,
+  type KubeadmNodeView,
+  type ReferenceRow,
   type SecretsSummary,
 } from './model.js';
 
@@ -21,6 +23,8 @@ export interface ReportInput {
   checkPaths?: string[];
   /** How reading the secrets went, when they were asked for. */
   secrets?: SecretsSummary;
+  /** kubeadm's view of each selected control-plane node (run-check.ts builds it from the holdings). */
+  kubeadm?: KubeadmNodeView[];
 }
 
 const DAY = 86_400;
@@ -34,6 +38,7 @@ export function buildReport(input: ReportInput): CheckReport {
 
   const rows = new Map<string, CertificateRow>();
   const notes = new Map<string, NoteRow>();
+  const refs = new Map<string, ReferenceRow>();
   const hostSummaries: HostSummary[] = [];
   for (const h of input.hosts) {
     const o = input.outcomes.get(h.name) ?? { ok: false, failure: { host: h.name, kind: 'closed', message: `${h.name}: not checked` } };
@@ -51,7 +56,7 @@ export function buildReport(input: ReportInput): CheckReport {
     const hold = o.holdings;
     hostSummaries.push({ name: h.name, ...(h.address ? { address: h.address } : {}), status: 'ok', files: hold.files, certificates: hold.certs.length });
     for (const { site, cert } of hold.certs) {
-      const key = `${site.label}\0${cert.fingerprintSha256}`;
+      const key = `${site.label}\0${cert.fingerprintSha256}\0${site.linkTarget ?? ''}`;
       let row = rows.get(key);
       if (!row) {
         const remainingSeconds = Math.floor((Date.parse(cert.notAfter) - nowMs) / 1000);
@@ -67,6 +72,12 @@ export function buildReport(input: ReportInput): CheckReport {
       }
       row.hosts.push(h.name);
     }
+    for (const r of hold.references ?? []) {
+      const key = `${r.label}\0${r.file}\0${r.missing ? 1 : 0}`;
+      let row = refs.get(key);
+      if (!row) refs.set(key, (row = { ...r, hosts: [] }));
+      row.hosts.push(h.name);
+    }
     for (const n of hold.notes) {
       const key = `${n.path}\0${n.reason}\0${n.detail}`;
       let row = notes.get(key);
@@ -80,6 +91,7 @@ export function buildReport(input: ReportInput): CheckReport {
     .sort((a, b) => byText(a.path, b.path) || byText(a.label, b.label) || byText(a.notAfter, b.notAfter) || byText(a.fingerprintSha256, b.fingerprintSha256));
   const files = [...notes.values()].map((n) => ({ ...n, hosts: sortHosts(n.hosts) })).sort((a, b) => byText(a.path, b.path) || byText(a.reason, b.reason));
   const divergences = findDivergences(certificates);
+  const references = [...refs.values()].map((r) => ({ ...r, hosts: sortHosts(r.hosts) })).sort((a, b) => byText(a.label, b.label) || byText(a.file, b.file));
 
   const failed = hostSummaries.filter((h) => h.status === 'failed').length;
   const count = (reason: string) => files.filter((f) => f.reason === reason).reduce((n, f) => n + f.hosts.length, 0);
@@ -111,6 +123,8 @@ export function buildReport(input: ReportInput): CheckReport {
     divergences,
     files,
     ...(input.secrets ? { secrets: input.secrets } : {}),
+    ...(references.length ? { references } : {}),
+    ...(input.kubeadm ? { kubeadm: input.kubeadm } : {}),
   };
 }
 

@@ -6,7 +6,8 @@ import { connect, CredentialStore, defaultConnectOptions, toHostError, type Conn
 import { once } from '../ssh/options.js';
 import type { Remote } from '../ssh/remote.js';
 import { CertDecoder, hostHoldings } from './holdings.js';
-import type { CheckReport, HostOutcome, HostHoldings } from './model.js';
+import type { CheckReport, HostOutcome, HostHoldings, KubeadmNodeView } from './model.js';
+import { kubeadmLayout, kubeadmNodeView, kubeletFiles, type KubeadmLayout } from './kubeadm.js';
 import { buildReport } from './report.js';
 import { buildScanScript, checkPathProblem, expandBraces } from './scan-script.js';
 import { parseScanOutput } from './scan-output.js';
@@ -64,6 +65,42 @@ export function validateCheckPaths(inv: Pick<Inventory, 'file'>, hosts: readonly
   if (issues.length) throw new InputError(issues, 'Invalid check paths:');
 }
 
+/** The groups of a kubeadm inventory (docs/check.md): kubeadm's tables are made for `control-plane` hosts. */
+export const KUBEADM_GROUPS = { controlPlane: 'control-plane', workers: 'workers', etcd: 'etcd' } as const;
+
+/** What the scan of one host covers: its check paths, plus kubeadm's own files on a kubeadm node, and the CA keys to probe. */
+export interface HostScan {
+  paths: string[];
+  probes: string[];
+  /** Only for a host of group control-plane. */
+  kubeadm?: KubeadmLayout;
+}
+
+/**
+ * A control-plane node's etcd is stacked when it is itself in group etcd, or when the inventory has no etcd host at all;
+ * otherwise it is external (kubeadm then lists no etcd rows).
+ */
+export function scanFor(host: Host, groups?: Readonly<Record<string, readonly string[]>>): HostScan {
+  const paths = [...host.vars.checkPaths];
+  const probes: string[] = [];
+  const add = (p: string) => {
+    if (!paths.includes(p)) paths.push(p);
+  };
+  let layout: KubeadmLayout | undefined;
+  if (host.groups.includes(KUBEADM_GROUPS.controlPlane)) {
+    const etcdHosts = groups?.[KUBEADM_GROUPS.etcd] ?? [];
+    const stacked = host.groups.includes(KUBEADM_GROUPS.etcd) || etcdHosts.length === 0;
+    layout = kubeadmLayout(host.vars, stacked ? 'stacked' : 'external');
+    for (const c of layout.certificates) add(c.file);
+    for (const ca of layout.cas) {
+      add(ca.file);
+      probes.push(ca.keyFile);
+    }
+  }
+  if (layout || host.groups.includes(KUBEADM_GROUPS.workers)) for (const f of kubeletFiles(host.vars)) add(f);
+  return { paths, probes, ...(layout ? { kubeadm: layout } : {}) };
+}
+
 /** Scan one connected host: one exec of the scan script; its output parsed into what the host holds. */
 export async function scanHost(remote: Remote, host: Host, script: string, decoder: CertDecoder): Promise<HostHoldings> {
   const res = await remote.sh(script, { allowFailure: true });
@@ -75,18 +112,20 @@ export async function scanHost(remote: Remote, host: Host, script: string, decod
       /awk: (not found|command not found)|sh: \d+: awk/.test(stderr) ? `install awk (mawk, gawk or busybox) on ${host.name}` : undefined,
       stderr ? stderr.split('\n').slice(-5).join('\n') : undefined);
   }
-  return hostHoldings(host.name, parsed.files, decoder);
+  return hostHoldings(host.name, parsed.files, decoder, parsed);
 }
 
 /** The whole check: never throws because of one host; a host that fails is in the report with its error. */
-export async function checkFleet(inv: Pick<Inventory, 'file'>, hosts: readonly Host[], options: Partial<CheckOptions> = {}): Promise<CheckRun> {
+export async function checkFleet(inv: Pick<Inventory, 'file'> & Partial<Pick<Inventory, 'groups'>>, hosts: readonly Host[], options: Partial<CheckOptions> = {}): Promise<CheckRun> {
   const opts = { ...defaultCheckOptions, ...options };
   validateCheckPaths(inv, hosts);
+  const scans = new Map(hosts.map((h) => [h.name, scanFor(h, inv.groups)]));
   const scripts = new Map<string, string>();
   const scriptFor = (h: Host) => {
-    const key = JSON.stringify(h.vars.checkPaths);
+    const scan = scans.get(h.name)!;
+    const key = JSON.stringify([scan.paths, scan.probes]);
     let s = scripts.get(key);
-    if (!s) scripts.set(key, (s = buildScanScript({ paths: h.vars.checkPaths })));
+    if (!s) scripts.set(key, (s = buildScanScript({ paths: scan.paths, probes: scan.probes })));
     return s;
   };
   for (const h of hosts) scriptFor(h);
@@ -157,7 +196,22 @@ export async function checkFleet(inv: Pick<Inventory, 'file'>, hosts: readonly H
   );
   const now = opts.now?.() ?? new Date();
   const checkPaths = [...new Set(hosts.flatMap((h) => h.vars.checkPaths))];
-  const report = buildReport({ hosts: hosts.map((h) => ({ name: h.name, address: h.address })), outcomes, warnDays: opts.warnDays, now, checkPaths, ...(secrets ? { secrets } : {}) });
+  const kubeadm: KubeadmNodeView[] = [];
+  for (const h of hosts) {
+    const layout = scans.get(h.name)!.kubeadm;
+    if (!layout) continue;
+    const o = outcomes.get(h.name);
+    kubeadm.push(o?.ok ? kubeadmNodeView(h.name, o.holdings, layout, now) : { host: h.name, etcd: layout.etcd, certificates: [], certificateAuthorities: [], error: o && !o.ok ? o.failure.message : 'not checked' });
+  }
+  const report = buildReport({
+    hosts: hosts.map((h) => ({ name: h.name, address: h.address })),
+    outcomes,
+    warnDays: opts.warnDays,
+    now,
+    checkPaths,
+    ...(secrets ? { secrets } : {}),
+    ...(kubeadm.length ? { kubeadm } : {}),
+  });
   return { report, counters, durationMs: Date.now() - started };
 }
 

@@ -14,10 +14,24 @@ export interface ScannedFile {
   hasPrivateKey: boolean;
   /** The file matched but could not be opened (permissions). */
   unreadable: boolean;
+  /** The path is a symbolic link to this file (`readlink -f`; '' when the host has no readlink). */
+  linkTarget?: string;
+  /** The path is a symbolic link that points nowhere (to this target). */
+  danglingTo?: string;
+}
+
+/** What the scan says beside the files: probed paths, and files kubeconfigs name that do not exist. */
+export interface ScanExtras {
+  /** Probed paths that exist. */
+  present: string[];
+  /** Probed paths that do not. */
+  absent: string[];
+  /** Files named by a kubeconfig's `client-certificate:` that do not exist. */
+  missing: string[];
 }
 
 export type ScanParse =
-  | { ok: true; files: ScannedFile[] }
+  | ({ ok: true; files: ScannedFile[] } & ScanExtras)
   | { ok: false; problem: string; files: ScannedFile[] };
 
 export interface ParseOptions {
@@ -41,6 +55,7 @@ export function parseScanOutput(stdout: string, opts: ParseOptions = {}): ScanPa
   let cur: ScannedFile | undefined;
   let block: string[] | undefined;
   let done: number | undefined;
+  const extras: ScanExtras = { present: [], absent: [], missing: [] };
   const endBlock = (damaged: boolean) => {
     if (!cur || !block) return;
     if (damaged) cur.damagedBlocks++;
@@ -59,6 +74,10 @@ export function parseScanOutput(stdout: string, opts: ParseOptions = {}): ScanPa
     }
     if (tag === 'D') {
       done = Number(rest);
+      continue;
+    }
+    if (tag === 'P' || tag === 'A' || tag === 'M') {
+      (tag === 'P' ? extras.present : tag === 'A' ? extras.absent : extras.missing).push(rest);
       continue;
     }
     if (opts.extra?.(tag, rest)) continue;
@@ -80,6 +99,12 @@ export function parseScanOutput(stdout: string, opts: ParseOptions = {}): ScanPa
       case 'Y':
         cur.kubeconfigLines.push(rest);
         break;
+      case 'L':
+        cur.linkTarget = rest;
+        break;
+      case 'B':
+        cur.danglingTo = rest;
+        break;
       case 'X':
         cur.unreadable = true;
         break;
@@ -96,5 +121,5 @@ export function parseScanOutput(stdout: string, opts: ParseOptions = {}): ScanPa
   if (done === undefined) return { ok: false, problem: 'the scan output ended early (no end marker): the connection or the command was cut', files };
   if (done !== files.length) return { ok: false, problem: `the scan reported ${done} files but ${files.length} arrived`, files };
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { ok: true, files };
+  return { ok: true, files, ...extras };
 }

@@ -4,13 +4,17 @@
 //   - lines inside `-----BEGIN CERTIFICATE-----` … `-----END CERTIFICATE-----` blocks, and only while they look like base64;
 //   - from kubeconfig files, only the structural lines (section keys, list items, `name:`) and the
 //     `client-certificate-data:` / `certificate-authority-data:` lines, and only when the file has such a line;
-//   - one flag per file saying that it holds a `PRIVATE KEY-----` block (never its content).
+//   - one flag per file saying that it holds a `PRIVATE KEY-----` block (never its content);
+//   - for a symbolic link, its target (`readlink -f`), or that it points nowhere;
+//   - whether each probed path exists (kubeadm's CA keys: `test -e` only, never opened);
+//   - a file a kubeconfig names as its `client-certificate:` is read like a matched one (its certificate blocks), or
+//     reported missing.
 // A private key block ends a certificate block that has no END line, so a damaged file cannot leak key lines either.
 import { quote } from '../ssh/quote.js';
 import { UsageError } from '../errors.js';
 
 /** Version of the line protocol below; the parser refuses output of another version. */
-export const SCAN_PROTOCOL = 'certroll-scan 1';
+export const SCAN_PROTOCOL = 'certroll-scan 2';
 
 /**
  * Expand `{a,b}` alternatives (POSIX sh has no brace expansion): `/x/*.{crt,pem}` → `/x/*.crt`, `/x/*.pem`.
@@ -160,23 +164,38 @@ function awkString(s: string): string {
 export interface ScanScriptOptions {
   /** Absolute globs; `{a,b}` alternatives and `**` (any depth) allowed. */
   paths: readonly string[];
+  /** Exact paths whose existence only is reported (`test -e`; never opened): kubeadm's CA keys. */
+  probes?: readonly string[];
 }
+
+/**
+ * The shell function every candidate goes through: a regular file (or a link to one) is listed, a link preceded by
+ * its target (`<TAB>L/target`), a dangling link listed with `<TAB>B/target`. Lines starting with a tab cannot be
+ * paths (every candidate is absolute), so awk tells them apart.
+ */
+const EMIT = `e() { if [ -f "$1" ]; then [ -L "$1" ] && printf '\\tL%s\\n' "$(readlink -f -- "$1" 2>/dev/null || readlink -- "$1" 2>/dev/null)"; printf '%s\\n' "$1"; elif [ -L "$1" ]; then printf '\\tB%s\\n' "$(readlink -- "$1" 2>/dev/null)"; printf '%s\\n' "$1"; fi; }`;
 
 /** One candidate-listing command per expanded glob. */
 function listCommand(pattern: string): string {
   const segs = pattern.split('/');
   const starStar = segs.indexOf('**');
   if (starStar < 0) {
-    // Plain glob: expanded by the remote sh itself, no process started. Unmatched globs stay literal and fail -f.
-    return `for f in ${shellGlob(pattern)}; do [ -f "$f" ] && printf '%s\\n' "$f"; done`;
+    // Plain glob: expanded by the remote sh itself, no process started. Unmatched globs stay literal and fail -f / -L.
+    return `for f in ${shellGlob(pattern)}; do e "$f"; done`;
   }
   // `**` needs find (POSIX sh globs do not recurse). Start at the deepest directory without wildcards.
   const firstGlob = segs.findIndex((s, i) => i > 0 && hasGlob(s));
   const base = segs.slice(0, firstGlob).join('/') || '/';
   const last = segs.at(-1)!;
   const name = last !== '**' ? ` -name ${shellGlob(last)}` : '';
-  // -L follows symlinks (kubelet-client-current.pem is one); the awk filter below applies the exact pattern.
-  return `[ -d ${quote(base)} ] && find -L ${quote(base)} -type f${name} 2>/dev/null`;
+  // -L follows symlinks (kubelet-client-current.pem is one; a dangling one stays type l); the awk filter below
+  // applies the exact pattern.
+  return `[ -d ${quote(base)} ] && find -L ${quote(base)} \\( -type f -o -type l \\)${name} 2>/dev/null | while IFS= read -r f; do e "$f"; done`;
+}
+
+/** Probes: `<TAB>P/path` when the path exists, `<TAB>A/path` when it does not. */
+function probeCommand(paths: readonly string[]): string {
+  return `for f in ${paths.map(quote).join(' ')}; do if [ -e "$f" ]; then printf '\\tP%s\\n' "$f"; else printf '\\tA%s\\n' "$f"; fi; done`;
 }
 
 /**
@@ -188,21 +207,45 @@ function awkProgram(regexes: string[]): string {
 BEGIN {
   ${regexes.map((r, i) => `re[${i + 1}] = ${awkString(r)}`).join('; ')}
   nre = ${regexes.length}
-  nfiles = 0
+  nfiles = 0; nq = 0; lk = ""
   print ${awkString(SCAN_PROTOCOL)}
 }
 {
   p = $0
+  if (substr(p, 1, 1) == "\\t") {
+    k = substr(p, 2, 1); v = substr(p, 3)
+    if (k == "L" || k == "B") { lk = k; lt = v }
+    else if (k == "P" || k == "A") print k "\\t" v
+    next
+  }
+  k = lk; t = lt; lk = ""
   if (p == "" || (p in seen)) next
   ok = 0
   for (i = 1; i <= nre; i++) if (p ~ re[i]) { ok = 1; break }
   if (!ok) next
   seen[p] = 1
-  scan(p)
+  scan(p, k, t)
 }
-END { print "D\\t" nfiles }
-function scan(p,   line, r, incert, key, kdata, kn, i, ncert) {
+END {
+  # Files that kubeconfigs name as their client certificate, when no glob matched them.
+  for (j = 1; j <= nq; j++) {
+    q = queue[j]
+    if (q in seen) continue
+    seen[q] = 1
+    cmd = "[ -L " sq(q) " ] && readlink -f -- " sq(q) " 2>/dev/null; [ -f " sq(q) " ] && echo =f"
+    isf = 0; tg = ""; lnk = ""
+    while ((cmd | getline l) > 0) { if (l == "=f") isf = 1; else { lnk = "L"; tg = l } }
+    close(cmd)
+    if (isf) scan(q, lnk, tg)
+    else print "M\\t" q
+  }
+  print "D\\t" nfiles
+}
+function sq(s) { gsub(/'/, "'\\"'\\"'", s); return "'" s "'" }
+function scan(p, lk, lt,   line, r, incert, key, kdata, kn, i, ncert, v, d) {
   print "F\\t" p
+  if (lk == "L") print "L\\t" lt
+  if (lk == "B") { print "B\\t" lt; print "E\\t-"; nfiles++; return }
   incert = 0; key = 0; kdata = 0; kn = 0; ncert = 0
   while ((r = (getline line < p)) > 0) {
     sub(/\\r$/, "", line)
@@ -215,7 +258,17 @@ function scan(p,   line, r, incert, key, kdata, kn, i, ncert) {
     if (line ~ /^-----BEGIN CERTIFICATE-----[ \\t]*$/) { incert = 1; ncert++; print "C\\t" line; continue }
     if (line ~ /PRIVATE KEY-----/) { key = 1; continue }
     if (line ~ /^[ \\t]*(- )?[ \\t]*"?(client-certificate-data|certificate-authority-data)"?[ \\t]*:/) { kdata++; kl[++kn] = line; continue }
-    if (line ~ /^(clusters|users|contexts|current-context|kind|apiVersion|preferences)[ \\t]*:/ || line ~ /^[ \\t]*(- )?[ \\t]*name[ \\t]*:/ || line ~ /^[ \\t]*- [A-Za-z-]+[ \\t]*:[ \\t]*$/) {
+    if (line ~ /^[ \\t]*(- )?[ \\t]*"?client-certificate"?[ \\t]*:[ \\t]*[^ \\t]/) {
+      kdata++; kl[++kn] = line
+      v = line
+      sub(/^[^:]*:[ \\t]*/, "", v); sub(/[ \\t]*,?[ \\t]*$/, "", v); gsub(/^["']|["']$/, "", v)
+      if (v != "") {
+        if (substr(v, 1, 1) != "/") { d = p; sub(/\\/[^\\/]*$/, "", d); v = d "/" v }
+        queue[++nq] = v
+      }
+      continue
+    }
+    if (line ~ /^(clusters|users|contexts|current-context|kind|apiVersion|preferences)[ \\t]*:/ || line ~ /^[ \\t]*(- )?[ \\t]*name[ \\t]*:/ || line ~ /^[ \\t]*- [A-Za-z-]+[ \\t]*:[ \\t]*$/ || line ~ /^[ \\t]*(cluster|user)[ \\t]*:[ \\t]*[^ \\t]/) {
       if (line !~ /[Kk][Ee][Yy]|[Tt][Oo][Kk][Ee][Nn]|[Pp][Aa][Ss][Ss][Ww][Oo][Rr][Dd]|[Ss][Ee][Cc][Rr][Ee][Tt]/) kl[++kn] = line
     }
   }
@@ -230,7 +283,10 @@ function scan(p,   line, r, incert, key, kdata, kn, i, ncert) {
 `;
 }
 
-/** The whole script, to run with Remote.sh(): prints the SCAN_PROTOCOL header, one record per file, then `D<TAB><count>`. */
+/**
+ * The whole script, to run with Remote.sh(): prints the SCAN_PROTOCOL header, one record per file (and `P`/`A` probe,
+ * `M` missing-reference records between them), then `D<TAB><count>`.
+ */
 export function buildScanScript(opts: ScanScriptOptions): string {
   const expanded: string[] = [];
   for (const p of opts.paths) {
@@ -238,10 +294,15 @@ export function buildScanScript(opts: ScanScriptOptions): string {
     if (problem) throw new UsageError(`check path ${JSON.stringify(p)}: ${problem}`);
     for (const e of expandBraces(p)) if (!expanded.includes(e)) expanded.push(e);
   }
+  for (const p of opts.probes ?? []) {
+    if (!p.startsWith('/') || /[\0\n\r]/.test(p)) throw new UsageError(`probe path ${JSON.stringify(p)}: expected an absolute path without line breaks`);
+  }
   const lists = expanded.map(listCommand);
+  if (opts.probes?.length) lists.push(probeCommand(opts.probes));
   const regexes = expanded.map(globToEre);
   return [
     'LC_ALL=C; export LC_ALL',
+    EMIT,
     '{',
     ...lists.map((l) => `  ${l}`),
     `} | awk ${quote(awkProgram(regexes))}`,

@@ -11,7 +11,9 @@ import { InputError, type InputIssue } from '../errors.js';
 import { openFleet, type Fleet } from '../ssh/fleet.js';
 import { gatherFacts } from '../facts/gather.js';
 import type { FleetFacts } from '../facts/types.js';
-import { buildPlan, renewalNeed } from '../planner/build.js';
+import { buildPlan, renewalNeed, usesTosMaterial } from '../planner/build.js';
+import { stepModules } from '../steps/index.js';
+import type { PrepareContext } from '../steps/types.js';
 import { resolveTargets } from '../inventory/targets.js';
 import { unfinishedReasons } from '../plan/unfinished.js';
 import { makeMaterial } from '../plan/material.js';
@@ -45,6 +47,8 @@ export interface Prepared {
   fleet: Fleet;
   facts: FleetFacts;
   material: Material | null;
+  /** What each step's prepare half made, by playbook step index (in memory only). */
+  stepData: Record<number, unknown>;
   plan: Plan;
 }
 
@@ -74,7 +78,10 @@ export async function preparePlan(args: PipelineArgs): Promise<Prepared> {
   const fleet = await openFleet(inventory.hosts, { forks: args.forks, acceptNewHostKeys: args.acceptNewHostKeys, ...sshPrompts() });
   try {
     const facts = await gatherFacts(fleet, inventory, playbook, now);
-    const need = renewalNeed(inventory, playbook, facts, now, args.renewWithinDays);
+    // The TOS etcd material (renew-ca, issue-cert, distribute, the Manager's steps) is made here from `files:`; a step
+    // of another flavour makes its own in its prepare half (below), so this pipeline does not know the flavour.
+    const tos = usesTosMaterial(playbook);
+    const need = tos ? renewalNeed(inventory, playbook, facts, now, args.renewWithinDays) : { needed: false, reasons: [] };
     // Fresh files are not enough: a renewal the hosts show unfinished (a run that died) is done again, whole.
     const unfinished = args.resume ? [] : unfinishedReasons(inventory, playbook, facts, (t) => resolveTargets(inventory, t), { breakingLock: Boolean(args.breakLock) });
     if (unfinished.length && !need.needed) {
@@ -87,20 +94,22 @@ export async function preparePlan(args: PipelineArgs): Promise<Prepared> {
     let material: Material | null = null;
     let summary = null;
     const findings: Warning[] = [];
-    if (args.resume) {
+    if (args.resume && tos) {
       const r = await resumeMaterial(fleet, inventory, playbook, facts, args.resume);
       findings.push(...r.findings);
       if (r.material) {
         material = r.material;
         summary = args.resume.plan.material;
       }
+    }
+    if (args.resume) {
       need.needed = true;
       need.reasons = [`resuming run ${args.resume.plan.runId}${args.resume.restarted.length ? ` (already restarted: ${args.resume.restarted.join(', ')})` : ''}`];
     }
     const fm = facts.hosts[inventory.firstMaster];
     const remote = fleet.remotes.get(inventory.firstMaster);
     const hasKey = fm?.certDir.files.some((f) => f.path === playbook.files.caKey);
-    if (!material && !findings.some((f) => f.level === 'block') && (need.needed || args.force) && fm && remote && hasKey && fm.pems.ca && fm.pems.cert) {
+    if (tos && !material && !findings.some((f) => f.level === 'block') && (need.needed || args.force) && fm && remote && hasKey && fm.pems.ca && fm.pems.cert) {
       const keyPath = `${fm.certDir.path}/${playbook.files.caKey}`;
       const caKeyPem = new Secret((await remote.readFile(keyPath)).toString('utf8'));
       try {
@@ -113,10 +122,38 @@ export async function preparePlan(args: PipelineArgs): Promise<Prepared> {
         findings.push({ level: 'block', code: e.code, host: inventory.firstMaster, message: `${inventory.firstMaster}: ${e.issues.map((i) => i.message).join('; ')}` });
       }
     }
+    // Each step's prepare half (read-only): its own facts, CA keys into memory, new files made; findings block the plan.
+    const stepData: Record<number, unknown> = {};
+    for (const [index, spec] of playbook.steps.entries()) {
+      const mod = stepModules[spec.type];
+      if (!mod.prepare || args.resume?.done?.[index]) continue;
+      const pctx: PrepareContext = {
+        inventory,
+        playbook,
+        facts,
+        now,
+        index,
+        renewWithinDays: args.renewWithinDays,
+        force: args.force,
+        hostsOf: (t) => resolveTargets(inventory, t),
+        host: (n) => inventory.hosts.find((h) => h.name === n)!,
+        remote: (n) => fleet.remotes.get(n),
+        ...(args.resume ? { resume: { plan: args.resume.plan, preFacts: args.resume.preFacts } } : {}),
+      };
+      const r = await mod.prepare(spec as never, pctx);
+      findings.push(...r.findings);
+      stepData[index] = r.data;
+      if (r.needed && !need.needed) {
+        need.needed = true;
+        need.reasons = need.reasons.filter((x) => !/nothing to renew/.test(x));
+      }
+      need.reasons.push(...r.reasons);
+    }
     const plan = buildPlan({
       inventory,
       playbook,
       facts,
+      stepData,
       material,
       summary,
       findings,
@@ -125,7 +162,7 @@ export async function preparePlan(args: PipelineArgs): Promise<Prepared> {
       options: { runId: args.runId ?? newRunId(now), now, renewWithinDays: args.renewWithinDays, force: args.force, ...(args.pauseSeconds !== undefined ? { pauseSeconds: args.pauseSeconds } : {}) },
     });
     plan.playbook = resolve(plan.playbook);
-    return { inventory, playbook, fleet, facts, material, plan };
+    return { inventory, playbook, fleet, facts, material, stepData, plan };
   } catch (e) {
     await fleet.close();
     throw e;

@@ -8,6 +8,7 @@ import { factsQuery } from './host-query.js';
 import { queryCluster } from './etcd-cluster.js';
 import { hostScope } from '../inventory/targets.js';
 import { gatherManagerFacts } from '../manager/facts.js';
+import { gatherKubeconfigCopies } from './kubeconfig-copies.js';
 
 export async function gatherFacts(fleet: Fleet, inv: Inventory, playbook: Playbook, now = new Date()): Promise<FleetFacts> {
   const facts: FleetFacts = { gatheredAt: now.toISOString(), hosts: {}, unreachable: [], etcd: null };
@@ -39,5 +40,7 @@ export async function gatherFacts(fleet: Fleet, inv: Inventory, playbook: Playbo
   }
   const manager = await gatherManagerFacts(inv, playbook, { remote: (n) => fleet.remotes.get(n) });
   if (manager) facts.manager = manager;
+  const copies = await gatherKubeconfigCopies(inv, playbook, (n) => fleet.remotes.get(n));
+  if (copies) facts.kubeconfigCopies = copies;
   return facts;
 }

@@ -33,8 +33,10 @@ export function hostFactsScript(q: HostFactsQuery): string {
   lines.push(
     `${mark('manifests')}; ls -1 ${quote(q.manifestsDir)} 2>/dev/null`,
     `PD=${quote(q.parkDir)}`,
-    `${mark('parked')}; ls -1 "$PD" 2>/dev/null | grep '\\.manifest$'`,
-    `${mark('parkedsha')}; if [ -d "$PD" ]; then (cd "$PD" && for f in *.manifest; do [ -f "$f" ] && sha256sum -- "$f"; done); fi`,
+    // Parked manifests: TOS's `*.manifest` files, and any file with a park marker beside it (kubeadm's `*.yaml`).
+    `PARKED=$(if [ -d "$PD" ]; then cd "$PD" && for f in *.manifest *${PARK_MARKER_SUFFIX}; do f=\${f%${PARK_MARKER_SUFFIX}}; [ -f "$f" ] && printf '%s\\n' "$f"; done | sort -u; fi)`,
+    `${mark('parked')}; [ -z "$PARKED" ] || printf '%s\\n' "$PARKED"`,
+    `${mark('parkedsha')}; if [ -n "$PARKED" ]; then (cd "$PD" && printf '%s\\n' "$PARKED" | while IFS= read -r f; do sha256sum -- "$f"; done); fi`,
     // One section per marker, named by its file name (newlines in a name shown as '?'); a marker that is not a readable file says so.
     `for f in "$PD"/*${PARK_MARKER_SUFFIX}; do [ -e "$f" ] || [ -L "$f" ] || continue; printf '\\n${MARK}marker %s\\n' "$(printf '%s' "\${f##*/}" | tr '\\n\\r' '??')"; if [ -f "$f" ] && [ -r "$f" ]; then head -c ${MARKER_MAX_BYTES} "$f"; else ${mark('absent')}; fi; done`,
     // Free space where the backup goes: beside the cert dir, on its parent's filesystem.

@@ -1,6 +1,7 @@
 // What certroll knows about the fleet after the read-only gathering: the only way the plan learns about hosts.
 import type { ManagerFacts } from '../manager/types.js';
 import type { FileRecord } from '../file-record.js';
+import type { KubeconfigCopiesFacts } from './kubeconfig-copies.js';
 
 /** A file of a listed directory; its path is relative to that directory. */
 export interface FileFact extends FileRecord {
@@ -127,4 +128,6 @@ export interface FleetFacts {
   etcd: EtcdFacts | null;
   /** The Manager host's templates and database, when the playbook has manager steps (src/manager/facts.ts). */
   manager?: ManagerFacts;
+  /** Per control-plane host: admin.conf's client certificate and the kubeconfigs under root's and the SSH users' ~/.kube (refresh-kube-config). */
+  kubeconfigCopies?: Record<string, KubeconfigCopiesFacts>;
 }

@@ -38,6 +38,7 @@ import {
   type Rule,
 } from '../yaml/validate.js';
 import {
+  defaultCheckPaths,
   defaultClusterVars,
   defaultSshSettings,
   type ClusterVars,
@@ -72,6 +73,9 @@ const varsShape = {
   manifestsDir: optional(absPath()),
   parkDir: optional(absPath()),
   etcdClientPort: optional(int(1, 65535)),
+  etcdPeerPort: optional(int(1, 65535)),
+  apiserverPort: optional(int(1, 65535)),
+  probeAddress: optional(hostAddress()),
   serviceIp: optional(ip()),
   extraSans: optional(listOf(sanName(), { unique: true })),
   managerTemplateDir: optional(absPath()),
@@ -79,6 +83,9 @@ const varsShape = {
     str({ pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/, maxLength: 100, expected: "a version directory name (letters, digits, '.', '_', '-')" }),
   ),
   checkPaths: optional(listOf(absPath({ glob: true }), { unique: true })),
+  kubernetesDir: optional(absPath()),
+  pkiDir: optional(absPath()),
+  kubeletPkiDir: optional(absPath()),
   managerDb: optional(object(managerDbShape)),
   secrets: optional(bool()),
   kubeconfig: optional(absPath()),
@@ -176,6 +183,8 @@ export function parseInventory(text: string, file: string, opts: ParseOptions = 
   return inv;
 }
 
+const setsCheckPaths = (v: unknown) => typeof v === 'object' && v !== null && 'checkPaths' in v;
+
 function nameProblem(kind: 'host' | 'group', name: string): string | undefined {
   if (!NAME.test(name) || name.length > 253) return `invalid ${kind} name ${quoted(name)}: expected ${NAME_EXPECTED}`;
   if (name === 'all') return `the ${kind} name "all" is reserved (in --limit it means every host)`;
@@ -232,8 +241,8 @@ function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string
       const g = groupRule(name, raw, path, ctx, defined, groupNames);
       if (g && !problem) groupSpecs.set(name, g);
     }
-    if (!Object.hasOwn(rawGroups, 'master'))
-      ctx.fail(['groups'], 'missing required group "master" (its first host is where certificates are generated)', true);
+    if (!Object.hasOwn(rawGroups, 'master') && !Object.hasOwn(rawGroups, 'control-plane'))
+      ctx.fail(['groups'], 'missing required group "master" (or "control-plane", kubeadm\'s name for it: its first host is where certificates are generated)', true);
   }
 
   if (!ctx.ok || isInvalid(invVars) || isInvalid(invSsh)) return undefined;
@@ -242,9 +251,12 @@ function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string
   const order = [...standardGroups, ...groupNames.filter((g) => !(standardGroups as readonly string[]).includes(g))];
   const groups: Record<string, string[]> = {};
   for (const g of order) groups[g] = groupSpecs.get(g)?.hosts ?? [];
+  // kubeadm names the masters `control-plane`: without a `master` group, it is the master group.
+  if (!groupSpecs.has('master') && groupSpecs.has('control-plane')) groups.master = [...groups['control-plane']!];
   if (!groupSpecs.has('etcd')) groups.etcd = [...groups.master!];
 
   const baseVars: ClusterVars = { ...defaultClusterVars, ...(invVars ?? {}) };
+  if (!setsCheckPaths(invVars)) baseVars.checkPaths = defaultCheckPaths(baseVars);
   const baseSsh = { ...defaultSshSettings, ...(invSsh ?? {}) } as SshSettings;
 
   const hosts: Host[] = [];
@@ -274,7 +286,10 @@ function resolveInventory(doc: LocatedYaml, ctx: ValidationContext, home: string
       return merged;
     };
     // Deep copies: hosts must not share arrays/objects, so one host's edits can never leak into another's.
-    const vars = structuredClone({ ...baseVars, ...fromGroups('vars'), ...(spec.vars ?? {}) }) as ClusterVars;
+    const groupVars = fromGroups('vars');
+    const vars = structuredClone({ ...baseVars, ...groupVars, ...(spec.vars ?? {}) }) as ClusterVars;
+    // checkPaths not set anywhere: the globs follow the host's own directories (certDir, pkiDir, kubeletPkiDir, kubernetesDir).
+    if (!setsCheckPaths(invVars) && !('checkPaths' in groupVars) && !setsCheckPaths(spec.vars)) vars.checkPaths = defaultCheckPaths(vars);
     const groupSsh = fromGroups('ssh');
     const ssh = { ...baseSsh, ...groupSsh, ...(spec.ssh ?? {}) } as SshSettings & { jump?: string };
     // Which SSH settings the inventory itself set, and where (they win over the OpenSSH config).
@@ -399,11 +414,11 @@ function groupRule(
     }
     return v;
   };
-  const min = name === 'master' ? 1 : 0;
+  const min = name === 'master' || name === 'control-plane' ? 1 : 0;
   const hostsRule = listOf(member, {
     unique: true,
     minItems: min,
-    itemName: name === 'master' ? 'host (the first master is where certificates are generated)' : 'host',
+    itemName: min ? 'host (the first master is where certificates are generated)' : 'host',
   });
   if (raw === null || raw === undefined) {
     if (min > 0) ctx.fail(path, 'expected at least 1 host (the first master is where certificates are generated), got nothing');

@@ -51,6 +51,12 @@ export interface ClusterVars {
   manifestsDir: string;
   parkDir: string;
   etcdClientPort: number;
+  /** etcd's peer port (kubeadm: 2380), for the served-certificate check after a restart. */
+  etcdPeerPort: number;
+  /** kube-apiserver's secure port (kubeadm: 6443). */
+  apiserverPort: number;
+  /** Where a node's own control-plane ports answer from the node itself (kubeadm: 127.0.0.1; the lab: the host's address). */
+  probeAddress: string;
   /** The `kubernetes` service IP, a SAN of the etcd certificate. */
   serviceIp?: string;
   /** Extra SANs (DNS names or IPs) for the etcd certificate. */
@@ -59,8 +65,14 @@ export interface ClusterVars {
   managerTemplateDir: string;
   /** TOS version directory under managerTemplateDir, when it cannot be detected. */
   tosVersion?: string;
-  /** Globs scanned by `certroll check`. */
+  /** Globs scanned by `certroll check` (default: derived from the directories below, see defaultCheckPaths). */
   checkPaths: string[];
+  /** kubeadm: where the kubeconfigs live (admin.conf, super-admin.conf, controller-manager.conf, scheduler.conf, kubelet.conf). */
+  kubernetesDir: string;
+  /** kubeadm: the PKI directory (ca, front-proxy-ca, etcd/ca and their leaves). */
+  pkiDir: string;
+  /** The kubelet's own certificates (kubelet-client-current.pem, kubelet.crt). */
+  kubeletPkiDir: string;
   /** The Manager's MySQL/MariaDB database holding `manager_info` (issue 6); the password never lives here. */
   managerDb?: ManagerDb;
   /** `check` also reads the certificates in Kubernetes secrets, through kubectl on the first master (docs/check.md). */
@@ -124,31 +136,46 @@ export const clusterVarNames: ReadonlyArray<keyof ClusterVars> = [
   'manifestsDir',
   'parkDir',
   'etcdClientPort',
+  'etcdPeerPort',
+  'apiserverPort',
+  'probeAddress',
   'serviceIp',
   'extraSans',
   'managerTemplateDir',
   'tosVersion',
   'checkPaths',
+  'kubernetesDir',
+  'pkiDir',
+  'kubeletPkiDir',
   'managerDb',
   'secrets',
   'kubeconfig',
   'kubectl',
 ];
 
-export const defaultClusterVars: ClusterVars = {
+/** What `check` scans when the inventory sets no checkPaths: the certificates under the cluster's own directories. */
+export function defaultCheckPaths(v: Pick<ClusterVars, 'certDir' | 'pkiDir' | 'kubeletPkiDir' | 'kubernetesDir'>): string[] {
+  return [`${v.certDir}/*.pem`, `${v.pkiDir}/**/*.crt`, `${v.kubeletPkiDir}/*.crt`, `${v.kubeletPkiDir}/*.pem`, `${v.kubernetesDir}/*.conf`];
+}
+
+const defaultDirs = {
   certDir: '/srv/kubernetes',
+  kubernetesDir: '/etc/kubernetes',
+  pkiDir: '/etc/kubernetes/pki',
+  kubeletPkiDir: '/var/lib/kubelet/pki',
+};
+
+export const defaultClusterVars: ClusterVars = {
+  ...defaultDirs,
   manifestsDir: '/opt/kubernetes/manifests-multi',
   parkDir: '/opt/kubernetes',
   etcdClientPort: 4001,
+  etcdPeerPort: 2380,
+  apiserverPort: 6443,
+  probeAddress: '127.0.0.1',
   extraSans: [],
   managerTemplateDir: '/var/lib/transwarp-manager/master/content/meta/services/TOS',
-  checkPaths: [
-    '/srv/kubernetes/*.pem',
-    '/etc/kubernetes/pki/**/*.crt',
-    '/var/lib/kubelet/pki/*.crt',
-    '/var/lib/kubelet/pki/*.pem',
-    '/etc/kubernetes/*.conf',
-  ],
+  checkPaths: defaultCheckPaths(defaultDirs),
 };
 
 export const defaultSshSettings: SshSettings = {

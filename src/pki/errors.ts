@@ -19,7 +19,8 @@ export type PkiErrorCode =
   | 'no-subject'
   | 'no-sans'
   | 'bad-san'
-  | 'bad-days';
+  | 'bad-days'
+  | 'not-a-leaf';
 
 /** Bad certificate or key material: says which file (`source`), what is wrong, and what to do. Never contains key material. */
 export class PkiError extends InputError {

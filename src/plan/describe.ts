@@ -15,10 +15,14 @@ export function describeAction(a: Action): string {
       return a.existing ? `keep the existing backup ${a.to} (verify it by sha256, never re-take it)` : `back up ${a.from} → ${a.to} (${a.files} files, ${a.kib} KiB), verify by sha256`;
     case 'stage':
       return `stage ${base(a.path)} as ${base(a.staged)}: sha256 ${short(a.sha256)} mode ${octal(a.mode)} owner ${a.uid}:${a.gid}${a.notAfter ? `, valid until ${a.notAfter}` : ''}${a.secret ? ' (private key: content never shown)' : ''}`;
+    case 'renew-cert':
+      return `renew ${a.path}${a.user ? ` (user ${a.user})` : ''}: ${a.subject}; ${a.extKeyUsage.join(', ') || 'no EKU'}; signed by ${a.ca} (${a.issuer}); valid until ${a.notAfter} (was ${a.oldNotAfter}); SANs: ${a.sans.length ? a.sans.join(', ') : 'none'}${a.sansAdded.length ? ` (+ ${a.sansAdded.join(', ')})` : ''}${a.sansRemoved.length ? ` (− ${a.sansRemoved.join(', ')})` : ''}; ${a.key === 'new' ? `new ${a.keyType} key` : `key kept (${a.keyType})`}`;
     case 'swap':
       return `replace ${a.renames.map((r) => base(r.to)).join(' + ')} by back-to-back atomic renames in one command`;
     case 'restart':
-      return `#${a.order}${a.leader ? ' (leader, last)' : ''}: move ${a.manifests.join(', ')} to ${a.parkDir}, wait until stopped, pause ${a.pauseSeconds}s, move back; then wait: ${a.checksAfter.join(', ')}`;
+      return a.oneByOne
+        ? `#${a.order}${a.leader ? ' (leader, last)' : ''}: one at a time, ${a.manifests.join(' → ')}: move it to ${a.parkDir}, wait until its container is gone, pause ${a.pauseSeconds}s, move it back, wait for a new container id; then wait: ${a.checksAfter.join(', ')}`
+        : `#${a.order}${a.leader ? ' (leader, last)' : ''}: move ${a.manifests.join(', ')} to ${a.parkDir}, wait until stopped, pause ${a.pauseSeconds}s, move back; then wait: ${a.checksAfter.join(', ')}`;
     case 'exec':
       return `run ${a.argv.join(' ')}${a.skipIfMissing ? ` (skipped if ${a.skipIfMissing} is not installed)` : ''}: ${a.why}`;
     case 'verify':
@@ -50,6 +54,8 @@ export function describeAction(a: Action): string {
       return a.existing ? `keep the existing backup table ${a.backup} in ${a.target}` : `back up table ${a.table} → ${a.backup} in ${a.target} (CREATE TABLE … LIKE, copy every row, compare counts)`;
     case 'db-update':
       return `update ${a.rows.map((r) => r.key).join(', ')} in ${a.table} (${a.target}) in one transaction, then read back and compare: ${a.rows.map((r) => `${r.key} ${r.before ? short(r.before) : 'missing'} → ${short(r.sha256)}${r.secret ? ' (private key: never shown)' : ''}`).join('; ')}`;
+    case 'refresh-kubeconfig':
+      return `replace ${a.path} (client certificate ${short(a.certSha256)}, the one ${a.matched === a.from ? `${a.from} holds now` : `of ${a.matched}`}) with the renewed ${a.from}, copied on the host; first back it up to ${base(a.backup)} beside it (never over an existing one); mode ${octal(a.mode)} owner ${a.uid}:${a.gid} kept`;
   }
 }
 
@@ -66,11 +72,25 @@ export function describeBrief(actions: readonly Action[]): string {
         parts.push(`stage ${run.map((s) => base(s.path)).join(', ')}, each checked by sha256${secret.length ? ` (${secret.join(', ')}: private key, never shown)` : ''}`);
         break;
       }
+      case 'renew-cert': {
+        const run: Extract<Action, { kind: 'renew-cert' }>[] = [a];
+        while (actions[i + 1]?.kind === 'renew-cert') run.push(actions[++i] as Extract<Action, { kind: 'renew-cert' }>);
+        const one = (r: (typeof run)[number]) =>
+          `${base(r.path)}${r.user ? ` (${r.user})` : ''} by ${r.ca}${r.sansAdded.length ? ` +${r.sansAdded.join(' +')}` : ''}${r.sansRemoved.length ? ` −${r.sansRemoved.join(' −')}` : ''}`;
+        const keys = [...new Set(run.map((r) => (r.key === 'new' ? `new ${r.keyType} keys` : 'keys kept')))].join(', ');
+        const until = [...new Set(run.map((r) => r.notAfter))];
+        parts.push(`renew ${run.map(one).join(', ')} (subject, SANs and key usages kept; ${keys}; valid until ${until.join(', ')})`);
+        break;
+      }
       case 'lock':
         parts.push('take the run lock');
         break;
       case 'restart':
-        parts.push(`${a.leader ? '(leader, last) ' : ''}one at a time in this order: move ${a.manifests.join(', ')} to ${a.parkDir}, pause ${a.pauseSeconds}s, move back; then wait: ${a.checksAfter.join(', ')}`);
+        parts.push(
+          a.oneByOne
+            ? `${a.leader ? '(leader, last) ' : ''}one node at a time in this order; on each, one pod at a time (${a.manifests.join(' → ')}): move it to ${a.parkDir}, pause ${a.pauseSeconds}s, move back, a new container id; then wait: ${a.checksAfter.join(', ')}`
+            : `${a.leader ? '(leader, last) ' : ''}one at a time in this order: move ${a.manifests.join(', ')} to ${a.parkDir}, pause ${a.pauseSeconds}s, move back; then wait: ${a.checksAfter.join(', ')}`,
+        );
         break;
       case 'manager-file':
         parts.push(a.what === 'config-json' ? `rewrite ${base(a.path)} (${a.changes} "expiry" value${a.changes === 1 ? '' : 's'})` : `write the new CA to ${base(a.path)}`);
@@ -80,6 +100,9 @@ export function describeBrief(actions: readonly Action[]): string {
         break;
       case 'db-update':
         parts.push(`update ${a.rows.map((r) => r.key).join(', ')} in ${a.table} in one transaction, read back and compared`);
+        break;
+      case 'refresh-kubeconfig':
+        parts.push(`replace ${a.path} with the renewed ${base(a.from)} (backed up beside it, mode and owner kept)`);
         break;
       default:
         parts.push(describeAction(a));

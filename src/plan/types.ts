@@ -40,6 +40,28 @@ export type Action =
       /** The content is a private key: never printed, never journaled. */
       secret: boolean;
     } & /** The file as it will be; its path is the live file this will replace. */ FileRecord)
+  /** kubeadm: one certificate renewed on a host (its files are the `stage` actions that follow): what it will say. */
+  | {
+      kind: 'renew-cert';
+      host: string;
+      /** The live file (a certificate, or a kubeconfig holding the user's certificate). */
+      path: string;
+      /** The kubeconfig user whose embedded certificate this is. */
+      user?: string;
+      subject: string;
+      /** The CA that signs it (`ca`, `front-proxy-ca`, `etcd/ca`) and its subject. */
+      ca: string;
+      issuer: string;
+      oldNotAfter: string;
+      notAfter: string;
+      sans: string[];
+      sansAdded: string[];
+      sansRemoved: string[];
+      extKeyUsage: string[];
+      /** `new`: a new key of the same algorithm and size; `kept`: the old key reused (its file not rewritten). */
+      key: 'new' | 'kept';
+      keyType: string;
+    }
   | { kind: 'swap'; host: string; renames: Array<{ from: string; to: string; role: FileRole }> }
   | {
       kind: 'restart';
@@ -52,6 +74,8 @@ export type Action =
       manifestsDir: string;
       pauseSeconds: number;
       checksAfter: string[];
+      /** Each manifest restarted on its own, in order (kubeadm's static pods), instead of all at once. */
+      oneByOne?: boolean;
       /** The node is already stopped: a certroll run parked its manifests (marker beside each) and died. It is finished first: manifests put back, then the health checks. */
       parked?: { runIds: string[]; files: string[] };
     }
@@ -84,7 +108,12 @@ export type Action =
   /** CREATE TABLE <backup> LIKE <table>; INSERT … SELECT; verify counts and the managed rows. */
   | { kind: 'db-backup'; host: string; target: string; table: string; backup: string; existing?: boolean }
   /** Update the managed rows in one transaction, then read them back and compare byte for byte. */
-  | { kind: 'db-update'; host: string; target: string; table: string; rows: Array<{ key: string; role: FileRole; before: string | null; sha256: string; size: number; secret: boolean }> };
+  | { kind: 'db-update'; host: string; target: string; table: string; rows: Array<{ key: string; role: FileRole; before: string | null; sha256: string; size: number; secret: boolean }> }
+  /**
+   * refresh-kube-config: replace a copy of the old admin.conf (recognised by its client certificate) by the renewed admin.conf,
+   * copied on the host after a backup beside it; mode and owner kept. `sha256`/`certSha256`: the file and its certificate now.
+   */
+  | { kind: 'refresh-kubeconfig'; host: string; path: string; from: string; backup: string; sha256: string; certSha256: string; mode: number; uid: number; gid: number; /** Where that certificate was seen: `from` itself, or an earlier copy in a backup. */ matched: string };
 
 export type ActionKind = Action['kind'];
 

@@ -67,6 +67,13 @@ export interface PlanInput {
   need: RenewalNeed;
   options: PlanOptions;
   resume?: ResumeState;
+  /** What each step's prepare half made, by playbook step index. */
+  stepData?: Record<number, unknown>;
+}
+
+/** Whether the playbook has a step that reads the TOS etcd material (ctx.material), made by the pipeline from `files:`. */
+export function usesTosMaterial(playbook: Playbook): boolean {
+  return playbook.steps.some((s) => stepModules[s.type].usesMaterial === true);
 }
 
 export function buildPlan(input: PlanInput): Plan {
@@ -96,7 +103,8 @@ export function buildPlan(input: PlanInput): Plan {
   fleetWarnings(ctx, warn);
 
   const doWork = input.need.needed || options.force;
-  if (doWork && input.material) {
+  const tos = usesTosMaterial(playbook);
+  if (doWork && (input.material || !tos)) {
     playbook.steps.forEach((spec, index) => {
       const mod = stepModules[spec.type];
       const done = input.resume?.done?.[index];
@@ -106,7 +114,7 @@ export function buildPlan(input: PlanInput): Plan {
         planned.push({ index, type: spec.type, title: spec.title, at: spec.at, hosts: r.hosts, actions: [], notes: [done === 'operator' ? 'done by hand (--skip), recorded in the journal' : 'done by the stopped run'], done });
         return;
       }
-      const r = mod.plan(spec as never, ctx);
+      const r = mod.plan(spec as never, { ...ctx, ...(input.stepData && index in input.stepData ? { stepData: input.stepData[index] } : {}) });
       planned.push({ index, type: spec.type, title: spec.title, at: spec.at, hosts: r.hosts, actions: r.actions, notes: r.notes });
     });
     planned.push(cleanupStep(inv, playbook, options.runId));
@@ -147,7 +155,7 @@ export function cleanupStep(inv: Inventory, playbook: Playbook, runId: string): 
 
 /** Warnings about the fleet as a whole: divergent copies, missing CA key, expired CA, unhealthy cluster. */
 function fleetWarnings(ctx: PlanContext, warn: (w: Warning) => void): void {
-  const { inventory: inv, playbook, facts, now } = ctx;
+  const { inventory: inv, playbook, facts } = ctx;
   // Another run holding the lock blocks whatever this plan would do (even nothing): say who holds it.
   for (const [host, f] of Object.entries(facts.hosts)) {
     if (f.lock && f.lock.runId !== ctx.runId)
@@ -158,6 +166,20 @@ function fleetWarnings(ctx: PlanContext, warn: (w: Warning) => void): void {
         message: `${host}: another certroll run holds the lock ${lockDirOf(f.certDir.path)} (run ${f.lock.runId}, started ${f.lock.startedAt}${f.lock.controlHost ? ` from ${f.lock.controlHost}` : ''}); wait for it to finish, or use --break-lock if it is stale`,
       });
   }
+  if (usesTosMaterial(playbook)) tosWarnings(ctx, warn);
+  if ((inv.groups.etcd ?? []).length) {
+    if (!facts.etcd) warn({ level: 'block', code: 'cluster-unknown', message: 'etcd cluster state could not be read' });
+    else {
+      const down = parkedNodes(inv, playbook, facts, ctx.hostsOf).map((p) => endpointOf(inv.hosts.find((h) => h.name === p.host)!));
+      const problems = clusterProblems(facts.etcd, inv.groups.etcd!.length, down);
+      if (problems.length) warn({ level: 'block', code: 'cluster-unhealthy', message: `etcd cluster not healthy (queried from ${facts.etcd.queriedFrom}): ${problems.join('; ')}` });
+    }
+  }
+}
+
+/** The TOS etcd material's own checks: copies that differ across hosts, the CA key and files on the first master. */
+function tosWarnings(ctx: PlanContext, warn: (w: Warning) => void): void {
+  const { inventory: inv, playbook, facts, now } = ctx;
   for (const role of ['ca', 'cert'] as const) {
     const byHash = new Map<string, string[]>();
     for (const [host, f] of Object.entries(facts.hosts)) {
@@ -184,14 +206,6 @@ function fleetWarnings(ctx: PlanContext, warn: (w: Warning) => void): void {
       } catch (e) {
         warn({ level: 'block', code: 'unparsable', host: inv.firstMaster, message: `${inv.firstMaster}: ${playbook.files[role]}: ${(e as Error).message}` });
       }
-    }
-  }
-  if ((inv.groups.etcd ?? []).length) {
-    if (!facts.etcd) warn({ level: 'block', code: 'cluster-unknown', message: 'etcd cluster state could not be read' });
-    else {
-      const down = parkedNodes(inv, playbook, facts, ctx.hostsOf).map((p) => endpointOf(inv.hosts.find((h) => h.name === p.host)!));
-      const problems = clusterProblems(facts.etcd, inv.groups.etcd!.length, down);
-      if (problems.length) warn({ level: 'block', code: 'cluster-unhealthy', message: `etcd cluster not healthy (queried from ${facts.etcd.queriedFrom}): ${problems.join('; ')}` });
     }
   }
 }

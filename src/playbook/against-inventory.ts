@@ -92,8 +92,14 @@ export function checkAgainstInventory(inv: Inventory, pb: Playbook): InputIssue[
     // `rollback` restarts every etcd member with the first rolling-restart step's checks.
     if (i === firstRestart) hosts = inv.hosts.map((h) => h.name).filter((n) => hosts.includes(n) || (inv.groups.etcd ?? []).includes(n));
     if (step.type === 'rolling-restart') {
-      fields.push({ path: ['steps', i, 'containerCheck'], argv: step.containerCheck, hosts, line: step.at.line });
+      if (step.pods) {
+        fields.push({ path: ['steps', i, 'containerIds'], argv: step.containerIds, hosts, line: step.at.line });
+        step.pods.forEach((p, k) => {
+          if (p.health !== 'etcd') p.health.forEach((c, j) => fields.push({ path: ['steps', i, 'pods', k, 'health', j], argv: c, hosts, line: step.at.line }));
+        });
+      } else fields.push({ path: ['steps', i, 'containerCheck'], argv: step.containerCheck, hosts, line: step.at.line });
       if (step.apiserverCheck) fields.push({ path: ['steps', i, 'apiserverCheck'], argv: step.apiserverCheck, hosts, line: step.at.line });
+      step.served.forEach((x, k) => fields.push({ path: ['steps', i, 'served', k], argv: [x.endpoint, x.cert], hosts, line: step.at.line }));
     } else if (step.type === 'restart-flannel') fields.push({ path: ['steps', i, 'command'], argv: step.command, hosts, line: step.at.line });
   });
   const scopes = new Map(inv.hosts.map((h) => [h.name, hostScope(inv, pb, h.name)]));
@@ -106,7 +112,9 @@ export function checkAgainstInventory(inv: Inventory, pb: Playbook): InputIssue[
     });
 
   // The restart moves manifests between two directories; neither may be the other, nor the cert dir (or inside it).
-  dirProblems(inv, (path, message, line) => issues.push({ file: inv.file, line, path, message }));
+  // kubeadm's kubernetes dir (the cert dir its steps back up whole) holds manifests/ and the park dir by design.
+  const kubernetesDirHoldsManifests = pb.steps.some((s) => s.type === 'renew-leaves' || s.type === 'renew-kubeconfigs');
+  dirProblems(inv, (path, message, line) => issues.push({ file: inv.file, line, path, message }), kubernetesDirHoldsManifests);
   return issues;
 }
 
@@ -127,7 +135,7 @@ function templateHint(problem: string, inv: Inventory): string {
 const inside = (a: string, b: string) => a === b || a.startsWith(`${b}/`);
 
 /** Per host: parkDir ≠ manifestsDir; neither is the cert dir nor inside it. One issue per place that set the value. */
-function dirProblems(inv: Inventory, fail: (path: string, message: string, line?: number) => void): void {
+function dirProblems(inv: Inventory, fail: (path: string, message: string, line?: number) => void, kubernetesDir = false): void {
   const rules: Array<[keyof ClusterVars, keyof ClusterVars, boolean, string]> = [
     // [a, b, also refuse a inside b, why]
     ['parkDir', 'manifestsDir', false, 'a parked manifest would still be in the manifests directory, so the node would never stop'],
@@ -140,7 +148,7 @@ function dirProblems(inv: Inventory, fail: (path: string, message: string, line?
     for (const [a, b, nested, why] of rules) {
       const va = h.vars[a] as string;
       const vb = h.vars[b] as string;
-      if (va !== vb && !(nested && inside(va, vb))) continue;
+      if (va !== vb && !(nested && !kubernetesDir && inside(va, vb))) continue;
       const wa = where(a);
       const wb = where(b);
       const from = (w: ReturnType<typeof where>, k: string) => ('default' in w ? `${k} is the default` : `${k} from ${w.path}`);

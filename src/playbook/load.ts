@@ -16,7 +16,9 @@ import {
   oneOf,
   listOf,
   sortIssues,
+  INVALID,
   describeValue,
+  absPath,
   type Rule,
 } from '../yaml/validate.js';
 import { defaultEtcdctl, type Playbook, type StepSpec, type StepType } from './types.js';
@@ -32,6 +34,14 @@ const fileName = (): Rule<string> => {
     return base(v, path, ctx);
   };
 };
+/** A file inside the cert dir: a plain name, or a relative path of plain names (`pki/etcd/ca.crt`), never `.` or `..`. */
+const relativeFile = (): Rule<string> => (v, path, ctx) => {
+  if (typeof v !== 'string' || !v || v.startsWith('/') || v.split('/').some((p) => !FILE_NAME.test(p) || p === '.' || p === '..'))
+    return ctx.fail(path, `expected a file name or a relative path inside the cert dir (like pki/etcd/ca.crt: letters, digits, . _ + @ % = , -; no "..", no leading /), got ${describeValue(v)}`);
+  return v;
+};
+const KUBEADM_LEAVES = ['apiserver', 'apiserver-kubelet-client', 'apiserver-etcd-client', 'front-proxy-client', 'etcd/server', 'etcd/peer', 'etcd/healthcheck-client'];
+const KUBEADM_KUBECONFIGS = ['admin.conf', 'super-admin.conf', 'controller-manager.conf', 'scheduler.conf', 'kubelet.conf'];
 const GO_DURATION_EXPECTED = 'a Go duration as cfssl reads it, like "87600h" or "8760h30m"';
 const goDuration = (): Rule<string> => {
   const base = str({ expected: GO_DURATION_EXPECTED, maxLength: 40 });
@@ -51,6 +61,15 @@ const targets = (): Rule<string[]> => (v, path, ctx) => {
   const one = target()(v, path, ctx);
   return isInvalid(one) ? one : [one];
 };
+const CONTAINER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** A pod's health: `etcd` (the member healthy and caught up) or a list of commands (argv lists) that must all exit 0. */
+const podHealth = (): Rule<'etcd' | string[][]> => (v, path, ctx) => {
+  if (v === 'etcd') return 'etcd';
+  if (typeof v === 'string') return ctx.fail(path, `expected "etcd" or a list of commands (each a list of arguments), got ${describeValue(v)}`);
+  return listOf(argv(), { minItems: 1, itemName: 'command' })(v, path, ctx);
+};
+/** Fields of a rolling restart without pods (TOS): with `pods`, each pod names its manifest, container and health. */
+const WITHOUT_PODS = ['manifests', 'containerCheck', 'containerNames', 'apiserverCheck'] as const;
 const argv = () => listOf(str({ expected: 'a command argument (a string without newlines)', maxLength: 4096 }), { minItems: 1, itemName: 'argument' });
 /** A pause may be 0; a timeout may not (0 would make the check it bounds meaningless). */
 const pause = (max: number) => int(0, max);
@@ -77,6 +96,10 @@ const stepShapes: Record<StepType, Record<string, Rule<unknown>>> = {
     healthTimeoutSeconds: withDefault(timeout(3600), 180),
     maxRaftLag: withDefault(int(0, 1_000_000), 50),
     apiserverCheck: optional(argv()),
+    pods: optional(listOf(object({ manifest: fileName(), container: str({ pattern: CONTAINER_NAME, expected: 'a container name (letters, digits, . _ -)', maxLength: 200 }), health: podHealth() }), { minItems: 1, itemName: 'pod' })),
+    containerIds: withDefault(argv(), ['crictl', 'ps', '-q', '--name']),
+    served: withDefault(listOf(object({ endpoint: str({ maxLength: 300 }), cert: str({ maxLength: 4096 }) })), []),
+    when: withDefault(oneOf(['renewed', 'always'] as const), 'renewed'),
   },
   'restart-flannel': {
     on: withDefault(target(), 'first(master)'),
@@ -89,10 +112,25 @@ const stepShapes: Record<StepType, Record<string, Rule<unknown>>> = {
     expiryFrom: withDefault(goDuration(), '87600h'),
     expiry: withDefault(goDuration(), '876000h'),
   },
+  'renew-leaves': {
+    targets: withDefault(targets(), ['control-plane']),
+    days: withDefault(int(1, 36500), 365),
+    keepKeys: withDefault(bool(), false),
+    leaves: withDefault(listOf(oneOf(KUBEADM_LEAVES), { minItems: 1, itemName: 'leaf', unique: true }), KUBEADM_LEAVES),
+    pkiDir: withDefault(relativeFile(), 'pki'),
+  },
+  'renew-kubeconfigs': {
+    targets: withDefault(targets(), ['control-plane']),
+    days: withDefault(int(1, 36500), 365),
+    keepKeys: withDefault(bool(), false),
+    kubeconfigs: withDefault(listOf(fileName(), { minItems: 1, itemName: 'kubeconfig', unique: true }), KUBEADM_KUBECONFIGS),
+    pkiDir: withDefault(relativeFile(), 'pki'),
+  },
   'manager-db': {
     on: withDefault(target(), 'first(manager)'),
     table: withDefault(str({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, expected: "a table name (letters, digits, '_'), at most 30 characters", maxLength: 30 }), 'manager_info'),
   },
+  'refresh-kube-config': { targets: withDefault(targets(), ['control-plane']), adminConf: withDefault(absPath(), '/etc/kubernetes/admin.conf') },
 };
 
 export const stepTypes = Object.keys(stepShapes) as StepType[];
@@ -108,6 +146,15 @@ function stepRule(): Rule<StepSpec & { title: string }> {
     const r = object(shape)(v, path, ctx);
     if (isInvalid(r)) return r;
     const { name, ...rest } = r as Record<string, unknown>;
+    if (type === 'rolling-restart' && rest.pods) {
+      const written = WITHOUT_PODS.filter((k) => Object.hasOwn(v, k));
+      for (const k of written) ctx.fail([...path, k], `${k} is for a rolling restart without pods; with pods, each pod names its manifest, container and health`);
+      if (written.length) return INVALID;
+      const pods = rest.pods as Array<{ manifest: string; container: string }>;
+      Object.assign(rest, { manifests: pods.map((p) => p.manifest), containerNames: pods.map((p) => p.container), containerCheck: rest.containerIds });
+      const dup = pods.findIndex((p, i) => pods.findIndex((q) => q.manifest === p.manifest) !== i);
+      if (dup >= 0) return ctx.fail([...path, 'pods', dup, 'manifest'], `${pods[dup]!.manifest} is restarted twice on a node; list each pod once`);
+    }
     return { ...(rest as unknown as StepSpec), title: (name as string | undefined) ?? type };
   };
 }
@@ -115,7 +162,7 @@ function stepRule(): Rule<StepSpec & { title: string }> {
 /** The fields filled in per host with {{ }} references (argv lists). Anywhere else a "{{" is refused: it would stay literal. */
 export const TEMPLATED_FIELDS: Readonly<Partial<Record<StepType | 'playbook', readonly string[]>>> = {
   playbook: ['etcdctl'],
-  'rolling-restart': ['containerCheck', 'apiserverCheck'],
+  'rolling-restart': ['containerCheck', 'apiserverCheck', 'pods', 'containerIds', 'served'],
   'restart-flannel': ['command'],
 };
 
@@ -129,7 +176,7 @@ export function parsePlaybook(text: string, file: string): Playbook {
     name: str({ maxLength: 200 }),
     description: optional(str({ maxLength: 2000 })),
     files: withDefault(
-      object({ ca: withDefault(fileName(), 'etcd-ca.pem'), caKey: withDefault(fileName(), 'etcd-ca-key.pem'), cert: withDefault(fileName(), 'etcd.pem'), key: withDefault(fileName(), 'etcd-key.pem') }),
+      object({ ca: withDefault(relativeFile(), 'etcd-ca.pem'), caKey: withDefault(relativeFile(), 'etcd-ca-key.pem'), cert: withDefault(relativeFile(), 'etcd.pem'), key: withDefault(relativeFile(), 'etcd-key.pem') }),
       { ca: 'etcd-ca.pem', caKey: 'etcd-ca-key.pem', cert: 'etcd.pem', key: 'etcd-key.pem' },
     ),
     etcdctl: withDefault(argv(), defaultEtcdctl),

@@ -12,7 +12,7 @@ export type Fail = (path: YamlPath, message: string) => void;
 export type PlaybookRule = (pb: RuleInput, fail: Fail) => void;
 
 /** Steps that change something on a host (staging files in the cert dir counts). preflight only takes the lock. */
-export const WRITING_STEPS: ReadonlySet<StepType> = new Set<StepType>([
+export const WRITING_STEPS: ReadonlySet<StepType> = new Set<StepType>(['renew-leaves', 'renew-kubeconfigs', 
   'renew-ca',
   'issue-cert',
   'distribute',
@@ -20,6 +20,7 @@ export const WRITING_STEPS: ReadonlySet<StepType> = new Set<StepType>([
   'restart-flannel',
   'manager-templates',
   'manager-db',
+  'refresh-kube-config',
 ]);
 
 const indexesOf = (pb: RuleInput, type: StepType) => pb.steps.flatMap((s, i) => (s.type === type ? [i] : []));
@@ -59,12 +60,21 @@ export const materialBeforeDistribute: PlaybookRule = (pb, fail) => {
   }
 };
 
-/** etcd is restarted only once the new files are in place: every rolling-restart comes after a distribute. */
+/**
+ * A node is restarted only once the new files are in place: a TOS rolling-restart comes after a distribute; one with pods
+ * (kubeadm) after a step that writes certificates. `when: always` restarts regardless (a renewal made by hand).
+ */
 export const distributeBeforeRestart: PlaybookRule = (pb, fail) => {
   const firstDistribute = indexesOf(pb, 'distribute')[0];
-  for (const i of indexesOf(pb, 'rolling-restart'))
-    if (firstDistribute === undefined || firstDistribute > i)
+  for (const i of indexesOf(pb, 'rolling-restart')) {
+    const s = pb.steps[i] as Extract<StepSpec, { type: 'rolling-restart' }>;
+    if (s.when === 'always') continue;
+    if (s.pods) {
+      if (pb.steps.slice(0, i).some((x) => WRITING_STEPS.has(x.type) && x.type !== 'rolling-restart' && x.type !== 'restart-flannel')) continue;
+      fail(stepPath(i), `rolling-restart (step ${i + 1}) restarts the static pods but no earlier step writes new certificates, so it would never run; put the renewing steps before it, or add "when: always" to restart anyway`);
+    } else if (firstDistribute === undefined || firstDistribute > i)
       fail(stepPath(i), `rolling-restart (step ${i + 1}) comes before any distribute step: restarting before the new files are in place restarts etcd with the old ones; put a distribute step before it`);
+  }
 };
 
 const groupOf = (target: string) => /^first\((.+)\)$/.exec(target)?.[1] ?? target;

@@ -35,6 +35,30 @@ export interface DistributeStep {
   type: 'distribute';
   targets: TargetSpec[];
 }
+/** One static pod of a node, restarted on its own (kubeadm): its manifest, its container and what says it is healthy. */
+export interface PodSpec {
+  /** File name in the manifests dir. */
+  manifest: string;
+  /** The container's name (`crictl ps --name '^NAME$'`). */
+  container: string;
+  /** `etcd`: the node's etcd member healthy and caught up; else commands (argv, templated) that must all exit 0. */
+  health: 'etcd' | string[][];
+}
+
+/** A port whose served certificate must be the file on disk after the node's restart (a TLS handshake on the node). */
+export interface ServedSpec {
+  /** `ADDRESS:PORT` as seen from the node itself (templated, e.g. `{{ vars.probeAddress }}:{{ vars.apiserverPort }}`). */
+  endpoint: string;
+  /** The certificate file that port must serve (templated). */
+  cert: string;
+}
+
+/**
+ * Restart the nodes one at a time (the etcd leader's node last). Without `pods` (TOS): every manifest parked at once,
+ * stopped when no container name shows in `containerCheck`'s listing, healthy when the etcd member is and `apiserverCheck`
+ * passes. With `pods` (kubeadm): each pod in turn, parked alone, its container's id remembered and a new one awaited
+ * (`containerIds` + `^NAME$`), then its own health; `manifests` and `containerNames` are then the pods' (set by the loader).
+ */
 export interface RollingRestartStep {
   type: 'rolling-restart';
   targets: TargetSpec[];
@@ -46,6 +70,14 @@ export interface RollingRestartStep {
   healthTimeoutSeconds: number;
   maxRaftLag: number;
   apiserverCheck?: string[];
+  /** The static pods of a node in restart order (kubeadm). */
+  pods?: PodSpec[];
+  /** Lists the running containers of one name, one id per line; `^NAME$` is appended (with `pods`). */
+  containerIds: string[];
+  /** After each node: these ports must serve the certificate now on disk (a process holding the old one fails the node). */
+  served: ServedSpec[];
+  /** `renewed`: only when the run renews something; `always`: also when nothing was renewed (a restart after a renewal by hand). */
+  when: 'renewed' | 'always';
 }
 export interface RestartFlannelStep {
   type: 'restart-flannel';
@@ -75,6 +107,38 @@ export interface ManagerDbStep {
   table: string;
 }
 
+/** kubeadm: renew each control-plane node's leaves under <certDir>/<pkiDir> natively, each signed by its own CA (ca, front-proxy-ca, etcd/ca). */
+export interface RenewLeavesStep {
+  type: 'renew-leaves';
+  targets: TargetSpec[];
+  /** Lifetime of the new certificates (kubeadm: 365). */
+  days: number;
+  /** Reuse each certificate's key instead of making a new one (kubeadm always makes a new key). */
+  keepKeys: boolean;
+  /** Leaf base names under the PKI dir (etcd ones as `etcd/server`). */
+  leaves: string[];
+  /** The PKI dir, relative to the host's certDir (kubeadm: certDir /etc/kubernetes, pkiDir pki). */
+  pkiDir: string;
+}
+/** kubeadm: renew the client certificate and key embedded in the kubeconfigs of each control-plane node (signed by `ca`). */
+export interface RenewKubeconfigsStep {
+  type: 'renew-kubeconfigs';
+  targets: TargetSpec[];
+  days: number;
+  keepKeys: boolean;
+  /** Kubeconfig file names in certDir; `kubelet.conf` only when it embeds an expiring client certificate; absent files are skipped. */
+  kubeconfigs: string[];
+  pkiDir: string;
+}
+
+/** Replace root's and the SSH users' ~/.kube copies of the old admin.conf (same client certificate) by the renewed one (issue 10). */
+export interface RefreshKubeConfigStep {
+  type: 'refresh-kube-config';
+  targets: TargetSpec[];
+  /** The kubeconfig whose copies are refreshed, and copied over them. */
+  adminConf: string;
+}
+
 export type StepSpec =
   | PreflightStep
   | BackupStep
@@ -85,7 +149,10 @@ export type StepSpec =
   | RestartFlannelStep
   | VerifyStep
   | ManagerTemplatesStep
-  | ManagerDbStep;
+  | ManagerDbStep
+  | RenewLeavesStep
+  | RenewKubeconfigsStep
+  | RefreshKubeConfigStep;
 
 export type StepType = StepSpec['type'];
 

@@ -6,7 +6,8 @@ import type { Action, PlannedStep, PlanStepType, Warning } from '../plan/types.j
 import { lockDirOf } from '../host-paths.js';
 import { lockIsStale } from '../steps/lock.js';
 import { parkedState } from '../plan/unfinished.js';
-import { restartOrder } from '../steps/rolling-restart.js';
+import { planRestartOrder, restartActionOf } from '../steps/rolling-restart.js';
+import { resolveTargets } from '../inventory/targets.js';
 import { restartSpecOf, restoreStagedPattern } from '../steps/rollback.js';
 import { clusterProblems } from '../facts/etcd-cluster.js';
 import { backupTableName } from '../manager/sql.js';
@@ -190,10 +191,11 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
     const f = input.facts[n];
     return spec && f ? parkedState({ host: n, manifests: { markers: [], ...f.manifests } } as never, spec.manifests, inv.hosts.find((x) => x.name === n)!.vars.parkDir) : null;
   };
-  // A member restarts when its files change back, or when the run left it stopped; one whose files never changed keeps running.
-  const etcdHosts = (inv.groups.etcd ?? []).filter((n) => hosts.includes(n) && (changedHosts.has(n) || parkedOf(n)?.byCertroll));
+  // A node of the restart's targets restarts when its files change back, or when the run left it stopped; one whose files
+  // never changed keeps running. The order is the run's (planRestartOrder): parked nodes first, the etcd leader's node last.
+  const restartHosts = spec ? resolveTargets(inv, spec.targets).filter((n) => hosts.includes(n) && (changedHosts.has(n) || parkedOf(n)?.byCertroll)) : [];
   const leader = input.etcd?.leaderHost;
-  const order = spec ? restartOrder(etcdHosts, leader) : [];
+  const order = spec ? planRestartOrder(restartHosts, leader, (n) => Boolean(parkedOf(n)?.byCertroll)) : [];
   const restartNotes: string[] = [];
   if (!spec) restartNotes.push(`the playbook ${playbook.file} has no rolling-restart step: etcd is not restarted`);
   else {
@@ -213,22 +215,7 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
     }
   }
   const restartActions: Action[] = spec
-    ? order.map((h, i) => {
-        const p = parkedOf(h)?.byCertroll;
-        const v = inv.hosts.find((x) => x.name === h)!.vars;
-        return {
-          kind: 'restart' as const,
-          host: h,
-          order: i + 1,
-          leader: h === leader,
-          manifests: spec.manifests,
-          parkDir: v.parkDir,
-          manifestsDir: v.manifestsDir,
-          pauseSeconds: input.pauseSeconds ?? spec.pauseSeconds,
-          checksAfter: ['etcd member healthy with the restored certificates', `raft index within ${spec.maxRaftLag} of the leader`, ...(spec.apiserverCheck ? ['apiserver answers'] : [])],
-          ...(p ? { parked: { runIds: p.runIds, files: p.files } } : {}),
-        };
-      })
+    ? order.map((h, i) => restartActionOf(spec, inv.hosts.find((x) => x.name === h)!, { order: i + 1, leader: h === leader, pauseSeconds: input.pauseSeconds ?? spec.pauseSeconds, restored: true, parked: parkedOf(h)?.byCertroll ?? null }))
     : [];
   // Every lock taken is released at the end, whatever happens; after a failure the restore's staged copies go first.
   const cleanupActions: Action[] = lockActions.map((l) => {
@@ -243,7 +230,7 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
     step('verify-backup', 'verify every backup', verifyActions, ['every host before touching any: sha256 manifest, and content equal to the state before the run']),
     step('restore', 'restore the cert dirs', restoreActions, ['staged copies (owner and mode kept), then back-to-back renames; files the run created are removed']),
     step('manager-restore', 'restore the Manager templates and DB rows', managerActions, managerNotes),
-    step('restart-restored', 'rolling restart of etcd', restartActions, restartNotes),
+    step('restart-restored', spec?.pods ? 'rolling restart of the static pods' : 'rolling restart of etcd', restartActions, restartNotes),
     step('check-restored', 'check every cert dir is as before the run', checkActions, ['sha256, mode and owner of every file']),
     step('cleanup', 'release the locks', cleanupActions, ['always runs, also after a failure or an interrupt']),
   ].map((x, i) => ({ ...x, index: i }));

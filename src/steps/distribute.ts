@@ -12,6 +12,7 @@ export const distribute: StepModule<DistributeStep> = {
   type: 'distribute',
   needs: ['preflight', 'backup', 'renew-ca', 'issue-cert'],
   changesLiveState: true,
+  usesMaterial: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);
     if (!ctx.material) return { hosts, actions: [], notes: ['nothing to distribute'] };

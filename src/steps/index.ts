@@ -13,6 +13,9 @@ import { restartFlannel } from './restart-flannel.js';
 import { verify } from './verify.js';
 import { managerTemplates } from './manager-templates.js';
 import { managerDb } from './manager-db.js';
+import { renewLeaves } from './renew-leaves.js';
+import { renewKubeconfigs } from './renew-kubeconfigs.js';
+import { refreshKubeConfig } from './refresh-kube-config.js';
 
 export const stepModules: Record<StepType, StepModule<never>> = {
   preflight,
@@ -25,6 +28,9 @@ export const stepModules: Record<StepType, StepModule<never>> = {
   verify,
   'manager-templates': managerTemplates,
   'manager-db': managerDb,
+  'renew-leaves': renewLeaves,
+  'renew-kubeconfigs': renewKubeconfigs,
+  'refresh-kube-config': refreshKubeConfig,
 } as unknown as Record<StepType, StepModule<never>>;
 
 /** Every step type a plan can hold, by type: the playbook's modules and the rollback's apply halves (src/steps/rollback.ts). The engine runs these. */

@@ -7,6 +7,7 @@ export const issueCert: StepModule<IssueCertStep> = {
   type: 'issue-cert',
   needs: ['preflight'],
   changesLiveState: false,
+  usesMaterial: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf([spec.on]);
     if (!ctx.material) return { hosts, actions: [], notes: ['no new certificate: nothing to renew'] };

@@ -19,6 +19,7 @@ export const managerDb: StepModule<ManagerDbStep> = {
   type: 'manager-db',
   needs: ['distribute'],
   changesLiveState: true,
+  usesMaterial: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf([spec.on]);
     if (!ctx.material) return { hosts, actions: [], notes: ['no new certificates: the Manager database stays as it is'] };

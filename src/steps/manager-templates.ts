@@ -21,6 +21,7 @@ export const managerTemplates: StepModule<ManagerTemplatesStep> = {
   type: 'manager-templates',
   needs: ['distribute'],
   changesLiveState: true,
+  usesMaterial: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);
     if (!ctx.material) return { hosts, actions: [], notes: ['no new CA: the Manager templates stay as they are'] };

@@ -7,6 +7,7 @@ export const renewCa: StepModule<RenewCaStep> = {
   type: 'renew-ca',
   needs: ['preflight'],
   changesLiveState: false,
+  usesMaterial: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf([spec.on]);
     if (!ctx.material) return { hosts, actions: [], notes: ['no new CA: nothing to renew'] };

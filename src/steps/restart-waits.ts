@@ -7,18 +7,29 @@ import { parseEndpointHealth, parseEndpointStatus } from '../facts/etcd-facts.js
 const NOW_MS = `now_ms() { t=$(date +%s%N 2>/dev/null); case $t in ''|*[!0-9]*) t=$(( $(date +%s) * 1000000000 ));; esac; echo $(( t / 1000000 )); }`;
 
 /**
- * Wait on the host until none of `names` appears in the output of `check` (a quoted command line), or `timeoutSeconds`
- * pass. Prints `@@end <ms> gone|timeout` and the last listing. A dot on stderr per look: when the SSH session is gone,
- * the next write kills the loop (SIGPIPE), so a loop left behind by a dropped connection does not keep polling.
+ * How a container listing is read. `names`: it lists every container (docker ps) and a container runs while its name shows.
+ * `ids`: it lists the running containers of one name, one id per line (crictl ps -q --name '^NAME$'); empty when stopped,
+ * and a command that fails lists nothing certain (never "stopped").
  */
-export function stopWaitScript(check: string, names: string[], timeoutSeconds: number): string {
+export type ListingMode = 'names' | 'ids';
+
+/**
+ * Wait on the host until none of `names` appears in the output of `check` (a quoted command line; `ids` mode: until it
+ * succeeds with an empty listing), or `timeoutSeconds` pass. Prints `@@end <ms> gone|timeout` and the last listing. A dot on
+ * stderr per look: when the SSH session is gone, the next write kills the loop (SIGPIPE), so a loop left behind by a
+ * dropped connection does not keep polling.
+ */
+export function stopWaitScript(check: string, names: string[], timeoutSeconds: number, mode: ListingMode = 'names'): string {
   const ns = names.map(quote).join(' ');
+  const look =
+    mode === 'ids'
+      ? [`  running=no; out=$(${check} 2>/dev/null) || { out="(exit $?)"; running=yes; }`, `  case $out in *[![:space:]]*) running=yes;; esac`]
+      : [`  out=$(${check} 2>/dev/null); running=no`, `  for n in ${ns}; do case $out in *"$n"*) running=yes;; esac; done`];
   return [
     NOW_MS,
     `start=$(now_ms); deadline=$(( start + ${Math.max(0, Math.ceil(timeoutSeconds * 1000))} ))`,
     `while :; do`,
-    `  out=$(${check} 2>/dev/null); running=no`,
-    `  for n in ${ns}; do case $out in *"$n"*) running=yes;; esac; done`,
+    ...look,
     `  if [ $running = no ]; then why=gone; break; fi`,
     `  if [ "$(now_ms)" -ge "$deadline" ]; then why=timeout; break; fi`,
     `  printf . >&2; sleep 0.1`,
@@ -41,7 +52,10 @@ export function parseStopWait(stdout: string): StopWaitResult {
 }
 
 /** Whether the container listing shows none of the names (the judgement the TS side makes on the loop's last listing). */
-export const containersGone = (listing: string, names: string[]) => !names.some((c) => listing.includes(c));
+export const containersGone = (listing: string, names: string[], mode: ListingMode = 'names') => (mode === 'ids' ? !/\S/.test(listing) : !names.some((c) => listing.includes(c)));
+
+/** The container ids of an `ids` listing (crictl ps -q), in order. */
+export const listedIds = (listing: string) => listing.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter((w) => w !== '');
 
 /**
  * Each name's token in a container listing, as ContainerWatch reads it: the first line holding the name, in it the word
@@ -59,9 +73,12 @@ export function containerTokens(listing: string, names: string[]): Array<string 
 }
 
 export interface HealthWaitInput {
-  /** Quoted command lines: the member's own endpoint health (JSON), every endpoint's status (JSON), the apiserver check, the container listing. */
-  ownHealth: string;
-  status: string;
+  /**
+   * Quoted command lines: the member's own endpoint health (JSON) and every endpoint's status (JSON) — absent for a pod
+   * that is not etcd: then the `api` command alone says healthy —, the apiserver (or pod health) check, the container listing.
+   */
+  ownHealth?: string;
+  status?: string;
   api: string;
   check: string;
   names: string[];
@@ -72,6 +89,10 @@ export interface HealthWaitInput {
   exitAgoMs?: number;
   /** How long the member may stay unhealthy after a container exit before the loop ends (the TS side judges it). */
   exitGraceMs: number;
+  /** How `check` lists containers (default `names`); in `ids` mode a name's token is its running container's id. */
+  mode?: ListingMode;
+  /** `ids` mode: the container ids from before the restart; healthy needs a running id not among them. */
+  before?: string[];
 }
 
 /**
@@ -85,26 +106,34 @@ export function healthWaitScript(i: HealthWaitInput): string {
   // '.' = never seen; a token never contains a space (a word of the listing).
   const seen = i.seen.map((t) => (t === undefined ? '.' : t)).join(' ');
   const awk = quote('index($0, n) { for (i = 1; i <= NF; i++) if (index($i, n) && match($i, /_[0-9]+$/)) { print n substr($i, RSTART); exit } print n; exit }');
+  const ids = i.mode === 'ids';
+  // ids mode: the token is the first id listed; healthy needs it to be none of the ids from before the restart.
+  const token = ids ? `t=$(printf '%s\\n' "$ps" | awk 'NF { print $1; exit }'); [ -n "$t" ] || t=-` : `t=$(printf '%s\\n' "$ps" | awk -v n="$n" ${awk}); [ -n "$t" ] || t=-`;
+  const fresh = ids ? [`  fresh=0; case "$cur" in -|'') ;; *) case ${quote(` ${(i.before ?? []).join(' ')} `)} in *" $cur "*) ;; *) fresh=1;; esac;; esac`] : [];
+  const probe = i.ownHealth
+    ? [`  h=$(${i.ownHealth} 2>/dev/null); ps=$(${i.check} 2>/dev/null); now=$(now_ms)`, `  case $h in *'"health":true'*) ok=1;; *) ok=0;; esac`]
+    : [`  h=''; ps=$(${i.check} 2>/dev/null); ${i.api} >/dev/null 2>&1; api=$?; now=$(now_ms)`, `  if [ $api = 0 ]; then ok=1; else ok=0; fi`];
+  const whenOk = i.ownHealth ? [`    st=$(${i.status ?? 'true'} 2>/dev/null); ${i.api} >/dev/null 2>&1; api=$?`] : [`    st=''`];
   return [
     NOW_MS,
     `start=$(now_ms); deadline=$(( start + ${Math.max(0, Math.ceil(i.timeoutSeconds * 1000))} ))`,
     `exit_at=${i.exitAgoMs === undefined ? -1 : `$(( start - ${Math.max(0, Math.round(i.exitAgoMs))} ))`}`,
-    `prev=${quote(seen)}; printed=''; st=''; api=1`,
+    `prev=${quote(seen)}; printed=''; st=''; api=1${ids ? '; fresh=0; cur=-' : ''}`,
     `while :; do`,
-    `  h=$(${i.ownHealth} 2>/dev/null); ps=$(${i.check} 2>/dev/null); now=$(now_ms)`,
-    `  case $h in *'"health":true'*) ok=1;; *) ok=0;; esac`,
+    ...probe,
     `  cur=''; next=''; exited=no; set -- $prev`,
     `  for n in ${ns}; do`,
-    `    t=$(printf '%s\\n' "$ps" | awk -v n="$n" ${awk}); [ -n "$t" ] || t=-`,
+    `    ${token}`,
     `    p=$1; shift`,
     `    case $p in .) ;; *) [ "$t" = "$p" ] || exited=yes;; esac`,
     `    cur="$cur $t"; if [ "$t" = - ]; then next="$next $p"; else next="$next $t"; fi`,
     `  done`,
     `  prev=\${next# }; cur=\${cur# }`,
+    ...fresh,
     `  if [ "$cur" != "$printed" ]; then echo "@@ps $(( now - start )) $ok $cur"; printed=$cur; fi`,
     `  if [ $ok = 1 ]; then`,
-    `    st=$(${i.status} 2>/dev/null); ${i.api} >/dev/null 2>&1; api=$?`,
-    `    if [ $api = 0 ]; then why=healthy; break; fi`,
+    ...whenOk,
+    `    if [ $api = 0 ]${ids ? ' && [ $fresh = 1 ]' : ''}; then why=healthy; break; fi`,
     `  else`,
     `    st=''; api=1`,
     `    if [ $exited = yes ] && [ $exit_at -lt 0 ]; then exit_at=$now; fi`,
@@ -118,6 +147,7 @@ export function healthWaitScript(i: HealthWaitInput): string {
     `echo '@@health'; printf '%s\\n' "$h"`,
     `echo '@@status'; printf '%s\\n' "$st"`,
     `echo "@@api $api"`,
+    ...(ids ? [`echo "@@cur $cur $fresh"`] : []),
   ].join('\n');
 }
 
@@ -131,6 +161,8 @@ export interface HealthWaitResult {
   health: string;
   status: string;
   apiOk: boolean;
+  /** `ids` mode: the running container id at the last look (undefined: none) and whether it is new. */
+  current?: { id?: string; fresh: boolean };
 }
 
 export function parseHealthWait(stdout: string, names: string[]): HealthWaitResult {
@@ -147,6 +179,7 @@ export function parseHealthWait(stdout: string, names: string[]): HealthWaitResu
   };
   const why = end?.[2];
   const exitMs = end && Number(end[3]) !== -1 ? Number(end[3]) : undefined;
+  const cur = /^@@cur (\S*) ([01])$/m.exec(stdout);
   return {
     ps,
     ms: end ? Number(end[1]) : 0,
@@ -155,6 +188,7 @@ export function parseHealthWait(stdout: string, names: string[]): HealthWaitResu
     health: between('@@health', '@@status'),
     status: between('@@status', '@@api'),
     apiOk: /^@@api 0$/m.test(stdout),
+    ...(cur ? { current: { ...(cur[1] !== '-' && cur[1] !== '' ? { id: cur[1] } : {}), fresh: cur[2] === '1' } } : {}),
   };
 }
 
@@ -177,5 +211,16 @@ export function judgeHealth(p: { health: string; status: string; apiOk: boolean 
   const lag = leader.raftIndex - mine.raftIndex;
   if (lag > maxRaftLag) return { ok: false, healthy: true, last: `raft index ${lag} behind the leader` };
   if (!p.apiOk) return { ok: false, healthy: true, last: 'apiserver check not passing' };
+  return { ok: true, healthy: true, last: 'healthy' };
+}
+
+/**
+ * The health criteria of a pod that is not etcd (kubeadm's apiserver, controller-manager, scheduler), on one probe: its
+ * health commands pass and a container other than the one from before the restart is running.
+ */
+export function judgePodHealth(p: { apiOk: boolean; current?: { id?: string; fresh: boolean } }): { ok: boolean; healthy: boolean; last: string } {
+  if (!p.current?.id) return { ok: false, healthy: false, last: 'no container running' };
+  if (!p.current.fresh) return { ok: false, healthy: p.apiOk, last: `container ${p.current.id.slice(0, 13)} is the one from before the restart` };
+  if (!p.apiOk) return { ok: false, healthy: false, last: 'health check not passing' };
   return { ok: true, healthy: true, last: 'healthy' };
 }

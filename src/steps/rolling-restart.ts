@@ -5,13 +5,15 @@ import { sh, quoteArgv } from '../ssh/quote.js';
 import { renderArgv } from '../playbook/template.js';
 import { backupDirOf } from '../host-paths.js';
 import type { RollingRestartStep } from '../playbook/types.js';
+import type { Host } from '../inventory/types.js';
 import type { Action } from '../plan/types.js';
 import type { ApplyContext, StepModule, WorkItem } from './types.js';
 import type { EtcdFacts } from '../facts/types.js';
 import { clusterProblems, etcdctlLine, queryCluster } from '../facts/etcd-cluster.js';
-import { endpointOf, endpointsOf } from '../inventory/targets.js';
+import { endpointOf, endpointsOf, resolveTargets } from '../inventory/targets.js';
 import { restoreCertDir } from './restore.js';
-import { containersGone, containerTokens, healthWaitScript, judgeHealth, parseHealthWait, parseStopWait, stopWaitScript } from './restart-waits.js';
+import { containersGone, containerTokens, healthWaitScript, judgeHealth, judgePodHealth, listedIds, parseHealthWait, parseStopWait, stopWaitScript, type ListingMode } from './restart-waits.js';
+import { parseServedCheck, servedCheckScript, servedProblems } from './served-check.js';
 import { change, sleep } from './shared.js';
 import { failpoint } from '../failpoint.js';
 import { parkMarkerOf } from '../host-paths.js';
@@ -37,13 +39,97 @@ export function nextNode(remaining: string[], leader: string | undefined): strin
   return remaining.find((h) => h !== leader) ?? remaining[0]!;
 }
 
+/**
+ * What a node's restart restarts, in order. Without pods (TOS) one unit: every manifest parked at once, the listing read
+ * for names, healthy when the etcd member is and the apiserver check passes. With pods (kubeadm) one unit per pod: its
+ * manifest alone, its running container ids listed (`containerIds` + `^NAME$`), its own health.
+ */
+export interface RestartUnit {
+  /** What messages call it: the pod's container name, or the node's manifests. */
+  label: string;
+  manifests: string[];
+  names: string[];
+  mode: ListingMode;
+  /** The listing command (argv, templated per host). */
+  check: string[];
+  /** Healthy needs the node's etcd member healthy and caught up. */
+  etcd: boolean;
+  /** Commands (argv, templated) that must all exit 0. */
+  checks: string[][];
+}
+
+export function restartUnits(spec: RollingRestartStep): RestartUnit[] {
+  if (!spec.pods) return [{ label: spec.manifests.join(', '), manifests: spec.manifests, names: spec.containerNames, mode: 'names', check: spec.containerCheck, etcd: true, checks: spec.apiserverCheck ? [spec.apiserverCheck] : [] }];
+  return spec.pods.map((p) => ({
+    label: p.container,
+    manifests: [p.manifest],
+    names: [p.container],
+    mode: 'ids',
+    check: [...spec.containerIds, `^${p.container}$`],
+    etcd: p.health === 'etcd',
+    checks: p.health === 'etcd' ? [] : p.health,
+  }));
+}
+
+/** What the plan says is checked after a node's restart. */
+export function checksAfterOf(spec: RollingRestartStep, restored = false): string[] {
+  const etcd = [`etcd member healthy with the ${restored ? 'restored' : 'new'} certificates`, `raft index within ${spec.maxRaftLag} of the leader`];
+  if (!spec.pods) return [...etcd, ...(spec.apiserverCheck ? ['apiserver answers'] : [])];
+  return [
+    ...spec.pods.map((p) => `${p.container}: a new container running, ${p.health === 'etcd' ? etcd.join(', ') : `${p.health.length} health check${p.health.length === 1 ? '' : 's'} passing`}`),
+    ...(spec.served.length ? [`served certificates = the files on disk (${spec.served.length} port${spec.served.length === 1 ? '' : 's'})`] : []),
+  ];
+}
+
+/**
+ * The restart order of a step's hosts (pure; run's plan half and the rollback planner both use it): nodes a dead run left
+ * parked first (they are down already), then the others with the etcd leader's node last; hosts already done are left out.
+ */
+export function planRestartOrder(hosts: string[], leader: string | undefined, parkedByCertroll: (h: string) => boolean, done: ReadonlySet<string> = new Set()): string[] {
+  const todo = hosts.filter((h) => !done.has(h));
+  return [...todo.filter(parkedByCertroll), ...restartOrder(todo.filter((h) => !parkedByCertroll(h)), leader)];
+}
+
+/** The restart action of one node, as both planners build it. */
+export function restartActionOf(spec: RollingRestartStep, host: Host, o: { order: number; leader: boolean; pauseSeconds: number; restored?: boolean; parked?: { runIds: string[]; files: string[] } | null }): RestartAction {
+  return {
+    kind: 'restart',
+    host: host.name,
+    order: o.order,
+    leader: o.leader,
+    manifests: spec.manifests,
+    parkDir: host.vars.parkDir,
+    manifestsDir: host.vars.manifestsDir,
+    pauseSeconds: o.pauseSeconds,
+    checksAfter: checksAfterOf(spec, o.restored),
+    ...(spec.pods ? { oneByOne: true } : {}),
+    ...(o.parked ? { parked: { runIds: o.parked.runIds, files: o.parked.files } } : {}),
+  };
+}
+
+/** Whether the earlier planned steps change certificates (or the step restarts regardless: `when: always`). */
+function restartNeeded(spec: RollingRestartStep, ctx: { material: unknown; planned: Array<{ actions: Action[] }> }): boolean {
+  return spec.when === 'always' || ctx.material !== null || ctx.planned.some((s) => s.actions.some((a) => a.kind === 'swap' || a.kind === 'stage'));
+}
+
+/** Where the restart parks manifests must be outside the manifests dir (the kubelet reads every file there) and never /tmp. */
+export function parkDirProblem(manifestsDir: string, parkDir: string): string | undefined {
+  const norm = (p: string) => p.replace(/\/+$/, '');
+  const m = norm(manifestsDir);
+  const p = norm(parkDir);
+  if (p === m || p.startsWith(`${m}/`)) return `the park dir ${parkDir} is inside the manifests dir ${manifestsDir}: the kubelet would start a parked manifest as a second pod`;
+  if (p === '/tmp' || p.startsWith('/tmp/') || p === '/var/tmp' || p.startsWith('/var/tmp/')) return `the park dir ${parkDir} is under a temporary directory: a parked manifest may not survive a reboot, and a move there may cross filesystems`;
+  return undefined;
+}
+
 export const rollingRestart: StepModule<RollingRestartStep> = {
   type: 'rolling-restart',
-  needs: ['distribute'],
+  // Never on a fleet whose lock, backup or new files did not happen.
+  needs: ['preflight', 'backup', 'distribute'],
   changesLiveState: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);
-    if (!ctx.material) return { hosts, actions: [], notes: ['no new certificates: no restart needed'] };
+    if (!restartNeeded(spec, ctx)) return { hosts, actions: [], notes: ['no new certificates: no restart needed'] };
     const leader = ctx.facts.etcd?.leaderHost;
     const done = new Set(ctx.resume?.restarted ?? []);
     const parkedOf = (h: string) => {
@@ -51,12 +137,13 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
       return f ? parkedState(f, spec.manifests, ctx.host(h).vars.parkDir) : null;
     };
     // A node a dead run left stopped goes first (it is down already); then followers, the leader last.
-    const todo = hosts.filter((h) => !done.has(h));
-    const order = [...todo.filter((h) => parkedOf(h)?.byCertroll), ...restartOrder(todo.filter((h) => !parkedOf(h)?.byCertroll), leader)];
+    const order = planRestartOrder(hosts, leader, (h) => Boolean(parkedOf(h)?.byCertroll), done);
     const pause = ctx.pauseSeconds ?? spec.pauseSeconds;
     const actions: Action[] = order.map((h, i) => {
       const v = ctx.host(h).vars;
       const p = parkedOf(h);
+      const where = parkDirProblem(v.manifestsDir, v.parkDir);
+      if (where) ctx.warn({ level: 'block', code: 'park-dir', host: h, message: `${h}: ${where}; set vars.parkDir to a directory beside it on the same filesystem` });
       if (p && !p.byCertroll)
         ctx.warn({
           level: 'block',
@@ -66,20 +153,16 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
         });
       if (p?.byCertroll)
         ctx.warn({ level: 'warn', code: 'node-parked', host: h, message: `${h}: stopped by run ${p.byCertroll.runIds.join(', ')} (${p.byCertroll.files.join(', ')}); its manifests are put back first, after the new certificates are in place` });
-      return {
-        kind: 'restart',
-        host: h,
-        order: i + 1,
-        leader: h === leader,
-        manifests: spec.manifests,
-        parkDir: v.parkDir,
-        manifestsDir: v.manifestsDir,
-        pauseSeconds: pause,
-        checksAfter: ['etcd member healthy with the new certificates', `raft index within ${spec.maxRaftLag} of the leader`, ...(spec.apiserverCheck ? ['apiserver answers'] : [])],
-        ...(p?.byCertroll ? { parked: { runIds: p.byCertroll.runIds, files: p.byCertroll.files } } : {}),
-      };
+      return restartActionOf(spec, ctx.host(h), { order: i + 1, leader: h === leader, pauseSeconds: pause, parked: p?.byCertroll ?? null });
     });
-    const notes = [...(done.size ? [`already restarted by the stopped run: ${[...done].join(', ')}`] : []), `restart order: ${order.join(' → ')}${leader ? ` (leader ${leader} last)` : ' (leader unknown)'}`, 'before each node: cluster healthy and keeps quorum without it'];
+    const notes = [
+      ...(done.size ? [`already restarted by the stopped run: ${[...done].join(', ')}`] : []),
+      ...(spec.when === 'always' && !ctx.material ? ['when: always: restarted although this run renews nothing'] : []),
+      `restart order: ${order.join(' → ')}${leader ? ` (leader ${leader} last)` : ' (leader unknown)'}`,
+      'before each node: cluster healthy and keeps quorum without it',
+      ...(spec.pods ? [`on each node, one pod at a time: ${spec.pods.map((p) => p.container).join(' → ')} (manifest parked, container gone, pause, back, a new container id running, healthy)`] : []),
+      ...(spec.served.length ? [`after each node: the certificates served on ${spec.served.map((x) => x.endpoint).join(', ')} are the files on disk (TLS handshake on the node)`] : []),
+    ];
     return { hosts: order, actions, notes };
   },
   apply(step, spec, ctx) {
@@ -112,7 +195,7 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
           await ctx.journalNote?.({ event: 'node-timing', host, message: JSON.stringify(timing) });
           failpoint('node.after');
         } catch (e) {
-          if (!(e instanceof SafetyStop) || (e.check !== 'health-timeout' && e.check !== 'container-exited')) throw e;
+          if (!(e instanceof SafetyStop) || !NODE_FAILURES.includes(e.check)) throw e;
           throw await onNodeFailure(ctx, spec, a, e, report);
         }
       },
@@ -125,6 +208,9 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
 export type RestartContext = Pick<ApplyContext, 'inventory' | 'playbook' | 'remote' | 'scope' | 'runId' | 'signal' | 'journalIntent' | 'reconnect' | 'reconnectSeconds'>;
 
 export const DEFAULT_RECONNECT_SECONDS = 120;
+
+/** The safety stops of a node that came back wrong (not a refusal before touching it): `--on-failure` handles these. */
+export const NODE_FAILURES: readonly string[] = ['health-timeout', 'container-exited', 'served-old'];
 
 /** How long a member may stay unhealthy after one of its containers exited before the restart counts as failed. */
 const EXIT_GRACE_MS = 5000;
@@ -180,125 +266,176 @@ export async function withReconnect<T>(
 
 /** Build the restart action of one etcd host (what `plan` would have planned), for callers outside a plan. */
 export function restartActionFor(ctx: RestartContext, spec: RollingRestartStep, host: string, order: number, leader: boolean, pauseSeconds = spec.pauseSeconds): RestartAction {
-  const v = ctx.inventory.hosts.find((h) => h.name === host)!.vars;
-  return { kind: 'restart', host, order, leader, manifests: spec.manifests, parkDir: v.parkDir, manifestsDir: v.manifestsDir, pauseSeconds, checksAfter: [] };
+  return { ...restartActionOf(spec, ctx.inventory.hosts.find((h) => h.name === host)!, { order, leader, pauseSeconds }), checksAfter: [] };
 }
 
-/**
- * Restart one etcd node: check health and quorum, park its manifests, wait until its containers are gone, pause,
- * move them back, wait until it is healthy, caught up and the apiserver answers. Throws SafetyStop naming the node and check.
- */
-/** Where a node's restart spent its time: waiting for the containers to stop, the pause, waiting for health. */
+/** Where a node's restart spent its time: waiting for the containers to stop, the pause, waiting for health (summed over its pods). */
 export interface RestartTiming {
   stopWaitMs: number;
   pauseMs: number;
   healthWaitMs: number;
+  /** One-by-one restarts (pods): each pod's running container ids before and the new one after. */
+  pods?: Array<{ container: string; before: string[]; after?: string }>;
+  /** The served-certificate check after the node: each endpoint and the serial it serves. */
+  served?: Array<{ endpoint: string; serial: string }>;
 }
 
+/**
+ * Restart one node: check etcd health and quorum (an etcd member), then each restart unit in turn (restartUnits: every
+ * manifest at once for TOS, one static pod at a time for kubeadm): park, wait until its containers are gone, pause, move
+ * back, wait until healthy (a new container id, etcd caught up, the health checks passing); then, when the step lists
+ * served ports, a TLS handshake on each shows the certificate on disk. Throws SafetyStop naming the node and check.
+ */
 export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, a: RestartAction, report: (m: string) => void, opts: { skipQuorumCheck?: boolean; pre?: EtcdFacts } = {}): Promise<RestartTiming> {
-  const n = (ctx.inventory.groups.etcd ?? []).length;
-  // The cluster as the caller just saw it (from this node's own view), or a fresh look.
-  const pre = opts.skipQuorumCheck || a.parked ? null : (opts.pre ?? (await queryCluster(ctx, a.host)));
+  const members = ctx.inventory.groups.etcd ?? [];
+  const n = members.length;
+  // The cluster as the caller just saw it (from this node's own view), or a fresh look. A node that is no etcd member
+  // (external etcd) cannot cost quorum.
+  const pre = opts.skipQuorumCheck || a.parked || !members.includes(a.host) ? null : (opts.pre ?? (await queryCluster(ctx, a.host)));
   const problems = pre ? clusterProblems(pre, n) : [];
   const healthy = pre ? pre.health.filter((h) => h.healthy).length : n;
   if (pre && (problems.length || !keepsQuorumWithoutOne(healthy, n)))
     throw new SafetyStop('quorum', `${a.host}: not restarting: ${problems.length ? problems.join('; ') : `only ${healthy} of ${n} members healthy, stopping one would lose quorum`}`, 'repair the cluster, then resume the run', a.host);
 
+  // From here on the node's restart is one atomic action: an interrupt waits for it to finish (the node healthy again).
+  if (ctx.signal.aborted && !a.parked) throw new Interrupted(`interrupted before restarting ${a.host} (not stopped)`);
+  const units = restartUnits(spec);
+  const timing: RestartTiming = { stopWaitMs: 0, pauseMs: 0, healthWaitMs: 0, ...(spec.pods ? { pods: [] } : {}) };
+  // A node a dead run left parked: the units before its first parked one were restarted by that run; the parked ones are
+  // put back and checked; the ones after are restarted as usual.
+  const parkedNames = new Set((a.parked?.files ?? []).map((f) => f.split('/').pop()!));
+  const isParkedUnit = (u: RestartUnit) => Boolean(a.parked) && (units.length === 1 || u.manifests.some((m) => parkedNames.has(m)));
+  const firstParked = a.parked ? Math.max(0, units.findIndex(isParkedUnit)) : 0;
+  for (const [k, u] of units.entries()) {
+    if (k < firstParked) {
+      report(`${a.host}: ${u.label}: restarted by run ${a.parked!.runIds.join(', ')} before it stopped`);
+      continue;
+    }
+    const t = await restartUnit(ctx, spec, a, u, report, isParkedUnit(u));
+    timing.stopWaitMs += t.stopWaitMs;
+    timing.pauseMs += t.pauseMs;
+    timing.healthWaitMs += t.healthWaitMs;
+    timing.pods?.push({ container: u.label, before: t.before, ...(t.after ? { after: t.after } : {}) });
+  }
+  if (spec.served.length) timing.served = await checkServed(ctx, spec, a, report);
+  return timing;
+}
+
+/** A restart's hint to put a node back by hand. */
+function restoreHintOf(ctx: RestartContext, a: RestartAction): string {
+  const certDir = ctx.inventory.hosts.find((h) => h.name === a.host)!.vars.certDir;
+  return `to restore ${a.host} by hand: cp -a ${backupDirOf(certDir, ctx.runId)}/. ${certDir}/ (then remove the .certroll-backup.* files there), and make sure ${a.manifests.join(', ')} are in ${a.manifestsDir}`;
+}
+
+/** Restart one unit of a node (see restartOne); `parked`: a dead run left its manifests parked: put them back and check. */
+async function restartUnit(ctx: RestartContext, spec: RollingRestartStep, a: RestartAction, u: RestartUnit, report: (m: string) => void, parkedByRun: boolean): Promise<{ stopWaitMs: number; pauseMs: number; healthWaitMs: number; before: string[]; after?: string }> {
+  const pods = Boolean(spec.pods);
+  // Messages about a pod name it; a TOS node's messages are as they always were.
+  const who = pods ? `${a.host}: ${u.label}` : a.host;
   const inPlace = (m: string) => `${a.manifestsDir}/${m}`;
   const parked = (m: string) => `${a.parkDir}/${m}`;
   // Beside each parked manifest, a marker names the run, the original path and the manifest's sha256: a run that dies
   // here leaves a node that any later run (or `certroll status`) recognises and finishes. Marker first, then the move.
-  const park = a.manifests.map((m) => {
-    const head = JSON.stringify({ runId: ctx.runId, host: a.host, manifest: m, from: inPlace(m), to: parked(m) }).slice(0, -1) + ',"sha256":"';
-    return sh`sha=$(sha256sum < ${inPlace(m)} | cut -c1-64) && printf '%s%s%s\n' ${head} "$sha" ${`","parkedAt":"${new Date().toISOString()}"}`} > ${parkMarkerOf(a.parkDir, m)} && mv -f -- ${inPlace(m)} ${parked(m)}`;
-  }).join(' && ');
+  // The park dir is made when missing and must be on the manifests dir's filesystem (a rename, never a copy).
+  const sameFs = sh`[ "$(stat -c %d -- ${a.parkDir})" = "$(stat -c %d -- ${a.manifestsDir})" ] || { echo ${`${a.parkDir} is not on the filesystem of ${a.manifestsDir}: a move would be a copy`} >&2; exit 3; }`;
+  const park = [
+    sh`mkdir -p -- ${a.parkDir}`,
+    sameFs,
+    ...u.manifests.map((m) => {
+      const head = JSON.stringify({ runId: ctx.runId, host: a.host, manifest: m, from: inPlace(m), to: parked(m) }).slice(0, -1) + ',"sha256":"';
+      return sh`sha=$(sha256sum < ${inPlace(m)} | cut -c1-64) && printf '%s%s%s\n' ${head} "$sha" ${`","parkedAt":"${new Date().toISOString()}"}`} > ${parkMarkerOf(a.parkDir, m)} && mv -f -- ${inPlace(m)} ${parked(m)}`;
+    }),
+  ].join(' && ');
   // Moves back only a parked manifest whose place is empty: never over a manifest that is in place (after a park that
   // did not happen, a same-named file in the park dir is not ours to move).
-  const unpark = a.manifests.map((m) => sh`if [ -f ${parked(m)} ] && [ ! -e ${inPlace(m)} ]; then mv -f -- ${parked(m)} ${inPlace(m)}; fi; rm -f -- ${parkMarkerOf(a.parkDir, m)}`).join('; ');
-  const restoreHint = `to restore ${a.host} by hand: cp -a ${backupDirOf(ctx.inventory.hosts.find((h) => h.name === a.host)!.vars.certDir, ctx.runId)}/. ${ctx.inventory.hosts.find((h) => h.name === a.host)!.vars.certDir}/ (then remove the .certroll-backup.* files there), and make sure ${a.manifests.join(', ')} are in ${a.manifestsDir}`;
+  const unpark = u.manifests.map((m) => sh`if [ -f ${parked(m)} ] && [ ! -e ${inPlace(m)} ]; then mv -f -- ${parked(m)} ${inPlace(m)}; fi; rm -f -- ${parkMarkerOf(a.parkDir, m)}`).join('; ');
+  const restoreHint = restoreHintOf(ctx, a);
 
-  const timing: RestartTiming = { stopWaitMs: 0, pauseMs: 0, healthWaitMs: 0 };
+  const timing = { stopWaitMs: 0, pauseMs: 0, healthWaitMs: 0 };
   let isParked = false;
   let parking = false;
   // While the node is parked, a dropped connection is retried (with backoff, bounded): giving up leaves a member down.
-  const stranded = () => (isParked || parking || a.parked ? `${a.manifests.map(parked).join(', ')} may still be parked (the etcd member is down)` : 'the node was not stopped');
+  const stranded = () => (isParked || parking || parkedByRun ? `${u.manifests.map(parked).join(', ')} may still be parked (${pods ? `${u.label} is down` : 'the etcd member is down'})` : 'the node was not stopped');
   const onHost = <T>(fn: (r: Remote) => Promise<T>, beforeRetry?: (r: Remote) => Promise<void>) => withReconnect(ctx, a.host, report, stranded, fn, beforeRetry);
   const moveBack = async () => {
     // Idempotent (moves only what is parked, removes the markers): safe to run again after a reconnect.
-    await change(ctx, a.host, 'unpark', a.manifests.map(inPlace).join(' '), () => onHost((r) => r.sh(unpark)));
+    await change(ctx, a.host, 'unpark', u.manifests.map(inPlace).join(' '), () => onHost((r) => r.sh(unpark)));
     isParked = false;
   };
-  // From here on the node's restart is one atomic action: an interrupt waits for it to finish (the node healthy again).
-  if (ctx.signal.aborted && !a.parked) throw new Interrupted(`interrupted before restarting ${a.host} (not stopped)`);
+  const check = quoteArgv(renderArgv(u.check, ctx.scope(a.host)));
   const whole = { ...ctx, signal: new AbortController().signal };
-  if (a.parked) {
+  let before: string[] = [];
+  if (parkedByRun) {
     // A stopped run left this node parked: its manifests go back first, then the same health checks as any node.
-    report(`${a.host}: manifests parked by run ${a.parked.runIds.join(', ')} (${a.parked.files.join(', ')}); putting them back`);
+    report(`${who}: manifests parked by run ${a.parked!.runIds.join(', ')} (${a.parked!.files.join(', ')}); putting them back`);
     await moveBack();
   } else try {
+    // ids mode: the running container's id now, so that only another one counts as restarted.
+    if (u.mode === 'ids') before = listedIds((await onHost((r) => r.sh(check))).stdout);
     // A connection lost during the park leaves it unknown whether the manifests moved: the retry puts back whatever moved
     // (idempotent un-park) and parks again from the start.
     parking = true;
-    await change(ctx, a.host, 'park', a.manifests.map(inPlace).join(' '), () => onHost((r) => r.sh(park), (r) => r.sh(unpark).then(() => undefined)));
+    await change(ctx, a.host, 'park', u.manifests.map(inPlace).join(' '), () => onHost((r) => r.sh(park), (r) => r.sh(unpark).then(() => undefined)));
     isParked = true;
-    report(`${a.host}: manifests moved to ${a.parkDir}; waiting for ${spec.containerNames.join(', ')} to stop`);
-    const check = quoteArgv(renderArgv(spec.containerCheck, ctx.scope(a.host)));
+    report(pods ? `${who}: manifest moved to ${a.parkDir}; waiting until no ${u.label} container runs (was ${before.map((x) => x.slice(0, 13)).join(', ') || 'none'})` : `${a.host}: manifests moved to ${a.parkDir}; waiting for ${spec.containerNames.join(', ')} to stop`);
     let t = Date.now();
     // One remote loop (a look every 100 ms on the host) until the containers are gone; a reconnect runs it again for
     // the time left. The TS side judges the last listing.
     const stopDeadline = t + spec.stopTimeoutSeconds * 1000;
     const stopped = await onHost((r) => {
       const left = Math.max(0, stopDeadline - Date.now()) / 1000;
-      return r.sh(stopWaitScript(check, spec.containerNames, left), { allowFailure: true, timeoutMs: (left + 30) * 1000 });
+      return r.sh(stopWaitScript(check, u.names, left, u.mode), { allowFailure: true, timeoutMs: (left + 30) * 1000 });
     });
     const stopRes = parseStopWait(stopped.stdout);
-    const gone = stopRes.why === 'gone' && containersGone(stopRes.listing, spec.containerNames);
+    const gone = stopRes.why === 'gone' && containersGone(stopRes.listing, u.names, u.mode);
     if (!gone) {
       await moveBack();
-      throw new SafetyStop('stop-timeout', `${a.host}: ${spec.containerNames.join(', ')} still running ${spec.stopTimeoutSeconds}s after their manifests were moved out; manifests moved back`, restoreHint, a.host);
+      throw new SafetyStop('stop-timeout', `${who}: ${u.names.join(', ')} still running ${spec.stopTimeoutSeconds}s after ${u.manifests.length > 1 ? 'their manifests were' : 'its manifest was'} moved out; ${u.manifests.length > 1 ? 'manifests' : 'manifest'} moved back`, restoreHint, a.host);
     }
     failpoint('stopped.after');
+    timing.stopWaitMs = Date.now() - t;
     if (a.pauseSeconds > 0) {
-      report(`${a.host}: stopped; pausing ${a.pauseSeconds}s`);
-      timing.stopWaitMs = Date.now() - t;
+      report(`${who}: stopped; pausing ${a.pauseSeconds}s`);
       t = Date.now();
       await sleep(a.pauseSeconds * 1000, whole.signal);
       timing.pauseMs = Date.now() - t;
     }
     await moveBack();
-    report(`${a.host}: manifests back in ${a.manifestsDir}; waiting until healthy and caught up`);
+    report(pods ? `${who}: manifest back in ${a.manifestsDir}; waiting for a new container, healthy` : `${a.host}: manifests back in ${a.manifestsDir}; waiting until healthy and caught up`);
   } catch (e) {
     if (isParked) await moveBack().catch(() => undefined);
     throw e;
   }
 
-  const etcdctl = etcdctlLine(ctx, a.host);
   const own = endpointOf(ctx.inventory.hosts.find((h) => h.name === a.host)!);
-  const check = quoteArgv(renderArgv(spec.containerCheck, ctx.scope(a.host)));
+  const checks = u.checks.map((c) => quoteArgv(renderArgv(c, ctx.scope(a.host))));
   // One remote loop (a look every 100 ms on the host) until healthy, a container exit followed by 5 s of an unhealthy
   // member, or the timeout; the TS side judges what it printed (ContainerWatch, health criteria) and runs it again for
   // the time left when its verdict differs from the loop's stop (raft lag, an exit it does not count) or after a reconnect.
+  const etcdctl = u.etcd ? etcdctlLine(ctx, a.host) : '';
   const waitIn = {
-    ownHealth: `${etcdctl} --endpoints ${own} endpoint health -w json`,
-    status: `${etcdctl} --endpoints ${endpointsOf(ctx.inventory)} endpoint status -w json`,
-    api: spec.apiserverCheck ? quoteArgv(renderArgv(spec.apiserverCheck, ctx.scope(a.host))) : 'true',
+    ...(u.etcd ? { ownHealth: `${etcdctl} --endpoints ${own} endpoint health -w json`, status: `${etcdctl} --endpoints ${endpointsOf(ctx.inventory)} endpoint status -w json` } : {}),
+    api: checks.length === 0 ? 'true' : checks.length === 1 ? checks[0]! : `{ ${checks.join(' && ')}; }`,
     check,
-    names: spec.containerNames,
+    names: u.names,
+    mode: u.mode,
+    before,
   };
   let last = 'no answer yet';
   const healthStart = Date.now();
   const healthDeadline = healthStart + spec.healthTimeoutSeconds * 1000;
-  const watch = new ContainerWatch(spec.containerNames);
+  const watch = new ContainerWatch(u.names, u.mode);
   let crashed: string | undefined;
   let exitSeen: { what: string; at: number } | undefined;
   let ok = false;
+  let after: string | undefined;
   for (;;) {
     const left = Math.max(0, healthDeadline - Date.now()) / 1000;
     const out = await onHost((r) => {
       const script = healthWaitScript({ ...waitIn, timeoutSeconds: Math.max(0, healthDeadline - Date.now()) / 1000, seen: watch.tokens(), exitGraceMs: EXIT_GRACE_MS, ...(exitSeen ? { exitAgoMs: Date.now() - exitSeen.at } : {}) });
       return r.sh(script, { allowFailure: true, timeoutMs: (left + 30) * 1000 });
     });
-    const res = parseHealthWait(out.stdout, spec.containerNames);
+    const res = parseHealthWait(out.stdout, u.names);
     const loopStart = Date.now() - res.ms;
     for (const ps of res.ps) {
       const exited = watch.observeTokens(ps.tokens);
@@ -310,7 +447,9 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
       const what = watch.lastExit();
       if (what) exitSeen = { what, at: loopStart + res.exitMs };
     }
-    const verdict = judgeHealth(res, own, spec.maxRaftLag);
+    after = res.current?.id;
+    let verdict = u.etcd ? judgeHealth(res, own, spec.maxRaftLag) : judgePodHealth(res);
+    if (u.etcd && verdict.ok && u.mode === 'ids' && !res.current?.fresh) verdict = { ok: false, healthy: true, last: res.current?.id ? `container ${res.current.id.slice(0, 13)} is the one from before the restart` : 'no container running' };
     last = res.why === 'unknown' && !out.stdout.trim() ? 'no answer yet' : verdict.last;
     if (verdict.ok) {
       ok = true;
@@ -325,14 +464,34 @@ export async function restartOne(ctx: RestartContext, spec: RollingRestartStep, 
     await sleep(100);
   }
   if (!ok && crashed) {
-    throw new SafetyStop('container-exited', `${a.host}: ${crashed} after its manifest returned, and the etcd member is not healthy (${last}): the process exits at start; the run stopped before the next node`, `${restoreHint}; look at the container's logs on ${a.host}`, a.host);
+    throw new SafetyStop(
+      'container-exited',
+      pods
+        ? `${who}: ${crashed} after its manifest returned, and it is not healthy (${last}): the process exits at start; the run stopped before the next pod`
+        : `${a.host}: ${crashed} after its manifest returned, and the etcd member is not healthy (${last}): the process exits at start; the run stopped before the next node`,
+      `${restoreHint}; look at the container's logs on ${a.host}`,
+      a.host,
+    );
   }
   if (!ok) {
-    throw new SafetyStop('health-timeout', `${a.host}: not healthy ${spec.healthTimeoutSeconds}s after restart (${last}); the run stopped before the next node`, restoreHint, a.host);
+    throw new SafetyStop('health-timeout', `${who}: not healthy ${spec.healthTimeoutSeconds}s after restart (${last}); the run stopped before the next ${pods ? 'pod' : 'node'}`, restoreHint, a.host);
   }
   timing.healthWaitMs = Date.now() - healthStart;
-  report(`${a.host}: healthy with the certificates now on disk, caught up with the leader`);
-  return timing;
+  report(pods ? `${who}: healthy, new container ${after?.slice(0, 13) ?? '?'}${before.length ? ` (was ${before.map((x) => x.slice(0, 13)).join(', ')})` : ''}` : `${a.host}: healthy with the certificates now on disk, caught up with the leader`);
+  return { ...timing, before, ...(after ? { after } : {}) };
+}
+
+/** After a node's pods are back: a TLS handshake on each served port shows the certificate file now on disk (one round trip). */
+async function checkServed(ctx: RestartContext, spec: RollingRestartStep, a: RestartAction, report: (m: string) => void): Promise<Array<{ endpoint: string; serial: string }>> {
+  const scope = ctx.scope(a.host);
+  const targets = spec.served.map((s) => ({ endpoint: renderArgv([s.endpoint], scope)[0]!, cert: renderArgv([s.cert], scope)[0]! }));
+  const out = await withReconnect(ctx, a.host, report, () => 'the node was restarted; its served certificates were not checked', (r) => r.sh(servedCheckScript(targets), { allowFailure: true, timeoutMs: 15_000 * targets.length + 10_000 }));
+  const seen = parseServedCheck(out.stdout, targets);
+  const problems = servedProblems(seen);
+  if (problems.length)
+    throw new SafetyStop('served-old', `${a.host}: ${problems.join('; ')}`, `${restoreHintOf(ctx, a)}; a process serving an old certificate did not restart: look at it on ${a.host}`, a.host);
+  report(`${a.host}: serves the certificates on disk: ${seen.map((s) => `${s.endpoint} serial ${s.file?.serial ?? '?'}`).join(', ')}`);
+  return seen.map((s) => ({ endpoint: s.endpoint, serial: s.file?.serial ?? '' }));
 }
 
 /** After a node failed its health check: restore it (or every host) from backup and restart it, as --on-failure says. */
@@ -360,10 +519,10 @@ async function onNodeFailure(ctx: ApplyContext, spec: RollingRestartStep, a: Res
   try {
     await restartOne({ ...ctx }, { ...spec, pauseSeconds: 0 }, again, report, { skipQuorumCheck: true });
   } catch (e) {
-    return new SafetyStop('rollback-node-failed', `${cause.message.split('\n')[0]}\nrestored ${a.host} from its backup, but it is still not healthy: ${(e as Error).message.split('\n')[0]}`, `look at etcd on ${a.host}; backups: ${backupDirOf(ctx.inventory.hosts.find((h) => h.name === a.host)!.vars.certDir, ctx.runId)}`, a.host);
+    return new SafetyStop('rollback-node-failed', `${cause.message.split('\n')[0]}\nrestored ${a.host} from its backup, but it is still not healthy: ${(e as Error).message.split('\n')[0]}`, `look at ${spec.pods ? 'its pods' : 'etcd'} on ${a.host}; backups: ${backupDirOf(ctx.inventory.hosts.find((h) => h.name === a.host)!.vars.certDir, ctx.runId)}`, a.host);
   }
   if (mode === 'rollback-all') {
-    const others = restartOrder((ctx.inventory.groups.etcd ?? []).filter((h) => h !== a.host), (await queryCluster(ctx, a.host)).leaderHost);
+    const others = restartOrder(resolveTargets(ctx.inventory, spec.targets).filter((h) => h !== a.host), (await queryCluster(ctx, a.host)).leaderHost);
     for (const h of others) await restartOne(ctx, { ...spec, pauseSeconds: 0 }, { ...a, host: h, pauseSeconds: 0 }, report);
   }
   return new SafetyStop(
@@ -381,7 +540,8 @@ async function onNodeFailure(ctx: ApplyContext, spec: RollingRestartStep, a: Res
 export class ContainerWatch {
   private seen = new Map<string, string>();
   private exit: string | undefined;
-  constructor(private readonly names: string[]) {}
+  /** `ids`: each token is the running container's id (crictl ps -q); another id is a restart. */
+  constructor(private readonly names: string[], private readonly mode: ListingMode = 'names') {}
   /** Feed one listing; returns a description of the first exit noticed, if any. */
   observe(listing: string): string | undefined {
     return this.observeTokens(containerTokens(listing, this.names));
@@ -393,6 +553,11 @@ export class ContainerWatch {
       const prev = this.seen.get(name);
       if (token === undefined) {
         if (prev !== undefined) return (this.exit = `${name} started and exited again`);
+        continue;
+      }
+      if (this.mode === 'ids') {
+        if (prev !== undefined && prev !== token) return (this.exit = `${name} was restarted (container ${prev.slice(0, 13)} → ${token.slice(0, 13)})`);
+        this.seen.set(name, token);
         continue;
       }
       const count = token === name ? undefined : /_(\d+)$/.exec(token)?.[1];

@@ -30,6 +30,8 @@ export interface PlanContext {
   planned: PlannedStep[];
   /** Set when continuing a stopped run: its backups are kept, restarted nodes are not restarted again. */
   resume?: ResumeState;
+  /** What this step's `prepare` half made (in memory: new files, keys as Secret); undefined when it has none or did not run. */
+  stepData?: unknown;
 }
 
 export interface ResumeState {
@@ -77,6 +79,8 @@ export interface ApplyContext {
   failed?: () => boolean;
   /** What steps did, for the caller's summary (`rollback --json`): filled by the steps that restore and restart. */
   results?: ApplyResults;
+  /** What each step's `prepare` half made, by playbook step index (in memory only; see PrepareContext). */
+  stepData?: Record<number, unknown>;
 }
 
 /** What the restoring and restarting steps did, in order. */
@@ -125,4 +129,39 @@ export interface StepModule<S extends StepSpec = StepSpec> extends ApplyHalf<S> 
   needs: StepType[];
   /** Pure: decides the actions from facts. */
   plan(spec: S, ctx: PlanContext): StepPlanResult;
+  /**
+   * Optional, read-only: after the facts, before the plan, the pipeline calls it to read what this step needs from the
+   * hosts (its own facts query, CA keys into memory) and to make its new files in memory. Everything knowable is found
+   * here (returned as findings), so that the plan shows it and blocks before the first remote write. Never writes.
+   */
+  prepare?(spec: S, ctx: PrepareContext): Promise<PrepareResult>;
+  /** The step reads the TOS etcd material (`ctx.material`, made by the pipeline from `files:`): renew-ca, issue-cert, distribute, the Manager's. */
+  usesMaterial?: boolean;
+}
+
+/** What a step's prepare half may use: facts, the inventory, read access to the hosts, the stopped run when resuming. */
+export interface PrepareContext {
+  inventory: Inventory;
+  playbook: Playbook;
+  facts: FleetFacts;
+  now: Date;
+  /** This step's index in the playbook. */
+  index: number;
+  renewWithinDays: number;
+  force: boolean;
+  hostsOf(targets: string[]): string[];
+  host(name: string): Host;
+  /** A connected host's Remote (read only: prepare never writes); undefined when unreachable. */
+  remote(name: string): Remote | undefined;
+  /** Resuming: the stopped run's plan and the facts from before it (to recognise the files it already wrote). */
+  resume?: { plan: Plan; preFacts: FleetFacts };
+}
+
+export interface PrepareResult {
+  /** Whether this step has something to renew, and why (or why not): merged into the plan's reasons. */
+  needed: boolean;
+  reasons: string[];
+  findings: Warning[];
+  /** Handed to this step's plan and apply halves as `stepData`. */
+  data: unknown;
 }

@@ -112,7 +112,7 @@ const inventoryMutations: Array<{ name: string; apply: (inv: Record<string, any>
 /** Steps and fields of the playbook with values each is guaranteed to reject. */
 const stepOf = (p: ReturnType<typeof validPlaybook>, type: string) => p.steps.find((s) => s.type === type)!;
 const playbookMutations: Array<{ name: string; apply: (p: ReturnType<typeof validPlaybook>, r: Rng) => void }> = [
-  { name: 'files.*', apply: (p, r) => (p.files[r.pick(['ca', 'caKey', 'cert', 'key'])] = r.pick<unknown>([withShell(r, 'etcd.pem'), '../etc/passwd', 'a/b.pem', '', huge(r), wrongType(r)])) },
+  { name: 'files.*', apply: (p, r) => (p.files[r.pick(['ca', 'caKey', 'cert', 'key'])] = r.pick<unknown>([withShell(r, 'etcd.pem'), '../etc/passwd', 'a/../b.pem', '', huge(r), wrongType(r)])) },
   { name: 'step type', apply: (p, r) => (p.steps[r.int(p.steps.length)]!.type = r.pick<unknown>(['shell', 'rm -rf /', withShell(r, 'backup'), 'Backup', huge(r), wrongType(r), null])) },
   { name: 'manifests', apply: (p, r) => (stepOf(p, 'rolling-restart').manifests = r.pick<unknown>([[withShell(r, 'tos-etcd.manifest')], ['../x.manifest'], [], 'tos-etcd.manifest tos-apiserver.manifest', [huge(r)], ['a', 'a']])) },
   { name: 'pauseSeconds', apply: (p, r) => (stepOf(p, 'rolling-restart')[r.pick(['pauseSeconds', 'stopTimeoutSeconds', 'healthTimeoutSeconds', 'maxRaftLag'])] = r.pick<unknown>([-1, 3.5, '30s', 10_000_000, huge(r), wrongType(r), withShell(r, '30')])) },
@@ -266,8 +266,9 @@ function makeCases(r: Rng): Case[] {
   }
   for (const bad of ['.', '..', 'a/b', '/etc/passwd', '../x']) {
     const p = steps();
-    p.files.caKey = bad;
-    yamlCase(`rule-files-plain-${bad}`, null, dumpY(p), { mention: /files\.caKey: expected a plain file name/ });
+    // files: may be relative paths inside the cert dir (kubeadm's pki/etcd/ca.crt), never absolute or with . or ..
+    p.files.caKey = bad === 'a/b' ? 'a/./b' : bad;
+    yamlCase(`rule-files-plain-${bad}`, null, dumpY(p), { mention: /files\.caKey: expected a file name or a relative path inside the cert dir/ });
     yamlCase(`rule-manifest-plain-${bad}`, null, withStep(steps(), 'rolling-restart', { manifests: ['tos-etcd.manifest', bad] }), { mention: /steps\[5\]\.manifests\[1\]: expected a plain file name/ });
   }
   for (const f of ['stopTimeoutSeconds', 'healthTimeoutSeconds'])

@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-# certroll lab: kubelet stand-in. Every 0.1 s it lists the manifests directory (non-hidden regular files, like kubelet's
-# --pod-manifest-path). A manifest present whose pod is not running: start spec.containers[0].command. A pod whose manifest is
-# gone (or changed): SIGTERM, wait terminationGracePeriodSeconds, SIGKILL. A pod that exits on its own is restarted with backoff.
-# Containers (running and exited) are recorded in STATE_FILE as JSON for the docker stand-in.
+# certroll lab: kubelet stand-in (TOS and kubeadm labs). Every 0.1 s it lists the manifests directory (non-hidden regular
+# files, like kubelet's --pod-manifest-path). A manifest present whose pod is not running: start spec.containers[0].command
+# (a new pod sandbox id and a new container id on every start). A pod whose manifest is gone (or changed): SIGTERM, wait
+# terminationGracePeriodSeconds (default 30, like Kubernetes), SIGKILL. A pod that exits on its own is restarted with backoff
+# in the same sandbox (attempt + 1). Containers (running and exited) are recorded in STATE_FILE as JSON for the docker and
+# crictl stand-ins.
 # usage: lab-kubelet MANIFEST_DIR STATE_FILE LOG_DIR
-import json, os, signal, subprocess, sys, time, secrets
+import json, os, signal, socket, subprocess, sys, time, secrets
 
 manifest_dir, state_file, log_dir = sys.argv[1:4]
 POLL = 0.1
@@ -20,7 +22,7 @@ def unquote(s):
     return s
 
 def parse(text, fname):
-    name = None; image = ''; cmd = []; grace = 10; in_cmd = False; cmd_indent = 0
+    name = None; image = ''; cmd = []; grace = 30; in_cmd = False; cmd_indent = 0; labels = {}; in_labels = False; label_indent = 0
     for raw in text.splitlines():
         s = raw.strip()
         if not s or s.startswith('#'):
@@ -31,8 +33,16 @@ def parse(text, fname):
                 cmd.append(unquote(s[2:]))
                 continue
             in_cmd = False
+        if in_labels:
+            if indent > label_indent and ':' in s and not s.startswith('- '):
+                k, v = s.split(':', 1)
+                labels[k.strip()] = unquote(v)
+                continue
+            in_labels = False
         key = s[2:] if s.startswith('- ') else s
-        if key == 'command:':
+        if key == 'labels:' and not labels:
+            in_labels = True; label_indent = indent
+        elif key == 'command:':
             in_cmd = True; cmd_indent = indent
         elif key.startswith('terminationGracePeriodSeconds:'):
             grace = int(key.split(':', 1)[1])
@@ -40,14 +50,15 @@ def parse(text, fname):
             image = unquote(key.split(':', 1)[1])
         elif key.startswith('name:') and name is None:
             name = unquote(key.split(':', 1)[1])
-    return {'name': name or fname.split('.')[0], 'image': image, 'command': cmd, 'grace': grace}
+    return {'name': name or fname.split('.')[0], 'image': image, 'command': cmd, 'grace': grace, 'labels': labels}
 
 def write_state():
     now = time.time()
     out = []
     for p in pods.values():
         out.append({'id': p['id'], 'name': p['name'], 'image': p['image'], 'command': p['command'], 'created': p['created'],
-                    'status': 'running', 'pid': p['proc'].pid, 'restarts': p['restarts'], 'manifest': p['file']})
+                    'status': 'running', 'pid': p['proc'].pid, 'restarts': p['restarts'], 'manifest': p['file'],
+                    'podId': p['podId'], 'podName': p['name'] + '-' + HOSTNAME, 'labels': p['labels']})
     for e in exited.values():
         if not any(p['name'] == e['name'] for p in pods.values()):
             out.append(e)
@@ -55,6 +66,9 @@ def write_state():
     with open(tmp, 'w') as f:
         json.dump({'updated': now, 'containers': out}, f)
     os.replace(tmp, state_file)
+
+HOSTNAME = socket.gethostname()
+sandboxes = {}  # manifest file name -> pod sandbox id, kept while the manifest stays (restarts after a crash reuse it)
 
 def start(fname, spec, restarts):
     if not spec['command']:
@@ -70,8 +84,10 @@ def start(fname, spec, restarts):
         backoff[fname] = (time.time() + 2, 2)
         return
     log.close()
+    if restarts == 0 or fname not in sandboxes:
+        sandboxes[fname] = secrets.token_hex(32)
     pods[fname] = dict(spec, proc=proc, id=secrets.token_hex(32), created=time.time(), file=fname, restarts=restarts,
-                       terminating=None, stat=None)
+                       terminating=None, stat=None, podId=sandboxes[fname])
 
 def stat_key(path):
     st = os.stat(path)
@@ -107,7 +123,8 @@ while True:
             del pods[fname]
             exited[p['name']] = {'id': p['id'], 'name': p['name'], 'image': p['image'], 'command': p['command'],
                                  'created': p['created'], 'status': 'exited', 'exitCode': rc if rc >= 0 else 128 - rc,
-                                 'finished': now, 'restarts': p['restarts'], 'manifest': fname}
+                                 'finished': now, 'restarts': p['restarts'], 'manifest': fname,
+                                 'podId': p['podId'], 'podName': p['name'] + '-' + HOSTNAME, 'labels': p['labels'], 'pid': p['proc'].pid}
             if p['terminating'] is None and fname in present:
                 delay = 0.5 if now - p['created'] > 10 else min(backoff.get(fname, (0, 0.25))[1] * 2, 5)
                 backoff[fname] = (now + delay, delay)

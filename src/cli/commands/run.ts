@@ -77,6 +77,7 @@ export const runCommand: CommandModule<{}, RunArgs> = {
         inventory: prepared.inventory,
         playbook: prepared.playbook,
         material: prepared.material,
+        stepData: prepared.stepData,
         remotes: fleet.remotes,
         remote: (h) => {
           const r = fleet.remotes.get(h);

@@ -27,6 +27,7 @@ function cert(over: Partial<CertFacts> & { days: number }): CertFacts {
     isCa: false,
     selfIssued: false,
     sans: ['DNS:a', 'IP:127.0.0.1'],
+    selfSigned: false,
     ...rest,
   };
 }

@@ -6,7 +6,7 @@ import { kubeconfigCerts } from '../../../src/check/kubeconfig-lines.js';
 const CERT = ['-----BEGIN CERTIFICATE-----', 'MIIB', 'AAAA', '-----END CERTIFICATE-----'];
 
 const recorded = [
-  'certroll-scan 1',
+  'certroll-scan 2',
   'F\t/srv/kubernetes/etcd-ca.pem',
   ...CERT.map((l) => `C\t${l}`),
   'E\t-',
@@ -66,14 +66,14 @@ describe('parseScanOutput', () => {
   });
 
   it('skips what a login shell printed before the header, and refuses output of another protocol version', () => {
-    expect(parseScanOutput('Welcome to host\ncertroll-scan 1\nD\t0\n')).toEqual({ ok: true, files: [] });
+    expect(parseScanOutput('Welcome to host\ncertroll-scan 2\nD\t0\n')).toEqual({ ok: true, files: [], present: [], absent: [], missing: [] });
     expect(parseScanOutput('Welcome to host\n')).toMatchObject({ ok: false, problem: expect.stringMatching(/unexpected output/) });
-    expect(parseScanOutput('certroll-scan 2\nD\t0\n').ok).toBe(false);
+    expect(parseScanOutput('certroll-scan 1\nD\t0\n').ok).toBe(false);
     expect(parseScanOutput('')).toMatchObject({ ok: false });
   });
 
   it('notices a file count that does not match the end marker', () => {
-    expect(parseScanOutput('certroll-scan 1\nF\t/a\nE\t-\nD\t2\n')).toMatchObject({ ok: false, problem: expect.stringMatching(/2 files but 1/) });
+    expect(parseScanOutput('certroll-scan 2\nF\t/a\nE\t-\nD\t2\n')).toMatchObject({ ok: false, problem: expect.stringMatching(/2 files but 1/) });
   });
 });
 

@@ -182,7 +182,7 @@ describe('the scan script on a real tree', () => {
   it('prints only the header and the end marker when nothing matches', () => {
     const [, dir] = awks[0]!;
     const r = runScript(buildScanScript({ paths: ['/nonexistent-certroll/*.pem', '/nonexistent-certroll/**/*.crt'] }), dir);
-    expect(r.stdout).toBe('certroll-scan 1\nD\t0\n');
-    expect(parseScanOutput(r.stdout)).toEqual({ ok: true, files: [] });
+    expect(r.stdout).toBe('certroll-scan 2\nD\t0\n');
+    expect(parseScanOutput(r.stdout)).toEqual({ ok: true, files: [], present: [], absent: [], missing: [] });
   });
 });

@@ -35,8 +35,8 @@ describe('bad inventories are rejected with every problem, its file, line and fi
       `group: unknown key "group" (did you mean "groups"?); expected one of: vars, ssh, hosts, groups ${at('bad-unknown-top-key.yaml', '3:1')}`,
     ]],
     ['unknown cluster variables, misspelt and shortened', 'bad-unknown-var.yaml', [
-      `vars.certdir: unknown key "certdir" (did you mean "certDir"?); expected one of: certDir, manifestsDir, parkDir, etcdClientPort, serviceIp, extraSans, managerTemplateDir, tosVersion, checkPaths, managerDb, secrets, kubeconfig, kubectl ${at('bad-unknown-var.yaml', '2:3')}`,
-      `vars.etcdPort: unknown key "etcdPort" (did you mean "etcdClientPort"?); expected one of: certDir, manifestsDir, parkDir, etcdClientPort, serviceIp, extraSans, managerTemplateDir, tosVersion, checkPaths, managerDb, secrets, kubeconfig, kubectl ${at('bad-unknown-var.yaml', '3:3')}`,
+      `vars.certdir: unknown key "certdir" (did you mean "certDir"?); expected one of: certDir, manifestsDir, parkDir, etcdClientPort, etcdPeerPort, apiserverPort, probeAddress, serviceIp, extraSans, managerTemplateDir, tosVersion, checkPaths, kubernetesDir, pkiDir, kubeletPkiDir, managerDb, secrets, kubeconfig, kubectl ${at('bad-unknown-var.yaml', '2:3')}`,
+      `vars.etcdPort: unknown key "etcdPort" (did you mean "etcdPeerPort"?); expected one of: certDir, manifestsDir, parkDir, etcdClientPort, etcdPeerPort, apiserverPort, probeAddress, serviceIp, extraSans, managerTemplateDir, tosVersion, checkPaths, kubernetesDir, pkiDir, kubeletPkiDir, managerDb, secrets, kubeconfig, kubectl ${at('bad-unknown-var.yaml', '3:3')}`,
     ]],
     ['duplicate host (duplicate YAML key), with both lines', 'bad-duplicate-host.yaml', [
       `hosts.tos-1: duplicate key "tos-1": already defined at line 2; keep only one ${at('bad-duplicate-host.yaml', '4:3')}`,
@@ -52,7 +52,7 @@ describe('bad inventories are rejected with every problem, its file, line and fi
       `groups.master: expected at least 1 host (the first master is where certificates are generated), got nothing ${at('bad-null-master.yaml', '4:3')}`,
     ]],
     ['no master group', 'bad-missing-master.yaml', [
-      `groups: missing required group "master" (its first host is where certificates are generated) ${at('bad-missing-master.yaml', '3:1')}`,
+      `groups: missing required group "master" (or "control-plane", kubeadm's name for it: its first host is where certificates are generated) ${at('bad-missing-master.yaml', '3:1')}`,
     ]],
     ['address that is neither an IP nor a hostname, and a missing address', 'bad-address.yaml', [
       `hosts.tos-1.address: expected an IP address or a hostname, got "300.1.2.3" ${at('bad-address.yaml', '2:21')}`,

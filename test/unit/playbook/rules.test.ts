@@ -77,9 +77,10 @@ describe('load-time playbook rules', () => {
     expect(issues(text([...ALL.slice(0, 6), '  - type: rolling-restart\n    targets: [master]']))).toEqual([]);
   });
 
-  it('files are plain names: no slash, not . or ..', () => {
-    for (const bad of ['a/b.pem', '../x', '.', '..', '/etc/passwd'])
-      expect(issues(text(ALL, `files:\n  cert: "${bad}"\n`))).toEqual([expect.stringMatching(/^files\.cert: expected a plain file name.*\(pb\.yaml:3:/)]);
+  it('files are names or relative paths inside the cert dir: not absolute, no . or .. part', () => {
+    for (const bad of ['a/../b.pem', '../x', '.', '..', '/etc/passwd', 'a//b', 'pki/./ca.crt'])
+      expect(issues(text(ALL, `files:\n  cert: "${bad}"\n`))).toEqual([expect.stringMatching(/^files\.cert: expected a file name or a relative path inside the cert dir.*\(pb\.yaml:3:/)]);
+    expect(issues(text(ALL, 'files:\n  cert: pki/etcd/healthcheck-client.crt\n'))).toEqual([]);
   });
 
   it('files are unique and nothing writes over the CA key', () => {

@@ -216,3 +216,20 @@ describe('nextRollbackNode', () => {
     expect(nextRollbackNode(['n1'], 'n1', new Set())).toEqual({ host: 'n1', skipQuorumCheck: false });
   });
 });
+
+describe('rollback plan of the kubeadm restart (pods)', () => {
+  it('restarts the nodes of the restart step\'s targets in the run\'s order (a parked node first, the leader last), pod by pod', async () => {
+    const k = await loadPlaybook('test/fixtures/playbooks/kubeadm-restart.yaml');
+    const pods = ['etcd.yaml', 'kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml'];
+    const inv = { ...inventory(['n1', 'n2', 'n3']) };
+    inv.groups = { ...inv.groups, 'control-plane': ['n1', 'n2', 'n3'] };
+    const parked = { ...hostAfterRun('n3', { inPlace: pods.filter((m) => m !== 'kube-apiserver.yaml') }) };
+    parked.manifests = { inPlace: parked.manifests.inPlace, parked: ['kube-apiserver.yaml'], markers: [{ file: 'kube-apiserver.yaml.certroll-park', readable: true, runId: RUN, host: 'n3', manifest: 'kube-apiserver.yaml', from: '/m/kube-apiserver.yaml', to: '/p/kube-apiserver.yaml', sha256: 'x', parkedAt: 'now' }] };
+    const p = planRollback(input({ playbook: k, inventory: inv, facts: { n1: hostAfterRun('n1', { inPlace: pods }), n2: hostAfterRun('n2', { inPlace: pods }), n3: parked } }));
+    expect(p.restartOrder).toEqual(['n3', 'n1', 'n2']);
+    const step = p.steps.find((s) => s.type === 'restart-restored')!;
+    expect(step.title).toBe('rolling restart of the static pods');
+    const a = step.actions[0]!;
+    expect(a.kind === 'restart' && [a.manifests, a.oneByOne, a.parked?.runIds, a.checksAfter[0]]).toEqual([pods, true, [RUN], 'etcd: a new container running, etcd member healthy with the restored certificates, raft index within 50 of the leader']);
+  });
+});

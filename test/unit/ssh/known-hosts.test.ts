@@ -11,6 +11,7 @@ import {
   hostFieldMatches,
   hostKeyAlgorithmsFor,
   knownHostsName,
+  entriesFor,
   knownKeyTypes,
   parseKnownHosts,
 } from '../../../src/ssh/known-hosts.js';
@@ -71,6 +72,24 @@ describe('known_hosts', () => {
     expect(checkHostKey(entries, 'd', 22, K1)).toEqual({ status: 'unknown', certAuthorityOnly: true });
     const withRevoked = parseKnownHosts([line('a', K1), `@revoked other ssh-ed25519 ${K1.toString('base64')}`].join('\n'));
     expect(checkHostKey(withRevoked, 'a', 22, K1).status).toBe('revoked');
+  });
+
+  it('finds the same entries through its name index as a pass over every line, in file order', () => {
+    const entries = parseKnownHosts([
+      line('10.0.0.*', E1, 'ecdsa-sha2-nistp256'),
+      line('a,10.0.0.1', K1),
+      line(hashed('10.0.0.1'), K2),
+      line('10.0.0.*,!10.0.0.1', K2),
+      line('A', K2),
+      `@revoked 10.0.0.1 ssh-ed25519 ${K2.toString('base64')}`,
+      line('[10.0.0.1]:2222', K1),
+    ].join('\n'));
+    for (const name of ['10.0.0.1', '10.0.0.2', 'a', '[10.0.0.1]:2222', 'b']) {
+      expect(entriesFor(entries, name).map((e) => e.line), name).toEqual(entries.filter((e) => hostFieldMatches(e.hosts, name)).map((e) => e.line));
+    }
+    expect(entriesFor(entries, '10.0.0.1').map((e) => e.line)).toEqual([1, 2, 3, 6]);
+    expect(knownKeyTypes(entries, '10.0.0.1', 22)).toEqual(['ecdsa-sha2-nistp256', 'ssh-ed25519']);
+    expect(checkHostKey(entries, '10.0.0.1', 22, K2).status).toBe('revoked');
   });
 
   it('prints fingerprints like ssh-keygen -l', () => {

@@ -20,7 +20,7 @@ import { Secret } from '../../../src/secret.js';
 import type { Action, FileRole, Plan, PlannedStep } from '../../../src/plan/types.js';
 import type { Material } from '../../../src/plan/material.js';
 import type { ApplyContext, Phase, StepModule } from '../../../src/steps/types.js';
-import type { BackupStep, DistributeStep, PreflightStep, RollingRestartStep, StepSpec } from '../../../src/playbook/types.js';
+import type { BackupStep, DistributeStep, PreflightStep, RollingRestartStep, StepSpec, Playbook } from '../../../src/playbook/types.js';
 import { backup } from '../../../src/steps/backup.js';
 import { preflight } from '../../../src/steps/preflight.js';
 import { distribute } from '../../../src/steps/distribute.js';
@@ -81,7 +81,7 @@ const playbook = parsePlaybook(
   ].join('\n'),
   'apply-halves-playbook.yaml',
 );
-const specOf = <S extends StepSpec>(type: S['type']) => playbook.steps.find((s) => s.type === type) as S;
+const specOf = <S extends StepSpec>(type: S['type']) => playbook.steps.find((s) => s.type === type) as unknown as S & Playbook['steps'][number];
 
 let remote: LocalRemote;
 let intents: string[];
