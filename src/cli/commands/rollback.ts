@@ -71,7 +71,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
     const selected = selectHosts(inventory, args.limit);
     const fleet = await openFleet(selected, { forks: args.forks, acceptNewHostKeys: args['accept-new-host-keys'], ...sshPrompts() });
     try {
-      const manager = managerScope(inventory, playbook);
+      const manager = withinLimit(managerScope(inventory, playbook), args.limit !== undefined ? selected.map((h) => h.name) : undefined);
       const g = await gatherRollbackFacts(fleet, inventory, playbook, r.runId, manager?.templateHosts ?? []);
       const plan = planRollback({
         inventory,
@@ -205,6 +205,16 @@ export async function resolveRollbackArgs(args: Pick<RollbackArgs, 'run' | 'from
 }
 
 /** What the playbook changes on the Manager (issue 6): the hosts of its manager-templates step and the host of its manager-db step. */
+/** Under --limit, the Manager's part of a rollback keeps only the selected hosts: a Manager host outside it is left alone. */
+export function withinLimit(scope: ManagerScope | undefined, limit: readonly string[] | undefined): ManagerScope | undefined {
+  if (!scope || !limit) return scope;
+  const templateHosts = scope.templateHosts.filter((h) => limit.includes(h));
+  const { dbHost, table, passwordEnv, passwordSet } = scope;
+  const db = dbHost !== undefined && limit.includes(dbHost) ? { dbHost, table, passwordEnv, passwordSet } : {};
+  if (!templateHosts.length && !('dbHost' in db)) return undefined;
+  return { templateHosts, ...db } as ManagerScope;
+}
+
 export function managerScope(inv: Inventory, playbook: Playbook, env: NodeJS.ProcessEnv = process.env): ManagerScope | undefined {
   const templateHosts = [...new Set(playbook.steps.flatMap((s) => (s.type === 'manager-templates' ? resolveTargets(inv, s.targets) : [])))];
   const dbStep = playbook.steps.find((s) => s.type === 'manager-db');

@@ -7,6 +7,7 @@ import yargs, { type Argv, type CommandModule } from 'yargs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { commands } from '../../../src/cli/commands/index.js';
 import { statusHosts } from '../../../src/cli/commands/status.js';
+import { withinLimit } from '../../../src/cli/commands/rollback.js';
 import { InputError } from '../../../src/errors.js';
 import { parseInventory } from '../../../src/inventory/load.js';
 import { loadPlaybook } from '../../../src/playbook/load.js';
@@ -109,6 +110,14 @@ describe('what --limit selects', () => {
     current: { exists: true, files: [file('etcd.pem', 'b'.repeat(64))], dir: { mode: 0o755, uid: 0, gid: 0 } },
     lock: null,
     manifests: { inPlace: ['tos-etcd.manifest', 'tos-apiserver.manifest'], parked: [] },
+  });
+
+  it('rollback: the Manager\'s part keeps only hosts --limit selects (a Manager host outside it is left alone)', () => {
+    const scope = { templateHosts: ['n1', 'n3'], dbHost: 'n3', table: 't', passwordEnv: 'P', passwordSet: false };
+    expect(withinLimit(scope, undefined)).toBe(scope);
+    expect(withinLimit(scope, ['n2'])).toBeUndefined();
+    expect(withinLimit(scope, ['n1', 'n2'])).toEqual({ templateHosts: ['n1'] });
+    expect(withinLimit(scope, ['n3'])).toEqual({ templateHosts: ['n3'], dbHost: 'n3', table: 't', passwordEnv: 'P', passwordSet: false });
   });
 
   it('rollback: the hosts outside --limit are left alone (not read, not a block); only the selected ones are restored', () => {
