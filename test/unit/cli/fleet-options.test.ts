@@ -23,7 +23,7 @@ function optionsOf(name: string) {
   const cmd = commands.find((c) => String((c as CommandModule).command).split(' ')[0] === name) as CommandModule;
   const y = yargs([]);
   (cmd.builder as (y: Argv) => Argv)(y);
-  const o = y.getOptions() as unknown as { key: Record<string, unknown>; alias: Record<string, string[]> };
+  const o = (y as unknown as { getOptions(): unknown }).getOptions() as { key: Record<string, unknown>; alias: Record<string, string[]> };
   return { keys: Object.keys(o.key), alias: o.alias, describe: (k: string) => (y as unknown as { getInternalMethods(): { getUsageInstance(): { getDescriptions(): Record<string, string> } } }).getInternalMethods().getUsageInstance().getDescriptions()[k] };
 }
 
