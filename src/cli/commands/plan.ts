@@ -5,6 +5,7 @@ import { makeUi, setExitCode, withFleetOptions } from '../common.js';
 import { preparePlan } from '../pipeline.js';
 import { renderPlan } from '../../plan/render.js';
 import { numberOption, requirePlaybook } from '../flags.js';
+import { heads } from './heads.js';
 
 export interface PlanArgs {
   inventory: string;
@@ -44,8 +45,7 @@ export function limitRefused(command: string): string {
 }
 
 export const planCommand: CommandModule<{}, PlanArgs> = {
-  command: 'plan [playbook]',
-  describe: 'Dry run: read the fleet, print every action the playbook would take (changes nothing)',
+  ...heads.plan,
   builder: (y) => planOptions(y) as unknown as Argv<PlanArgs>,
   handler: async (args) => {
     const ui = makeUi(args);

@@ -22,6 +22,7 @@ import type { Inventory } from '../../inventory/types.js';
 import type { Playbook } from '../../playbook/types.js';
 import { resolveTargets } from '../../inventory/targets.js';
 import { numberOption } from '../flags.js';
+import { heads } from './heads.js';
 
 export const DEFAULT_PLAYBOOK = 'playbooks/tos-etcd-renew.yaml';
 /** Run ids are made by newRunId(); anything safe as one path component is accepted. */
@@ -45,8 +46,7 @@ interface RollbackArgs {
 }
 
 export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
-  command: 'rollback [playbook]',
-  describe: 'Put every host back as it was before a run: verify all backups, restore the cert dirs, rolling-restart etcd, check byte-identical',
+  ...heads.rollback,
   builder: (y) =>
     withFleetOptions(
       y.positional('playbook', { type: 'string', describe: `Playbook of the run, for the restart parameters and file names (default: the run's, else ${DEFAULT_PLAYBOOK})` }),

@@ -14,6 +14,7 @@ import { buildStatus } from '../../status/verdict.js';
 import { statusInputOf } from '../../status/left-out.js';
 import { renderStatus } from '../../status/render.js';
 import type { Host, Inventory } from '../../inventory/types.js';
+import { heads } from './heads.js';
 
 
 const DEFAULT_PLAYBOOK = 'playbooks/tos-etcd-renew.yaml';
@@ -54,8 +55,7 @@ export function statusHosts(inventory: Inventory, limit: string | undefined): Ho
 }
 
 export const statusCommand: CommandModule<{}, StatusArgs> = {
-  command: 'status [playbook]',
-  describe: 'Read-only: the lock, parked members, certificate versions per host, backups, etcd health, and the one command to run next',
+  ...heads.status,
   builder: (y) =>
     withFleetOptions(y.positional('playbook', { type: 'string', describe: `Playbook whose files (ca, cert) and steps to look at (default: ${DEFAULT_PLAYBOOK})` }), {
       json: 'JSON on stdout (schema certroll.status/v1)',

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { commands } from '../../../src/cli/commands/index.js';
+import { allCommands } from '../../../src/cli/commands/index.js';
+
+const commands = await allCommands();
 import { statusHosts } from '../../../src/cli/commands/status.js';
 import { withinLimit } from '../../../src/cli/commands/rollback.js';
 import { InputError } from '../../../src/errors.js';
