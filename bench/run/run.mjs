@@ -8,7 +8,7 @@
 // --probe: an etcd write probe (bench/run/etcd-probe.mjs, a put every 100 ms through every endpoint) runs during each
 //          run: failed writes and the longest gap between acknowledged writes, for both contenders.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,9 +32,8 @@ const lab = (...a) => execFileSync('node', ['lab/dist/cli.js', ...a, '--dir', la
 const fmt = (ms) => `${(ms / 1000).toFixed(2)} s`;
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
-let up = false;
-try { up = JSON.parse(lab('status', '--json')).up; } catch { up = false; }
-if (!up) lab('up');
+// A lab that exists (whatever its options: --extra, --subnet) is reset before each run; only a missing one is brought up.
+if (!existsSync(join(labDir, 'lab.json'))) lab('up');
 
 const inventory = join(labDir, 'inventory.yaml');
 const invText = readFileSync(inventory, 'utf8');

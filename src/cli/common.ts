@@ -24,13 +24,30 @@ export interface GlobalOptions {
   'accept-new-host-keys': boolean;
 }
 
-/** Options shared by every command that talks to a fleet. */
-export function withFleetOptions<T>(y: Argv<T>) {
+/** How a command declares the fleet options (the only place they are declared). */
+export interface FleetOptionsOf {
+  /** `run --resume` and `rollback` take the inventory from the journal when -i is left out. */
+  inventoryFromJournal?: boolean;
+  /** What --json prints, when the command says more than "JSON on stdout". */
+  json?: string;
+}
+
+/**
+ * The options of every command that contacts hosts, declared once: -i (certroll or Ansible inventory, with --group-map and
+ * --overlay), --limit, --forks, --json, --color, --accept-new-host-keys; their values checked by checkFlags before any file
+ * is read or host contacted.
+ */
+export function withFleetOptions<T>(y: Argv<T>, o: FleetOptionsOf = {}) {
+  const inventory = 'Inventory: certroll YAML, or Ansible INI/YAML (docs/fleets.md)';
   return withAnsibleOptions(y)
-    .option('inventory', { alias: 'i', type: 'string', demandOption: 'Name the inventory with -i FILE (see inventories/).', describe: 'Inventory: certroll YAML, or Ansible INI/YAML (docs/fleets.md)' })
+    .option('inventory', {
+      alias: 'i',
+      type: 'string',
+      ...(o.inventoryFromJournal ? { describe: `${inventory}; default: the run's, from the journal` } : { demandOption: 'Name the inventory with -i FILE (see inventories/).', describe: inventory }),
+    })
     .option('limit', { alias: 'l', type: 'string', describe: 'Select hosts by name, group or glob (Ansible-like: a,b  group:!host  web*  a:&b)' })
     .option('forks', numberOption('forks', 'Hosts handled in parallel', 20))
-    .option('json', { type: 'boolean', default: false, describe: 'Machine-readable JSON on stdout' })
+    .option('json', { type: 'boolean', default: false, describe: o.json ?? 'Machine-readable JSON on stdout' })
     .option('color', { type: 'boolean', describe: 'Force colours on/off (default: on for a TTY, off with NO_COLOR)' })
     .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'Add unknown host keys to known_hosts (changed keys are always refused)' })
     .middleware(checkFlags as never, true);

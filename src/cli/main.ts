@@ -4,8 +4,7 @@ import { CompletedWithErrors, ExitCode, HostError, InputError, Interrupted, Safe
 import { detectOutputMode } from './output.js';
 import { palette } from '../render/text.js';
 import { commandResult, ignoreOutputErrors, interruptExitCode } from './common.js';
-import { commands } from './commands/index.js';
-import { explainSsh } from './commands/inventory.js';
+import { commandsFor } from './commands/index.js';
 
 /** Thrown once `--explain-ssh` has printed its answer: the command itself does not run (exit 0). */
 class Explained extends Error {}
@@ -33,17 +32,18 @@ export async function main(argv: string[]): Promise<number> {
       // Every command that takes -i: print how one host's SSH settings were chosen (inventory, OpenSSH config file:line,
       // defaults) and stop before any host is contacted (the same answer as `certroll inventory show --explain-ssh`).
       .option('explain-ssh', { type: 'string', describe: 'Show how HOST\'s SSH settings were chosen (inventory, OpenSSH config file:line, defaults) and exit without contacting any host' })
-      .middleware(((a: { _: unknown[]; 'explain-ssh'?: unknown; inventory?: unknown; json?: unknown; color?: unknown }) => {
+      .middleware((async (a: { _: unknown[]; 'explain-ssh'?: unknown; inventory?: unknown; json?: unknown; color?: unknown }) => {
         const host = a['explain-ssh'];
         if (host === undefined || a._[0] === 'inventory') return;
         if (typeof host !== 'string' || !host.trim()) throw new UsageError('--explain-ssh: name a host of the inventory');
+        const { explainSsh } = await import('./commands/inventory.js');
         explainSsh(a, host);
         throw new Explained();
       }) as never)
       .help()
       .alias('h', 'help')
       .version();
-    for (const c of commands) cli = cli.command(c as never);
+    for (const c of await commandsFor(argv)) cli = cli.command(c as never);
     await cli.parseAsync();
     return commandResult.exitCode;
   } catch (err) {

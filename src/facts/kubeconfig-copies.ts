@@ -9,7 +9,7 @@ import { quote } from '../ssh/quote.js';
 import { backupDirOf } from '../host-paths.js';
 import { HostError } from '../errors.js';
 import { resolveTargets } from '../inventory/targets.js';
-import type { Inventory } from '../inventory/types.js';
+import type { Host, Inventory } from '../inventory/types.js';
 import type { Playbook, RefreshKubeConfigStep } from '../playbook/types.js';
 import type { Remote } from '../ssh/remote.js';
 
@@ -259,6 +259,11 @@ export function parseKubeconfigCopies(host: string, q: KubeconfigCopiesQuery, st
   return out;
 }
 
+/** The admin.conf of a host: the step's `adminConf`, else `<kubernetesDir>/admin.conf`. */
+export function adminConfOf(step: Pick<RefreshKubeConfigStep, 'adminConf'>, host: Pick<Host, 'vars'>): string {
+  return step.adminConf ?? `${host.vars.kubernetesDir.replace(/\/+$/, '')}/admin.conf`;
+}
+
 /** The SSH users of the inventory, each once: whose homes' .kube directories are searched (besides root's). */
 export function inventoryUsers(inv: Inventory): string[] {
   return [...new Set(inv.hosts.map((h) => h.ssh.user))];
@@ -276,13 +281,14 @@ export async function gatherKubeconfigCopies(inv: Inventory, playbook: Playbook,
       hosts.map(async (name) => {
         const r = remote(name);
         if (!r) return; // unreachable hosts are already blocking warnings
-        const q: KubeconfigCopiesQuery = { adminConf: step.adminConf, users };
-        const timeoutMs = inv.hosts.find((h) => h.name === name)!.ssh.commandTimeout * 1000;
+        const host = inv.hosts.find((h) => h.name === name)!;
+        const q: KubeconfigCopiesQuery = { adminConf: adminConfOf(step, host), users };
+        const timeoutMs = host.ssh.commandTimeout * 1000;
         try {
           out[name] = parseKubeconfigCopies(name, q, (await r.sh(kubeconfigCopiesScript(q), { timeoutMs })).stdout);
         } catch (e) {
           if (!(e instanceof HostError) && !(e instanceof Error && e.message.startsWith(`${name}: the kubeconfig scan`))) throw e;
-          out[name] = { host: name, adminConf: { path: step.adminConf, state: 'missing', certSha256: null }, earlier: [], homes: [], dirs: [], files: [], error: e instanceof HostError ? e.shortMessage : e.message };
+          out[name] = { host: name, adminConf: { path: q.adminConf, state: 'missing', certSha256: null }, earlier: [], homes: [], dirs: [], files: [], error: e instanceof HostError ? e.shortMessage : e.message };
         }
       }),
     );

@@ -130,7 +130,7 @@ const stepShapes: Record<StepType, Record<string, Rule<unknown>>> = {
     on: withDefault(target(), 'first(manager)'),
     table: withDefault(str({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, expected: "a table name (letters, digits, '_'), at most 30 characters", maxLength: 30 }), 'manager_info'),
   },
-  'refresh-kube-config': { targets: withDefault(targets(), ['control-plane']), adminConf: withDefault(absPath(), '/etc/kubernetes/admin.conf') },
+  'refresh-kube-config': { targets: withDefault(targets(), ['control-plane']), adminConf: optional(absPath()) },
 };
 
 export const stepTypes = Object.keys(stepShapes) as StepType[];

@@ -135,8 +135,8 @@ export interface RenewKubeconfigsStep {
 export interface RefreshKubeConfigStep {
   type: 'refresh-kube-config';
   targets: TargetSpec[];
-  /** The kubeconfig whose copies are refreshed, and copied over them. */
-  adminConf: string;
+  /** The kubeconfig whose copies are refreshed, and copied over them; default `<kubernetesDir>/admin.conf` of each host. */
+  adminConf?: string;
 }
 
 export type StepSpec =

@@ -45,7 +45,9 @@ exit 0`,
   let lockedBy: string | undefined;
   if (lockText.trim()) {
     try {
-      lockedBy = (JSON.parse(lockText) as { runId?: string }).runId ?? 'unknown';
+      const owner = JSON.parse(lockText) as unknown;
+      const runId = owner !== null && typeof owner === 'object' ? (owner as { runId?: unknown }).runId : undefined;
+      lockedBy = typeof runId === 'string' ? runId : 'unknown (unreadable lock file)';
     } catch {
       lockedBy = 'unknown (unreadable lock file)';
     }

@@ -40,6 +40,8 @@ export interface RollbackPlanInput {
   manager?: ManagerScope;
   /** This machine's host name: a lock of the rolled-back run taken here by a process that is gone is stale. */
   controlHost?: string;
+  /** `--limit`: only these hosts are rolled back (and were read); the others are left alone. */
+  limit?: readonly string[];
 }
 
 /** Files a run can have created in a cert dir, which the restore removes: the playbook's managed files and certroll's own hidden staging files. */
@@ -66,6 +68,10 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
   const staleLocks = new Set<string>();
 
   for (const h of inv.hosts) {
+    if (input.limit && !input.limit.includes(h.name)) {
+      skipped.push({ host: h.name, why: 'not selected by --limit' });
+      continue;
+    }
     if (input.source === 'journal' && input.journal && !input.journal.backedUp.includes(h.name)) {
       skipped.push({ host: h.name, why: `run ${rollbackOf} did not back it up (not one of its hosts)` });
       continue;

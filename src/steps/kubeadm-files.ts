@@ -65,6 +65,19 @@ export function pkiFinding(e: unknown, host: string, what: string): Warning {
   return { level: 'block', code: e.code, host, message: `${host}: ${what}: ${e.issues.map((i) => i.message).join('; ')}` };
 }
 
+/**
+ * The kubeadm steps write under the host's certDir, which is what preflight checks, the backup copies and a rollback
+ * restores: it must be the kubernetes dir. A kubeadm inventory that leaves certDir at its TOS default is caught here.
+ */
+export function certDirFindings(ctx: PrepareContext, hosts: string[]): Warning[] {
+  return hosts.flatMap((name) => {
+    const v = ctx.host(name).vars;
+    return v.certDir === v.kubernetesDir
+      ? []
+      : [{ level: 'block' as const, code: 'cert-dir-not-kubernetes-dir', host: name, message: `${name}: certDir is ${v.certDir} but kubernetesDir is ${v.kubernetesDir}: the kubeadm steps write under certDir, which is what the backup holds; set certDir: ${v.kubernetesDir} in the inventory` }];
+  });
+}
+
 /** Read a key over SSH into memory only. */
 export async function readSecret(ctx: PrepareContext, host: string, path: string): Promise<Secret<string>> {
   const r = ctx.remote(host);

@@ -4,7 +4,7 @@
 import { HostError } from '../errors.js';
 import { kubeconfigBackupOf, stagedName } from '../host-paths.js';
 import { sh, raw } from '../ssh/quote.js';
-import { CERT_SHA_SHELL, type KubeconfigCopiesFacts, type KubeconfigFileFact } from '../facts/kubeconfig-copies.js';
+import { adminConfOf, CERT_SHA_SHELL, type KubeconfigCopiesFacts, type KubeconfigFileFact } from '../facts/kubeconfig-copies.js';
 import type { RefreshKubeConfigStep } from '../playbook/types.js';
 import type { Action, PlannedStep, Warning } from '../plan/types.js';
 import type { ApplyContext, StepModule } from './types.js';
@@ -68,7 +68,7 @@ export function planRefreshHost(input: RefreshHostInput): RefreshHostPlan {
   for (const u of f.homes) if (u.home === null) out.notes.push(`${h}: user ${u.user} has no account on this host: no home searched`);
   const searched = f.dirs.filter((d) => d.exists).map((d) => d.path);
   const absent = f.dirs.filter((d) => !d.exists).map((d) => d.path);
-  if (!f.files.length) out.notes.push(`${h}: no kubeconfig in ${[...searched, ...absent].join(', ') || 'any .kube directory'}${absent.length ? ` (${absent.join(', ')}: absent)` : ''}`);
+  if (!f.files.length) out.notes.push(`${h}: no kubeconfig in ${[...searched, ...absent].join(', ') || 'any .kube directory'}${absent.length ? ` (${absent.join(', ')}: absent or not a directory)` : ''}`);
   for (const file of f.files) {
     if (file.kind === 'link') {
       leave(file, `a symbolic link to ${file.linkTarget} (the file it points to is what counts)`);
@@ -175,7 +175,7 @@ export async function refreshOne(ctx: Pick<ApplyContext, 'remote' | 'journalInte
 
 export const refreshKubeConfig: StepModule<RefreshKubeConfigStep> = {
   type: 'refresh-kube-config',
-  needs: ['preflight', 'backup'],
+  needs: ['preflight', 'backup', 'renew-kubeconfigs'],
   changesLiveState: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);
@@ -188,12 +188,13 @@ export const refreshKubeConfig: StepModule<RefreshKubeConfigStep> = {
         if (!unreachable.has(h)) notes.push(`${h}: no kubeconfig facts gathered: nothing refreshed on this host`);
         continue;
       }
-      const r = planRefreshHost({ facts, adminConf: spec.adminConf, renewed: changedEarlier(ctx.planned, h, spec.adminConf), runId: ctx.runId });
+      const adminConf = spec.adminConf ?? adminConfOf(spec, ctx.host(h));
+      const r = planRefreshHost({ facts, adminConf, renewed: changedEarlier(ctx.planned, h, adminConf), runId: ctx.runId });
       actions.push(...r.actions);
       notes.push(...r.notes);
       for (const w of r.warnings) ctx.warn(w);
     }
-    if (!actions.length) notes.unshift(`no copy of the old ${spec.adminConf} to refresh`);
+    if (!actions.length) notes.unshift(`no copy of the old ${spec.adminConf ?? 'admin.conf'} to refresh`);
     return { hosts, actions, notes };
   },
   apply(step, _spec, ctx) {

@@ -8,7 +8,7 @@ import { kubeconfigUsers } from '../pki/kubeconfig-embedded.js';
 import { KubeconfigError, parseKubeconfig, rewriteClientCredentials } from '../pki/kubeconfig.js';
 import { queryKubeadm } from '../facts/kubeadm.js';
 import type { PrepareResult, StepModule } from './types.js';
-import { applyRenewals, emptyData, newFile, pkiFinding, planRenewals, readSecret, resumeState, type Renewal } from './kubeadm-files.js';
+import { applyRenewals, certDirFindings, emptyData, newFile, pkiFinding, planRenewals, readSecret, resumeState, type Renewal } from './kubeadm-files.js';
 import { keyTypeOf } from './renew-leaves.js';
 
 const DAY = 86_400_000;
@@ -26,7 +26,8 @@ export const renewKubeconfigs: StepModule<RenewKubeconfigsStep> = {
   changesLiveState: true,
   async prepare(spec, ctx): Promise<PrepareResult> {
     const hosts = ctx.hostsOf(spec.targets).filter((h) => ctx.remote(h));
-    const findings: Warning[] = [];
+    const findings: Warning[] = certDirFindings(ctx, hosts);
+    if (findings.length) return { needed: false, reasons: [], findings, data: emptyData() };
     const notes: string[] = [];
     const limit = ctx.now.getTime() + ctx.renewWithinDays * DAY;
     const caCrt = `${spec.pkiDir}/ca.crt`;

@@ -6,7 +6,7 @@ import type { Secret } from '../secret.js';
 import { parseCertificates, renewLeaf, verifyIssuedBy, type ParsedCert } from '../pki/index.js';
 import { queryKubeadm, type KubeadmHostFacts } from '../facts/kubeadm.js';
 import type { PrepareContext, PrepareResult, StepModule } from './types.js';
-import { applyRenewals, emptyData, newFile, pkiFinding, planRenewals, readSecret, resumeState, type KubeadmStepData, type Renewal } from './kubeadm-files.js';
+import { applyRenewals, certDirFindings, emptyData, newFile, pkiFinding, planRenewals, readSecret, resumeState, type KubeadmStepData, type Renewal } from './kubeadm-files.js';
 
 /** kubeadm's leaves and the CA that signs each (cmd/kubeadm/app/phases/certs/certlist.go). */
 export const LEAF_CA: Record<string, string> = {
@@ -32,7 +32,8 @@ export const renewLeaves: StepModule<RenewLeavesStep> = {
   changesLiveState: true,
   async prepare(spec, ctx): Promise<PrepareResult> {
     const hosts = ctx.hostsOf(spec.targets).filter((h) => ctx.remote(h));
-    const findings: Warning[] = [];
+    const findings: Warning[] = certDirFindings(ctx, hosts);
+    if (findings.length) return { needed: false, reasons: [], findings, data: emptyData() };
     const notes: string[] = [];
     const etcd = new Set(ctx.inventory.groups.etcd ?? []);
     const per: Array<{ host: string; dir: string; leaves: string[]; f: KubeadmHostFacts }> = [];

@@ -54,9 +54,6 @@ export function parseStopWait(stdout: string): StopWaitResult {
 /** Whether the container listing shows none of the names (the judgement the TS side makes on the loop's last listing). */
 export const containersGone = (listing: string, names: string[], mode: ListingMode = 'names') => (mode === 'ids' ? !/\S/.test(listing) : !names.some((c) => listing.includes(c)));
 
-/** The container ids of an `ids` listing (crictl ps -q), in order. */
-export const listedIds = (listing: string) => listing.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter((w) => w !== '');
-
 /**
  * Each name's token in a container listing, as ContainerWatch reads it: the first line holding the name, in it the word
  * holding the name and ending in `_<restart count>` (a k8s_… docker name) gives `<name>_<count>`, else the name itself;

@@ -12,7 +12,7 @@ import type { EtcdFacts } from '../facts/types.js';
 import { clusterProblems, etcdctlLine, queryCluster } from '../facts/etcd-cluster.js';
 import { endpointOf, endpointsOf, resolveTargets } from '../inventory/targets.js';
 import { restoreCertDir } from './restore.js';
-import { containersGone, containerTokens, healthWaitScript, judgeHealth, judgePodHealth, listedIds, parseHealthWait, parseStopWait, stopWaitScript, type ListingMode } from './restart-waits.js';
+import { containersGone, containerTokens, healthWaitScript, judgeHealth, judgePodHealth, parseHealthWait, parseStopWait, stopWaitScript, type ListingMode } from './restart-waits.js';
 import { parseServedCheck, servedCheckScript, servedProblems } from './served-check.js';
 import { change, sleep } from './shared.js';
 import { failpoint } from '../failpoint.js';
@@ -125,7 +125,8 @@ export function parkDirProblem(manifestsDir: string, parkDir: string): string | 
 export const rollingRestart: StepModule<RollingRestartStep> = {
   type: 'rolling-restart',
   // Never on a fleet whose lock, backup or new files did not happen.
-  needs: ['preflight', 'backup', 'distribute'],
+  // A failed renewal (TOS: distribute; kubeadm: renew-leaves, renew-kubeconfigs) never leads to a restart.
+  needs: ['preflight', 'backup', 'distribute', 'renew-leaves', 'renew-kubeconfigs'],
   changesLiveState: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);
@@ -161,8 +162,9 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
       `restart order: ${order.join(' → ')}${leader ? ` (leader ${leader} last)` : ' (leader unknown)'}`,
       'before each node: cluster healthy and keeps quorum without it',
       ...(spec.pods ? [`on each node, one pod at a time: ${spec.pods.map((p) => p.container).join(' → ')} (manifest parked, container gone, pause, back, a new container id running, healthy)`] : []),
-      // The endpoints are templates ({{ vars.probeAddress }}:{{ vars.apiserverPort }}): shown as the first node renders them.
-      ...(spec.served.length ? [`after each node: the certificates served on ${spec.served.map((x) => (order[0] ? renderArgv([x.endpoint], ctx.scope(order[0]))[0] : x.endpoint)).join(', ')}${order.length > 1 ? ` (${order[0]}; each node its own)` : ''} are the files on disk (TLS handshake on the node)`] : []),
+      ...(spec.served.length && order[0]
+        ? [`after each node: the certificates it serves are the files on disk (TLS handshake on the node; ${order[0]}: ${spec.served.map((x) => `${renderArgv([x.endpoint], ctx.scope(order[0]!))[0]} = ${renderArgv([x.cert], ctx.scope(order[0]!))[0]}`).join(', ')})`]
+        : []),
     ];
     return { hosts: order, actions, notes };
   },
@@ -339,7 +341,11 @@ async function restartUnit(ctx: RestartContext, spec: RollingRestartStep, a: Res
   // here leaves a node that any later run (or `certroll status`) recognises and finishes. Marker first, then the move.
   // The park dir is made when missing and must be on the manifests dir's filesystem (a rename, never a copy).
   const sameFs = sh`[ "$(stat -c %d -- ${a.parkDir})" = "$(stat -c %d -- ${a.manifestsDir})" ] || { echo ${`${a.parkDir} is not on the filesystem of ${a.manifestsDir}: a move would be a copy`} >&2; exit 3; }`;
+  const check = quoteArgv(renderArgv(u.check, ctx.scope(a.host)));
+  // ids mode: the running container ids just before the park (`@@id` lines, same round trip), so that only another one
+  // counts as restarted. A listing that fails stops before anything moves.
   const park = [
+    ...(u.mode === 'ids' ? [`ids=$(${check}) && printf '%s\\n' "$ids" | awk 'NF { print "@@id " $1 }'`] : []),
     sh`mkdir -p -- ${a.parkDir}`,
     sameFs,
     ...u.manifests.map((m) => {
@@ -363,7 +369,6 @@ async function restartUnit(ctx: RestartContext, spec: RollingRestartStep, a: Res
     await change(ctx, a.host, 'unpark', u.manifests.map(inPlace).join(' '), () => onHost((r) => r.sh(unpark)));
     isParked = false;
   };
-  const check = quoteArgv(renderArgv(u.check, ctx.scope(a.host)));
   const whole = { ...ctx, signal: new AbortController().signal };
   let before: string[] = [];
   if (parkedByRun) {
@@ -371,12 +376,11 @@ async function restartUnit(ctx: RestartContext, spec: RollingRestartStep, a: Res
     report(`${who}: manifests parked by run ${a.parked!.runIds.join(', ')} (${a.parked!.files.join(', ')}); putting them back`);
     await moveBack();
   } else try {
-    // ids mode: the running container's id now, so that only another one counts as restarted.
-    if (u.mode === 'ids') before = listedIds((await onHost((r) => r.sh(check))).stdout);
     // A connection lost during the park leaves it unknown whether the manifests moved: the retry puts back whatever moved
     // (idempotent un-park) and parks again from the start.
     parking = true;
-    await change(ctx, a.host, 'park', u.manifests.map(inPlace).join(' '), () => onHost((r) => r.sh(park), (r) => r.sh(unpark).then(() => undefined)));
+    const parkedOut = await change(ctx, a.host, 'park', u.manifests.map(inPlace).join(' '), () => onHost((r) => r.sh(park), (r) => r.sh(unpark).then(() => undefined)));
+    before = [...parkedOut.stdout.matchAll(/^@@id (\S+)$/gm)].map((m) => m[1]!);
     isParked = true;
     report(pods ? `${who}: manifest moved to ${a.parkDir}; waiting until no ${u.label} container runs (was ${before.map((x) => x.slice(0, 13)).join(', ') || 'none'})` : `${a.host}: manifests moved to ${a.parkDir}; waiting for ${spec.containerNames.join(', ')} to stop`);
     let t = Date.now();

@@ -12,12 +12,22 @@ type VerifyAction = Extract<Action, { kind: 'verify' }>;
 
 export const verify: StepModule<VerifyStep> = {
   type: 'verify',
-  needs: ['distribute'],
+  needs: ['preflight', 'backup', 'distribute', 'renew-leaves', 'renew-kubeconfigs'],
   changesLiveState: false,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);
-    if (!ctx.material) return { hosts, actions: [], notes: ['nothing to verify'] };
     const etcd = new Set(ctx.inventory.groups.etcd ?? []);
+    // A flavour whose steps stage their own files (kubeadm's renew-leaves, renew-kubeconfigs): every file an earlier step of
+    // this plan stages on a target host must hold exactly what was staged. The served certificates were checked by the
+    // rolling restart, node by node.
+    if (!ctx.material) {
+      const staged = ctx.planned.flatMap((s) => s.actions).filter((a): a is Extract<Action, { kind: 'stage' }> => a.kind === 'stage');
+      const actions: Action[] = hosts
+        .map((h) => ({ h, files: staged.filter((a) => a.host === h).map((a) => ({ path: a.path, sha256: a.sha256, ...(a.notAfter ? { notAfter: a.notAfter } : {}) })) }))
+        .filter((x) => x.files.length > 0)
+        .map(({ h, files }) => ({ kind: 'verify', host: h, files, cluster: false }));
+      return { hosts, actions, notes: actions.length ? [] : ['nothing to verify'] };
+    }
     const actions: Action[] = hosts.map((h) => ({
       kind: 'verify',
       host: h,

@@ -11,6 +11,7 @@ import { selectHosts } from '../../inventory/limit.js';
 import { listRuns } from '../../journal/journal.js';
 import { openFleet } from '../../ssh/fleet.js';
 import { deleteBackup, listHostBackups, runStandings, selectPrune, type BackupEntry, type HostBackups, type PruneDecision } from '../../rollback/backups.js';
+import { heads } from './heads.js';
 
 interface BackupsArgs extends GlobalOptions {
   prune: boolean;
@@ -22,8 +23,7 @@ interface BackupsArgs extends GlobalOptions {
 const size = (kib: number) => (kib >= 1024 * 1024 ? `${(kib / 1024 / 1024).toFixed(1)} GiB` : kib >= 1024 ? `${(kib / 1024).toFixed(1)} MiB` : `${kib} KiB`);
 
 export const backupsCommand: CommandModule<{}, BackupsArgs> = {
-  command: 'backups',
-  describe: 'List the backups on every host (run, date, size, verified); --prune --keep N deletes older ones',
+  ...heads.backups,
   builder: (y) =>
     withFleetOptions(y)
       .option('prune', { type: 'boolean', default: false, describe: 'Delete backups older than the newest --keep N on each host (never the newest, never one of an unfinished run)' })

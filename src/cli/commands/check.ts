@@ -14,6 +14,7 @@ import { renderKubeadm } from '../../check/render-kubeadm.js';
 import { KUBEADM_GROUPS } from '../../check/run-check.js';
 import { makeUi, setExitCode, sshPrompts, withFleetOptions, type GlobalOptions } from '../common.js';
 import { checkOutputFile, numberOption } from '../flags.js';
+import { heads } from './heads.js';
 
 export type CheckFormat = 'table' | 'json' | 'prometheus' | 'kubeadm';
 
@@ -39,8 +40,7 @@ async function writeAtomically(file: string, text: string): Promise<void> {
 }
 
 export const checkCommand: CommandModule<{}, any> = {
-  command: 'check',
-  describe: 'Read every certificate on every host (one SSH round trip each): expiry, issuer, SANs, copies that differ',
+  ...heads.check,
   builder: (y: Argv) =>
     withFleetOptions(y)
       .option('warn-days', numberOption('warn-days', 'Exit 1 when a certificate expires within this many days (or has expired)', 30))

@@ -12,6 +12,7 @@ import { looksLikeAnsible } from '../../inventory/ansible.js';
 import type { ImportResult } from '../../inventory/ansible-import.js';
 import { resolveSshConfig } from '../../inventory/openssh-config.js';
 import type { Host, Inventory } from '../../inventory/types.js';
+import { heads } from './heads.js';
 
 interface InventoryArgs {
   inventory: string;
@@ -154,8 +155,7 @@ const showCommand: CommandModule<{}, InventoryArgs> = {
 
 /** `certroll inventory <action>` (one action today: show). */
 export const inventoryCommand: CommandModule = {
-  command: 'inventory',
-  describe: 'Inventories: `inventory show -i FILE` prints the resolved inventory (certroll or Ansible), --format yaml converts it',
+  ...heads.inventory,
   builder: (y) => y.command(showCommand as never).demandCommand(1, 'Name an action: certroll inventory show -i FILE'),
   handler: () => undefined,
 };

@@ -1,13 +1,15 @@
 // `certroll plan`: read the fleet and print exactly what `run` would do; writes nothing anywhere.
 import type { Argv, CommandModule } from 'yargs';
-import { ExitCode } from '../../errors.js';
-import { makeUi, setExitCode } from '../common.js';
+import { ExitCode, UsageError } from '../../errors.js';
+import { makeUi, setExitCode, withFleetOptions } from '../common.js';
 import { preparePlan } from '../pipeline.js';
 import { renderPlan } from '../../plan/render.js';
-import { checkFlags, numberOption, requirePlaybook } from '../flags.js';
+import { numberOption, requirePlaybook } from '../flags.js';
+import { heads } from './heads.js';
 
 export interface PlanArgs {
   inventory: string;
+  limit?: string;
   playbook: string;
   forks: number;
   json: boolean;
@@ -19,25 +21,31 @@ export interface PlanArgs {
   verbose: boolean;
 }
 
-/** Options `plan` and `run` share. */
+/**
+ * Options `plan` and `run` share. A renewal replaces the CA every host of the cluster trusts, so plan and run always
+ * cover the whole inventory: --limit (declared with the other fleet options) is refused, before any host is contacted.
+ */
 export function planOptions<T>(y: Argv<T>, required = true) {
-  return y
-    .positional('playbook', { type: 'string', describe: required ? 'Playbook YAML (e.g. playbooks/tos-etcd-renew.yaml)' : 'Playbook YAML (taken from the journal with --resume)' })
-    .option('inventory', { alias: 'i', type: 'string', ...(required ? { demandOption: 'Name the inventory with -i FILE (see inventories/).' } : {}), describe: required ? 'Inventory YAML file' : 'Inventory YAML file (taken from the journal with --resume)' })
-    .option('forks', numberOption('forks', 'Hosts handled in parallel', 20))
-    .option('json', { type: 'boolean', default: false, describe: 'Print the plan as JSON on stdout' })
-    .option('color', { type: 'boolean', describe: 'Force colours on/off (default: on for a TTY, off with NO_COLOR)' })
-    .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'Add unknown host keys to known_hosts (changed keys are always refused)' })
+  return withFleetOptions(
+    y.positional('playbook', { type: 'string', describe: required ? 'Playbook YAML (e.g. playbooks/tos-etcd-renew.yaml)' : 'Playbook YAML (taken from the journal with --resume)' }),
+    { inventoryFromJournal: !required, json: 'Print the plan as JSON on stdout' },
+  )
     .option('renew-within-days', numberOption('renew-within-days', 'Renew when a certificate expires within this many days', 90))
     .option('force', { type: 'boolean', default: false, describe: 'Renew even when nothing expires soon' })
     .option('pause', numberOption('pause', 'Seconds to wait between stopping and starting each etcd node (overrides the playbook)'))
     .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'Print every action of every host with its details (sha256, mode, owner, staging name, whole diffs)' })
-    .middleware(checkFlags as never, true);
+    .middleware(((a: { limit?: unknown; _: unknown[] }) => {
+      if (a.limit !== undefined) throw new UsageError(limitRefused(String(a._[0] ?? 'plan')));
+    }) as never, true);
+}
+
+/** Why `plan` and `run` take no --limit. */
+export function limitRefused(command: string): string {
+  return `--limit: ${command} always covers the whole inventory (a renewal replaces the CA that every host trusts, so a part of the cluster cannot be renewed alone); --limit selects hosts for check, status, backups and rollback`;
 }
 
 export const planCommand: CommandModule<{}, PlanArgs> = {
-  command: 'plan [playbook]',
-  describe: 'Dry run: read the fleet, print every action the playbook would take (changes nothing)',
+  ...heads.plan,
   builder: (y) => planOptions(y) as unknown as Argv<PlanArgs>,
   handler: async (args) => {
     const ui = makeUi(args);

@@ -4,7 +4,8 @@ import { leftOutOfPlace } from '../../status/left-out.js';
 import type { Argv, CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { ExitCode, Interrupted, SafetyStop, UsageError } from '../../errors.js';
-import { confirmOrStop, interruptible, makeUi, setExitCode, sshPrompts } from '../common.js';
+import { confirmOrStop, interruptible, makeUi, setExitCode, sshPrompts, withFleetOptions } from '../common.js';
+import { selectHosts } from '../../inventory/limit.js';
 import { progressView } from '../output.js';
 import { controlIdentity, loadInputs } from '../pipeline.js';
 import { Journal, checkJournalHome, checkRunId, journalRoot, newRunId, readRun, showValue, type RunSummary } from '../../journal/journal.js';
@@ -20,7 +21,8 @@ import type { BeforeState, ManagerScope } from '../../rollback/types.js';
 import type { Inventory } from '../../inventory/types.js';
 import type { Playbook } from '../../playbook/types.js';
 import { resolveTargets } from '../../inventory/targets.js';
-import { checkFlags, numberOption } from '../flags.js';
+import { numberOption } from '../flags.js';
+import { heads } from './heads.js';
 
 export const DEFAULT_PLAYBOOK = 'playbooks/tos-etcd-renew.yaml';
 /** Run ids are made by newRunId(); anything safe as one path component is accepted. */
@@ -29,6 +31,7 @@ const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 interface RollbackArgs {
   playbook?: string;
   inventory?: string;
+  limit?: string;
   run?: string;
   'from-backup'?: string;
   'dry-run': boolean;
@@ -43,24 +46,20 @@ interface RollbackArgs {
 }
 
 export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
-  command: 'rollback [playbook]',
-  describe: 'Put every host back as it was before a run: verify all backups, restore the cert dirs, rolling-restart etcd, check byte-identical',
+  ...heads.rollback,
   builder: (y) =>
-    y
-      .positional('playbook', { type: 'string', describe: `Playbook of the run, for the restart parameters and file names (default: the run's, else ${DEFAULT_PLAYBOOK})` })
-      .option('inventory', { alias: 'i', type: 'string', describe: 'Inventory YAML file (default: the run\'s, from the journal)' })
+    withFleetOptions(
+      y.positional('playbook', { type: 'string', describe: `Playbook of the run, for the restart parameters and file names (default: the run's, else ${DEFAULT_PLAYBOOK})` }),
+      { inventoryFromJournal: true, json: 'JSON on stdout (the plan with --dry-run, else the result)' },
+    )
       .option('run', { type: 'string', describe: 'Run id to undo (certroll runs lists them)' })
       .option('from-backup', { type: 'string', describe: 'Without the local journal: a backup dir <certDir>-bak-<run-id>; the state before the run comes from each host\'s backup metadata' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'Print what the rollback would do; change nothing' })
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
-      .option('json', { type: 'boolean', default: false, describe: 'JSON on stdout (the plan with --dry-run, else the result)' })
-      .option('color', { type: 'boolean', describe: 'Force colours on/off (default: on for a TTY, off with NO_COLOR)' })
-      .option('forks', numberOption('forks', 'Hosts handled in parallel', 20))
       .option('pause', numberOption('pause', 'Seconds between stopping and starting each etcd node (overrides the playbook)'))
       .option('break-lock', { type: 'boolean', default: false, describe: 'Remove a stale lock left by a run that died' })
       .option('reconnect-timeout', numberOption('reconnect-timeout', 'How long a parked etcd node\'s restart keeps reconnecting to its host when the SSH connection drops, before the run stops', 120))
-      .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'Add unknown host keys to known_hosts (changed keys are always refused)' })
-      .middleware(checkFlags as never, true) as unknown as Argv<RollbackArgs>,
+      .epilogue('With --limit only the selected hosts are restored (and restarted); the others are left alone and the plan says so.') as unknown as Argv<RollbackArgs>,
   handler: async (args) => {
     const ui = makeUi(args);
     const r = await resolveRollbackArgs(args);
@@ -69,9 +68,10 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
       throw new UsageError(`--from-backup ${args['from-backup']}: no host of ${inventory.file} has the cert dir ${r.certDir} (cert dirs: ${[...new Set(inventory.hosts.map((h) => h.vars.certDir))].join(', ')})`);
     const now = new Date();
     const rollbackId = newRunId(now);
-    const fleet = await openFleet(inventory.hosts, { forks: args.forks, acceptNewHostKeys: args['accept-new-host-keys'], ...sshPrompts() });
+    const selected = selectHosts(inventory, args.limit);
+    const fleet = await openFleet(selected, { forks: args.forks, acceptNewHostKeys: args['accept-new-host-keys'], ...sshPrompts() });
     try {
-      const manager = managerScope(inventory, playbook);
+      const manager = withinLimit(managerScope(inventory, playbook), args.limit !== undefined ? selected.map((h) => h.name) : undefined);
       const g = await gatherRollbackFacts(fleet, inventory, playbook, r.runId, manager?.templateHosts ?? []);
       const plan = planRollback({
         inventory,
@@ -86,6 +86,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
         etcd: g.etcd,
         breakLock: args['break-lock'],
         controlHost: controlIdentity().controlHost,
+        ...(args.limit !== undefined ? { limit: selected.map((h) => h.name) } : {}),
         ...(manager ? { manager } : {}),
         ...(args.pause !== undefined ? { pauseSeconds: args.pause } : {}),
       });
@@ -204,6 +205,16 @@ export async function resolveRollbackArgs(args: Pick<RollbackArgs, 'run' | 'from
 }
 
 /** What the playbook changes on the Manager (issue 6): the hosts of its manager-templates step and the host of its manager-db step. */
+/** Under --limit, the Manager's part of a rollback keeps only the selected hosts: a Manager host outside it is left alone. */
+export function withinLimit(scope: ManagerScope | undefined, limit: readonly string[] | undefined): ManagerScope | undefined {
+  if (!scope || !limit) return scope;
+  const templateHosts = scope.templateHosts.filter((h) => limit.includes(h));
+  const { dbHost, table, passwordEnv, passwordSet } = scope;
+  const db = dbHost !== undefined && limit.includes(dbHost) ? { dbHost, table, passwordEnv, passwordSet } : {};
+  if (!templateHosts.length && !('dbHost' in db)) return undefined;
+  return { templateHosts, ...db } as ManagerScope;
+}
+
 export function managerScope(inv: Inventory, playbook: Playbook, env: NodeJS.ProcessEnv = process.env): ManagerScope | undefined {
   const templateHosts = [...new Set(playbook.steps.flatMap((s) => (s.type === 'manager-templates' ? resolveTargets(inv, s.targets) : [])))];
   const dbStep = playbook.steps.find((s) => s.type === 'manager-db');

@@ -16,6 +16,7 @@ import { hostScope } from '../../inventory/targets.js';
 import type { ApplyContext, OnFailure } from '../../steps/types.js';
 import type { Plan } from '../../plan/types.js';
 import type { FleetFacts } from '../../facts/types.js';
+import { heads } from './heads.js';
 
 interface RunArgs extends Omit<PlanArgs, 'playbook' | 'inventory'> {
   playbook?: string;
@@ -29,8 +30,7 @@ interface RunArgs extends Omit<PlanArgs, 'playbook' | 'inventory'> {
 }
 
 export const runCommand: CommandModule<{}, RunArgs> = {
-  command: 'run [playbook]',
-  describe: 'Run a playbook against the inventory: plan, confirm, then apply with live progress (--resume continues a stopped run)',
+  ...heads.run,
   builder: (y) =>
     planOptions(y, false)
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })

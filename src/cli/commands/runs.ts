@@ -3,13 +3,13 @@ import type { CommandModule } from 'yargs';
 import { listRuns, journalRoot, legacyJournalRoot, type ListedRun } from '../../journal/journal.js';
 import { makeUi } from '../common.js';
 import { renderTable } from '../../render/text.js';
+import { heads } from './heads.js';
 
 /** Text from a journal made safe for a terminal: no control character is printed raw. */
 export const clean = (s: string | undefined) => (s ?? '').replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 export const runsCommand: CommandModule<{}, { json: boolean; color?: boolean }> = {
-  command: 'runs',
-  describe: 'List past runs from the local journal ($XDG_STATE_HOME/certroll/runs, or $CERTROLL_HOME/runs)',
+  ...heads.runs,
   builder: (y) =>
     y.option('json', { type: 'boolean', default: false, describe: 'JSON on stdout' }).option('color', { type: 'boolean', describe: 'Force colours on/off' }) as never,
   handler: async (args) => {

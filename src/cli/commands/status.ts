@@ -3,7 +3,8 @@
 import type { Argv, CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { makeUi, setExitCode, sshPrompts } from '../common.js';
+import { makeUi, setExitCode, sshPrompts, withFleetOptions } from '../common.js';
+import { selectHosts } from '../../inventory/limit.js';
 import { loadInputs } from '../pipeline.js';
 import { listRuns } from '../../journal/journal.js';
 import { openFleet } from '../../ssh/fleet.js';
@@ -12,12 +13,15 @@ import { listHostBackups, type HostBackups } from '../../rollback/backups.js';
 import { buildStatus } from '../../status/verdict.js';
 import { statusInputOf } from '../../status/left-out.js';
 import { renderStatus } from '../../status/render.js';
+import type { Host, Inventory } from '../../inventory/types.js';
+import { heads } from './heads.js';
 
 
 const DEFAULT_PLAYBOOK = 'playbooks/tos-etcd-renew.yaml';
 
 interface StatusArgs {
   inventory: string;
+  limit?: string;
   playbook?: string;
   forks: number;
   json: boolean;
@@ -43,18 +47,21 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** The hosts `status` reads: every host, or those --limit selects and the first master (the files every host is compared with). */
+export function statusHosts(inventory: Inventory, limit: string | undefined): Host[] {
+  if (limit === undefined) return [...inventory.hosts];
+  const selected = new Set(selectHosts(inventory, limit).map((h) => h.name));
+  return inventory.hosts.filter((h) => selected.has(h.name) || h.name === inventory.firstMaster);
+}
+
 export const statusCommand: CommandModule<{}, StatusArgs> = {
-  command: 'status [playbook]',
-  describe: 'Read-only: the lock, parked members, certificate versions per host, backups, etcd health, and the one command to run next',
+  ...heads.status,
   builder: (y) =>
-    y
-      .positional('playbook', { type: 'string', describe: `Playbook whose files (ca, cert) and steps to look at (default: ${DEFAULT_PLAYBOOK})` })
-      .option('inventory', { alias: 'i', type: 'string', demandOption: 'Name the inventory with -i FILE (see inventories/).', describe: 'Inventory YAML file' })
-      .option('forks', { type: 'number', default: 20, describe: 'Hosts read in parallel' })
-      .option('json', { type: 'boolean', default: false, describe: `JSON on stdout (schema certroll.status/v1)` })
-      .option('color', { type: 'boolean', describe: 'Force colours on/off (default: on for a TTY, off with NO_COLOR)' })
-      .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'Add unknown host keys to known_hosts (changed keys are always refused)' })
+    withFleetOptions(y.positional('playbook', { type: 'string', describe: `Playbook whose files (ca, cert) and steps to look at (default: ${DEFAULT_PLAYBOOK})` }), {
+      json: 'JSON on stdout (schema certroll.status/v1)',
+    })
       .epilogue(
+        'With --limit only the selected hosts are read and reported, and the first master too: every host is compared with its files.\n' +
         'Exit codes of status: 0 nothing to do; 1 work left (a lock, a parked member, hosts holding different files, an unfinished run, etcd unhealthy); 2 a host could not be read; 3 bad input.',
       ) as unknown as Argv<StatusArgs>,
   handler: async (args) => {
@@ -62,7 +69,8 @@ export const statusCommand: CommandModule<{}, StatusArgs> = {
     const pb = playbookOf(args.playbook);
     const { inventory, playbook } = await loadInputs(args.inventory, pb.file);
     const localRuns = await listRuns();
-    const fleet = await openFleet(inventory.hosts, { forks: args.forks, acceptNewHostKeys: args['accept-new-host-keys'], ...sshPrompts() });
+    const read = statusHosts(inventory, args.limit);
+    const fleet = await openFleet(read, { forks: args.forks, acceptNewHostKeys: args['accept-new-host-keys'], ...sshPrompts() });
     let facts;
     const backups: HostBackups[] = [];
     const backupFailures: Array<{ host: string; message: string }> = [];
@@ -78,7 +86,7 @@ export const statusCommand: CommandModule<{}, StatusArgs> = {
     }
     const report = buildStatus(
       statusInputOf(
-        inventory,
+        { ...inventory, hosts: read },
         playbook,
         { facts, backups, backupFailures: backupFailures.filter((f) => !facts.unreachable.some((u) => u.host === f.host)), localRuns, pidAlive },
         { inventoryArg: args.inventory, playbookArg: pb.shown },

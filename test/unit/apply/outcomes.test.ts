@@ -87,3 +87,22 @@ describe('a container that exits at start is noticed from the container list', (
     for (let i = 0; i < 5; i++) expect(w.observe(ps('tos-etcd'))).toBeUndefined();
   });
 });
+
+describe('kubeadm: a failed renewal stops the restart and verify', () => {
+  const KUBEADM: StepType[] = ['preflight', 'backup', 'renew-leaves', 'renew-kubeconfigs', 'rolling-restart', 'refresh-kube-config', 'verify'];
+  const ks = KUBEADM.map((type, i) => ({ type, label: `${i + 1}. ${type}` }));
+  const out = (i: number, state: StepOutcome['state']): StepOutcome => ({ index: i, label: ks[i]!.label, type: ks[i]!.type, title: ks[i]!.type, state });
+  it('renew-leaves failed: no restart, no verify', () => {
+    const so = [out(0, 'done'), out(1, 'done'), out(2, 'failed')];
+    expect(blockedBy(ks, 4, so)).toBe('needs 3. renew-leaves (failed)');
+    expect(blockedBy(ks, 6, so)).toBe('needs 3. renew-leaves (failed)');
+  });
+  it('renew-kubeconfigs failed: no restart, no refresh of ~/.kube copies', () => {
+    const so = [out(0, 'done'), out(1, 'done'), out(2, 'done'), out(3, 'failed')];
+    expect(blockedBy(ks, 4, so)).toBe('needs 4. renew-kubeconfigs (failed)');
+    expect(blockedBy(ks, 5, so)).toBe('needs 4. renew-kubeconfigs (failed)');
+  });
+  it('a failed preflight: verify does not run either', () => {
+    expect(blockedBy(ks, 6, [out(0, 'failed')])).toBe('needs 1. preflight (failed)');
+  });
+});

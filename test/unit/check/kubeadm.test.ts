@@ -2,7 +2,11 @@
 // certificate each row reads, from holdings built by hand.
 import { describe, expect, it } from 'vitest';
 import { goTabwriter, kubeadmDate, kubeadmLayout, kubeadmNodeView, renderKubeadmTables, shortHumanDuration } from '../../../src/check/kubeadm.js';
-import type { CertFacts, CertSite, HostHoldings, KubeadmNodeView } from '../../../src/check/model.js';
+import type { CertFacts, CertSite, HostHoldings, HostOutcome, KubeadmNodeView } from '../../../src/check/model.js';
+import { buildReport } from '../../../src/check/report.js';
+import { linkText, renderText } from '../../../src/check/render-text.js';
+import { renderKubeadm } from '../../../src/check/render-kubeadm.js';
+import { palette } from '../../../src/render/text.js';
 
 const DAY = 86_400;
 const YEAR = 365 * DAY;
@@ -177,5 +181,40 @@ describe('a node\'s rows from what the scan read', () => {
     };
     // Widths: 17 + 3 = 20, EXPIRES column at its minimum 10, 16, 24.
     expect(renderKubeadmTables(v).split('\n')[1]).toBe('!ERROR! apiserver'.padEnd(20 + 10 + 16 + 24));
+  });
+});
+
+describe('the text views of a kubeadm fleet', () => {
+  const layout = kubeadmLayout({ pkiDir: '/etc/kubernetes/pki', kubernetesDir: '/etc/kubernetes' }, 'stacked');
+
+  it('the table shows a link with its target and the kubeconfig entries that name a file; --format kubeadm adds notes for what its tables cannot say', () => {
+    const h = node();
+    const outcomes = new Map<string, HostOutcome>([
+      ['cp-1', { ok: true, holdings: h }],
+      ['cp-2', { ok: false, failure: { host: 'cp-2', kind: 'connect', message: 'connection refused' } }],
+      ['w-1', { ok: true, holdings: { host: 'w-1', certs: [], notes: [], files: 0 } }],
+    ]);
+    const kubeadm = [
+      kubeadmNodeView('cp-1', h, layout, NOW),
+      { host: 'cp-2', etcd: 'external' as const, certificates: [], certificateAuthorities: [], error: 'connection refused' },
+    ];
+    const r = buildReport({ hosts: [{ name: 'cp-1', address: '10.0.0.1' }, { name: 'cp-2' }, { name: 'w-1' }], outcomes, warnDays: 30, now: NOW, kubeadm });
+    const table = renderText(r, palette(false));
+    expect(table).toContain('/var/lib/kubelet/pki/kubelet-client-current.pem -> kubelet-client-2025-12-01.pem');
+    expect(table).toMatch(/Kubeconfigs naming their client certificate by file[^\n]*\n.*KUBECONFIG ENTRY +FILE +HOSTS\n +\/etc\/kubernetes\/controller-manager\.conf#user=cm +\/var\/lib\/kubelet\/pki\/kubelet-client-current\.pem +cp-1/);
+    expect(r.references).toEqual([{ label: '/etc/kubernetes/controller-manager.conf#user=cm', kubeconfig: '/etc/kubernetes/controller-manager.conf', name: 'cm', file: '/var/lib/kubelet/pki/kubelet-client-current.pem', hosts: ['cp-1'] }]);
+    const text = renderKubeadm(r);
+    expect(text.split('\n').slice(0, 2)).toEqual(['== cp-1 (10.0.0.1) ==', 'CERTIFICATE                EXPIRES                  RESIDUAL TIME   CERTIFICATE AUTHORITY   EXTERNALLY MANAGED']);
+    expect(text).toContain('== cp-2 ==\nerror: not read: connection refused');
+    expect(text).toContain('note: cp-1: !ERROR! super-admin.conf: /etc/kubernetes/super-admin.conf: no certificate in this file (kubeadm itself stops with an error here)');
+    expect(text).toContain('note: not in group control-plane, so kubeadm lists nothing there: w-1');
+    expect(text.split('\n').at(-1)).toMatch(/^2\/3 hosts read, /);
+  });
+
+  it('linkText: the target\'s name alone when it is in the link\'s directory', () => {
+    expect(linkText('/var/lib/kubelet/pki/kubelet-client-current.pem', '/var/lib/kubelet/pki/kubelet-client-2026.pem')).toBe('kubelet-client-2026.pem');
+    expect(linkText('/a/b.pem', '/c/d.pem')).toBe('/c/d.pem');
+    expect(linkText('/a/b.pem', '/a/x/d.pem')).toBe('/a/x/d.pem');
+    expect(linkText('/a/b.pem', '')).toBe('?');
   });
 });

@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Workdir } from '../pki/fixtures.js';
 import { LocalRemote } from '../../support/local-remote.js';
-import { COPIES_PROTOCOL, kubeconfigCopiesScript, parseKubeconfigCopies, type KubeconfigCopiesQuery } from '../../../src/facts/kubeconfig-copies.js';
+import { COPIES_PROTOCOL, gatherKubeconfigCopies, inventoryUsers, kubeconfigCopiesScript, parseKubeconfigCopies, type KubeconfigCopiesQuery } from '../../../src/facts/kubeconfig-copies.js';
+import { parseInventory } from '../../../src/inventory/load.js';
+import { parsePlaybook } from '../../../src/playbook/load.js';
+import { HostError } from '../../../src/errors.js';
+import type { Remote } from '../../../src/ssh/remote.js';
 import { sha256 } from '../../../src/hash.js';
 import { kubeconfigText, makeClient, makeCa } from '../../support/kubeconfig-fixtures.js';
 
@@ -112,5 +116,43 @@ describe('the kubeconfig copies fact', async () => {
   it('refuses output of another protocol or cut short', () => {
     expect(() => parseKubeconfigCopies('n1', query, 'hello\n')).toThrow(/header/);
     expect(() => parseKubeconfigCopies('n1', query, out.stdout.replace(/end\n?$/, ''))).toThrow(/truncated/);
+  });
+});
+
+describe('gathering the kubeconfig copies for a playbook', () => {
+  const inv = parseInventory(
+    [
+      'vars: { certDir: /etc/kubernetes }',
+      'ssh: { user: ops, identityFile: /tmp/id, knownHostsFile: /tmp/kh }',
+      'hosts:',
+      '  cp-1: { address: 10.9.0.1 }',
+      '  cp-2: { address: 10.9.0.2, ssh: { user: admin } }',
+      '  cp-3: { address: 10.9.0.3 }',
+      '  w-1: { address: 10.9.0.4 }',
+      'groups: { master: [cp-1], etcd: [cp-1], control-plane: [cp-1, cp-2, cp-3], workers: [w-1] }',
+    ].join('\n'),
+    'inv.yaml',
+  );
+  const pb = (extra: string) => parsePlaybook(`name: t\nsteps:\n  - type: preflight\n  - type: backup\n${extra}`, 'pb.yaml');
+
+  it('asks nothing when the playbook has no refresh-kube-config step', async () => {
+    expect(await gatherKubeconfigCopies(inv, pb(''), () => undefined)).toBeUndefined();
+  });
+
+  it("scans each target it can reach with the inventory's SSH users, and records a failed scan instead of throwing", async () => {
+    expect(inventoryUsers(inv)).toEqual(['ops', 'admin']);
+    const seen: string[] = [];
+    const failing = { host: 'cp-2', sh: async () => { throw new HostError('cp-2', 'timeout', 'cp-2: command timed out after 60 s'); } } as unknown as Remote;
+    const local = new LocalRemote('cp-1');
+    const got = await gatherKubeconfigCopies(inv, pb(`  - type: refresh-kube-config\n    adminConf: ${adminConf}\n`), (n) => {
+      seen.push(n);
+      return n === 'cp-1' ? local : n === 'cp-2' ? failing : undefined;
+    });
+    expect(seen.sort()).toEqual(['cp-1', 'cp-2', 'cp-3']);
+    expect(Object.keys(got!).sort()).toEqual(['cp-1', 'cp-2']);
+    expect(got!['cp-1']!.adminConf).toMatchObject({ path: adminConf, state: 'file', certSha256: admin.derSha256 });
+    expect(got!['cp-1']!.homes.map((h) => h.user)).toEqual(['root', 'ops', 'admin']);
+    expect(local.log[0]!.script).toContain("for u in root ops admin; do");
+    expect(got!['cp-2']).toMatchObject({ host: 'cp-2', error: 'cp-2: command timed out after 60 s', files: [] });
   });
 });

@@ -10,6 +10,8 @@ import type { PlanContext } from '../../../src/steps/types.js';
 import type { PlannedStep, Warning } from '../../../src/plan/types.js';
 import type { RefreshKubeConfigStep } from '../../../src/playbook/types.js';
 import type { FleetFacts } from '../../../src/facts/types.js';
+import { adminConfOf } from '../../../src/facts/kubeconfig-copies.js';
+import type { Host } from '../../../src/inventory/types.js';
 
 const OLD = 'a'.repeat(64);
 const EARLIER = 'b'.repeat(64);
@@ -117,7 +119,7 @@ describe('refresh-kube-config: the plan for one host', () => {
 
   it('says which users have no account and which .kube directories hold nothing', () => {
     const p = plan(host('cp-3', [], { homes: [{ user: 'root', home: '/root' }, { user: 'ghost', home: null }], dirs: [{ path: '/root/.kube', exists: false }] }));
-    expect(p.notes).toEqual(['cp-3: user ghost has no account on this host: no home searched', 'cp-3: no kubeconfig in /root/.kube (/root/.kube: absent)']);
+    expect(p.notes).toEqual(['cp-3: user ghost has no account on this host: no home searched', 'cp-3: no kubeconfig in /root/.kube (/root/.kube: absent or not a directory)']);
   });
 });
 
@@ -148,6 +150,16 @@ describe('refresh-kube-config: the step module', () => {
     expect(none.notes).toEqual([`no copy of the old ${ADMIN} to refresh`, 'cp-1: no kubeconfig facts gathered: nothing refreshed on this host', 'cp-2: no kubeconfig facts gathered: nothing refreshed on this host', 'cp-3: no kubeconfig facts gathered: nothing refreshed on this host']);
   });
 
+  it("uses each host's <kubernetesDir>/admin.conf when the step names none", () => {
+    const kubeconfigCopies = { 'cp-1': host('cp-1', [file('/root/.kube/config')], { adminConf: { path: '/srv/k8s/admin.conf', state: 'file', certSha256: OLD, counts: single } }) };
+    const c = { ...ctx([], { kubeconfigCopies }), host: () => ({ vars: { kubernetesDir: '/srv/k8s' } }) } as unknown as PlanContext;
+    const r = refreshKubeConfig.plan({ type: 'refresh-kube-config', targets: ['control-plane'] }, c);
+    expect(r.notes).toContain(`cp-1: /root/.kube/config: already holds /srv/k8s/admin.conf's client certificate (nothing in this plan renews it): nothing to do`);
+    const renewing: PlannedStep = { ...renewStep('cp-1'), actions: [{ kind: 'swap', host: 'cp-1', renames: [{ from: '/srv/k8s/.admin.conf.certroll-x', to: '/srv/k8s/admin.conf', role: 'cert' }] }] };
+    const again = refreshKubeConfig.plan({ type: 'refresh-kube-config', targets: ['control-plane'] }, { ...ctx([renewing], { kubeconfigCopies }), host: () => ({ vars: { kubernetesDir: '/srv/k8s' } }) } as unknown as PlanContext);
+    expect(again.actions).toMatchObject([{ host: 'cp-1', path: '/root/.kube/config', from: '/srv/k8s/admin.conf' }]);
+  });
+
   it('recognises a change of admin.conf by any field of an earlier action on that host, not by read-only ones', () => {
     expect(changedEarlier([renewStep('cp-1')], 'cp-1', ADMIN)).toBe(true);
     expect(changedEarlier([renewStep('cp-1')], 'cp-2', ADMIN)).toBe(false);
@@ -170,8 +182,12 @@ describe('refresh-kube-config: the step module', () => {
 describe('refresh-kube-config in a playbook', () => {
   const pb = (step: string) => parsePlaybook(['name: t', 'steps:', '  - type: preflight', '  - type: backup', step].join('\n'), 'kubeadm.yaml');
 
-  it('defaults to the control-plane group and /etc/kubernetes/admin.conf', () => {
-    expect(pb('  - type: refresh-kube-config').steps[2]).toMatchObject({ type: 'refresh-kube-config', targets: ['control-plane'], adminConf: ADMIN, title: 'refresh-kube-config' });
+  it("defaults to the control-plane group and each host's <kubernetesDir>/admin.conf", () => {
+    const step = pb('  - type: refresh-kube-config').steps[2] as RefreshKubeConfigStep;
+    expect(step).toMatchObject({ type: 'refresh-kube-config', targets: ['control-plane'], title: 'refresh-kube-config' });
+    expect(step.adminConf).toBeUndefined();
+    expect(adminConfOf(step, { vars: { kubernetesDir: '/srv/k8s/' } as Host['vars'] })).toBe('/srv/k8s/admin.conf');
+    expect(adminConfOf({ adminConf: '/x/admin.conf' }, { vars: { kubernetesDir: '/srv/k8s' } as Host['vars'] })).toBe('/x/admin.conf');
     expect(pb('  - { type: refresh-kube-config, targets: masters, adminConf: /srv/k8s/admin.conf }').steps[2]).toMatchObject({ targets: ['masters'], adminConf: '/srv/k8s/admin.conf' });
   });
 

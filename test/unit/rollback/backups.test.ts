@@ -1,5 +1,12 @@
 // Which backups `certroll backups --prune --keep N` may delete: never the newest, never an unfinished run's, never a foreign directory.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseInventory } from '../../../src/inventory/load.js';
+import { lockDirOf } from '../../../src/host-paths.js';
+import { listHostBackups } from '../../../src/rollback/backups.js';
+import { LocalRemote } from '../../support/local-remote.js';
 import { runStandings, selectPrune, type BackupEntry, type HostBackups } from '../../../src/rollback/backups.js';
 import type { RunSummary } from '../../../src/journal/journal.js';
 
@@ -54,4 +61,23 @@ describe('selectPrune', () => {
   it('a run the local journal does not know is prunable (a lock on the host still protects a run in progress)', () => {
     expect(decide(host([A, B]), 1)[A.runId]).toBe('delete: older than the newest 1');
   });
+});
+
+describe('listHostBackups: the lock file as a host holds it', () => {
+  // JSON that is no owner record (null, a number, a runId that is not text) is an unreadable lock file, like bad JSON.
+  for (const text of ['null', '42', '{"runId": 7}', '{not json', '{"runId":"20261101T000000Z-aaaaaa"}']) {
+    it(`owner.json ${text}`, async () => {
+      const top = mkdtempSync(join(tmpdir(), 'certroll-lockfile-'));
+      try {
+        const certDir = join(top, 'kubernetes');
+        mkdirSync(lockDirOf(certDir), { recursive: true });
+        writeFileSync(join(lockDirOf(certDir), 'owner.json'), text);
+        const inv = parseInventory([`vars: { serviceIp: 10.96.0.1, certDir: ${certDir} }`, 'hosts:', '  n1: { address: 127.0.0.1 }', 'groups: { master: [n1], etcd: [n1] }'].join('\n'), 'inv.yaml');
+        const h = await listHostBackups(new LocalRemote('n1'), inv.hosts[0]!);
+        expect(h.lockedBy).toBe(text.includes('aaaaaa') ? '20261101T000000Z-aaaaaa' : 'unknown (unreadable lock file)');
+      } finally {
+        rmSync(top, { recursive: true, force: true });
+      }
+    });
+  }
 });

@@ -95,7 +95,7 @@ rm -f *.srl etcd/*.srl leaf.pem`,
 const inventoryFor = (dir: string, extra = '') =>
   parseInventory(
     [
-      `vars: { certDir: ${dir}, etcdClientPort: 2379, extraSans: [api.example.com]${extra} }`,
+      `vars: { certDir: ${dir}, kubernetesDir: ${dir}, pkiDir: ${dir}/pki, manifestsDir: ${dir}/manifests, parkDir: ${dir}/certroll-parked, etcdClientPort: 2379, extraSans: [api.example.com]${extra} }`,
       'ssh: { identityFile: /tmp/id, knownHostsFile: /tmp/kh }',
       'hosts:',
       '  kadm-1: { address: 127.21.0.11 }',
@@ -174,6 +174,7 @@ const verify = (ca: string, file: string) => openssl(['verify', '-CAfile', ca, f
 describe('renew-leaves and renew-kubeconfigs on a kubeadm /etc/kubernetes (real shell, openssl-checked)', () => {
   const dir = join(top, 'a', 'etc', 'kubernetes');
   let before: Record<string, Buffer>;
+  let prepared: Awaited<ReturnType<NonNullable<typeof renewLeaves.prepare>>> | undefined;
   beforeAll(() => {
     makeKubeadmDir(dir);
     before = Object.fromEntries(
@@ -184,7 +185,7 @@ describe('renew-leaves and renew-kubeconfigs on a kubeadm /etc/kubernetes (real 
   it('plans every leaf with subject, SANs (+extraSans on serving certs), issuer, validity and a new key; writes nothing; no key in the plan', async () => {
     const p = prepareCtx(dir, 2);
     const spec = p.playbook.steps[2] as RenewLeavesStep & StepSpec;
-    const r = await renewLeaves.prepare!(spec as never, p);
+    const r = (prepared = await renewLeaves.prepare!(spec as never, p));
     expect(r.findings.filter((f) => f.level === 'block')).toEqual([]);
     expect(r.needed).toBe(true);
     expect(r.reasons[0]).toMatch(/apiserver\.crt expires .*within 30 days/);
@@ -213,9 +214,10 @@ describe('renew-leaves and renew-kubeconfigs on a kubeadm /etc/kubernetes (real 
   }, 180_000);
 
   it('applies: every new leaf verifies against its CA, keeps subject, SANs and EKUs, lasts 365 days; keys are new, 0600, same size', async () => {
+    // The new files the previous test's prepare made (in memory): what `run` applies is what `plan` showed.
     const p = prepareCtx(dir, 2);
     const spec = p.playbook.steps[2] as RenewLeavesStep & StepSpec;
-    const r = await renewLeaves.prepare!(spec as never, p);
+    const r = prepared!;
     const { step } = planOf(renewLeaves as StepModule<never>, spec, p, r.data, 2);
     const reports = await applyStep(renewLeaves as StepModule<never>, step, p, r.data);
     expect(reports.join('\n')).toMatch(/14 files replaced and checked by sha256/);
@@ -325,6 +327,11 @@ describe('renew-leaves and renew-kubeconfigs on a kubeadm /etc/kubernetes (real 
     expect((r.data as { renewals: unknown[] }).renewals).toEqual([]);
     const k = await renewKubeconfigs.prepare!(p.playbook.steps[3] as never, prepareCtx(d, 3));
     expect(k.findings.find((f) => f.code === 'kubeconfig-by-path')!.message).toMatch(/controller-manager\.conf user system:kube-controller-manager names its client certificate or key by path/);
+    // An inventory whose certDir (what the backup holds) is not the kubernetes dir is refused before anything is read.
+    const inv = inventoryFor(d);
+    inv.hosts[0]!.vars.certDir = '/srv/kubernetes';
+    const c = await renewLeaves.prepare!(p.playbook.steps[2] as never, { ...prepareCtx(d, 2), inventory: inv, host: () => inv.hosts[0]! });
+    expect(c.findings.map((f) => f.code)).toEqual(['cert-dir-not-kubernetes-dir']);
   }, 180_000);
 });
 
