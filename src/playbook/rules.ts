@@ -12,7 +12,7 @@ export type Fail = (path: YamlPath, message: string) => void;
 export type PlaybookRule = (pb: RuleInput, fail: Fail) => void;
 
 /** Steps that change something on a host (staging files in the cert dir counts). preflight only takes the lock. */
-export const WRITING_STEPS: ReadonlySet<StepType> = new Set<StepType>(['renew-leaves', 'renew-kubeconfigs', 
+export const WRITING_STEPS: ReadonlySet<StepType> = new Set<StepType>(['renew-cas', 'renew-leaves', 'renew-kubeconfigs', 
   'renew-ca',
   'issue-cert',
   'distribute',
