@@ -192,3 +192,18 @@ describe('renew-cas on three kubeadm control-plane nodes (real shell, openssl-ch
     expect(step.actions.filter((a) => a.kind === 'stage').map((a) => a.kind === 'stage' && a.path.replace(/^.*\/pki\//, ''))).toEqual(['ca.crt', 'front-proxy-ca.crt', 'ca.crt', 'front-proxy-ca.crt', 'ca.crt', 'front-proxy-ca.crt']);
   }, 120_000);
 });
+
+describe('playbooks/kubeadm-renew.yaml', () => {
+  it('holds a commented renew-cas step, before renew-leaves, that loads once uncommented', () => {
+    const text = readFileSync(join(__dirname, '../../../playbooks/kubeadm-renew.yaml'), 'utf8');
+    // The step and its indented fields, uncommented.
+    const on = text.replace(/^  # - type: renew-cas\n(?:  #   .*\n)*/m, (block) => block.replace(/^  # /gm, '  '));
+    expect(on).not.toBe(text);
+    const pb = parsePlaybook(on, 'kubeadm-renew.yaml');
+    const types = pb.steps.map((s) => s.type);
+    expect(types.indexOf('renew-cas')).toBeGreaterThan(types.indexOf('backup'));
+    expect(types.indexOf('renew-cas')).toBeLessThan(types.indexOf('renew-leaves'));
+    expect(pb.steps[types.indexOf('renew-cas')]).toMatchObject({ days: 3650, cas: ['ca', 'front-proxy-ca', 'etcd/ca'], pkiDir: 'pki', targets: ['control-plane'] });
+    expect(parsePlaybook(text, 'kubeadm-renew.yaml').steps.map((s) => s.type)).not.toContain('renew-cas');
+  });
+});
