@@ -61,6 +61,21 @@ export const materialBeforeDistribute: PlaybookRule = (pb, fail) => {
 };
 
 /**
+ * kubeadm: the CAs are renewed once per run, before the leaves and kubeconfigs they sign (their issuer checks then run
+ * against the CA that will be on disk; the key is the same either way).
+ */
+export const casBeforeLeaves: PlaybookRule = (pb, fail) => {
+  const at = indexesOf(pb, 'renew-cas');
+  for (const i of at.slice(1)) fail(stepPath(i), `a second renew-cas step (the first is step ${at[0]! + 1}): each CA is renewed once per run; keep one`);
+  if (at[0] === undefined) return;
+  for (const type of ['renew-leaves', 'renew-kubeconfigs'] as const) {
+    const first = indexesOf(pb, type)[0];
+    if (first !== undefined && first < at[0])
+      fail(stepPath(at[0]), `renew-cas (step ${at[0] + 1}) comes after ${type} (step ${first + 1}); it must come before, so the certificates are renewed under the CA that will be on disk`);
+  }
+};
+
+/**
  * A node is restarted only once the new files are in place: a TOS rolling-restart comes after a distribute; one with pods
  * (kubeadm) after a step that writes certificates. `when: always` restarts regardless (a renewal made by hand).
  */
@@ -134,6 +149,7 @@ export const playbookRules: Readonly<Record<string, PlaybookRule>> = {
   preflightFirst,
   backupBeforeWrites,
   materialBeforeDistribute,
+  casBeforeLeaves,
   distributeBeforeRestart,
   oneRestartPerGroup,
   distinctFiles,

@@ -207,3 +207,12 @@ describe('playbooks/kubeadm-renew.yaml', () => {
     expect(parsePlaybook(text, 'kubeadm-renew.yaml').steps.map((s) => s.type)).not.toContain('renew-cas');
   });
 });
+
+describe('playbook rule: renew-cas before renew-leaves and renew-kubeconfigs, once', () => {
+  const pb = (steps: string[]) => () => parsePlaybook(['name: x', 'files: { ca: pki/etcd/ca.crt, caKey: pki/etcd/ca.key, cert: pki/etcd/healthcheck-client.crt, key: pki/etcd/healthcheck-client.key }', 'steps:', '  - type: preflight', '  - type: backup', ...steps.map((s) => `  - type: ${s}`)].join('\n'), 'x.yaml');
+  it('refuses it after renew-leaves, or twice, naming the step', () => {
+    expect(pb(['renew-leaves', 'renew-cas'])).toThrow(/steps\[3\]\.type: renew-cas \(step 4\) comes after renew-leaves \(step 3\); it must come before/);
+    expect(pb(['renew-cas', 'renew-cas', 'renew-leaves'])).toThrow(/a second renew-cas step \(the first is step 3\)/);
+    expect(pb(['renew-cas', 'renew-leaves', 'renew-kubeconfigs'])).not.toThrow();
+  });
+});
