@@ -113,7 +113,7 @@ export function checkAgainstInventory(inv: Inventory, pb: Playbook): InputIssue[
 
   // The restart moves manifests between two directories; neither may be the other, nor the cert dir (or inside it).
   // kubeadm's kubernetes dir (the cert dir its steps back up whole) holds manifests/ and the park dir by design.
-  const kubernetesDirHoldsManifests = pb.steps.some((s) => s.type === 'renew-leaves' || s.type === 'renew-kubeconfigs');
+  const kubernetesDirHoldsManifests = pb.steps.some((s) => s.type === 'renew-cas' || s.type === 'renew-leaves' || s.type === 'renew-kubeconfigs');
   dirProblems(inv, (path, message, line) => issues.push({ file: inv.file, line, path, message }), kubernetesDirHoldsManifests);
   return issues;
 }

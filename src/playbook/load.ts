@@ -40,6 +40,7 @@ const relativeFile = (): Rule<string> => (v, path, ctx) => {
     return ctx.fail(path, `expected a file name or a relative path inside the cert dir (like pki/etcd/ca.crt: letters, digits, . _ + @ % = , -; no "..", no leading /), got ${describeValue(v)}`);
   return v;
 };
+const KUBEADM_CAS = ['ca', 'front-proxy-ca', 'etcd/ca'];
 const KUBEADM_LEAVES = ['apiserver', 'apiserver-kubelet-client', 'apiserver-etcd-client', 'front-proxy-client', 'etcd/server', 'etcd/peer', 'etcd/healthcheck-client'];
 const KUBEADM_KUBECONFIGS = ['admin.conf', 'super-admin.conf', 'controller-manager.conf', 'scheduler.conf', 'kubelet.conf'];
 const GO_DURATION_EXPECTED = 'a Go duration as cfssl reads it, like "87600h" or "8760h30m"';
@@ -111,6 +112,12 @@ const stepShapes: Record<StepType, Record<string, Rule<unknown>>> = {
     targets: withDefault(targets(), ['manager']),
     expiryFrom: withDefault(goDuration(), '87600h'),
     expiry: withDefault(goDuration(), '876000h'),
+  },
+  'renew-cas': {
+    targets: withDefault(targets(), ['control-plane']),
+    days: withDefault(int(1, 36500), 3650),
+    cas: withDefault(listOf(oneOf(KUBEADM_CAS), { minItems: 1, itemName: 'CA', unique: true }), KUBEADM_CAS),
+    pkiDir: withDefault(relativeFile(), 'pki'),
   },
   'renew-leaves': {
     targets: withDefault(targets(), ['control-plane']),

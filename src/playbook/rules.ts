@@ -12,7 +12,7 @@ export type Fail = (path: YamlPath, message: string) => void;
 export type PlaybookRule = (pb: RuleInput, fail: Fail) => void;
 
 /** Steps that change something on a host (staging files in the cert dir counts). preflight only takes the lock. */
-export const WRITING_STEPS: ReadonlySet<StepType> = new Set<StepType>(['renew-leaves', 'renew-kubeconfigs', 
+export const WRITING_STEPS: ReadonlySet<StepType> = new Set<StepType>(['renew-cas', 'renew-leaves', 'renew-kubeconfigs', 
   'renew-ca',
   'issue-cert',
   'distribute',
@@ -57,6 +57,21 @@ export const materialBeforeDistribute: PlaybookRule = (pb, fail) => {
     for (const i of at.slice(1)) fail(stepPath(i), `a second ${type} step (the first is step ${at[0]! + 1}): the certificates are made once per run; keep one`);
     if (firstDistribute !== undefined && at[0] !== undefined && at[0] > firstDistribute)
       fail(stepPath(at[0]), `${type} (step ${at[0] + 1}) comes after distribute (step ${firstDistribute + 1}); it must come before, so what is distributed is what it made`);
+  }
+};
+
+/**
+ * kubeadm: the CAs are renewed once per run, before the leaves and kubeconfigs they sign (their issuer checks then run
+ * against the CA that will be on disk; the key is the same either way).
+ */
+export const casBeforeLeaves: PlaybookRule = (pb, fail) => {
+  const at = indexesOf(pb, 'renew-cas');
+  for (const i of at.slice(1)) fail(stepPath(i), `a second renew-cas step (the first is step ${at[0]! + 1}): each CA is renewed once per run; keep one`);
+  if (at[0] === undefined) return;
+  for (const type of ['renew-leaves', 'renew-kubeconfigs'] as const) {
+    const first = indexesOf(pb, type)[0];
+    if (first !== undefined && first < at[0])
+      fail(stepPath(at[0]), `renew-cas (step ${at[0] + 1}) comes after ${type} (step ${first + 1}); it must come before, so the certificates are renewed under the CA that will be on disk`);
   }
 };
 
@@ -134,6 +149,7 @@ export const playbookRules: Readonly<Record<string, PlaybookRule>> = {
   preflightFirst,
   backupBeforeWrites,
   materialBeforeDistribute,
+  casBeforeLeaves,
   distributeBeforeRestart,
   oneRestartPerGroup,
   distinctFiles,

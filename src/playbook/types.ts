@@ -120,6 +120,16 @@ export interface RenewLeavesStep {
   /** The PKI dir, relative to the host's certDir (kubeadm: certDir /etc/kubernetes, pkiDir pki). */
   pkiDir: string;
 }
+/** kubeadm (optional): renew ca, front-proxy-ca and etcd/ca keeping their keys; the same new certificate on every control-plane node. */
+export interface RenewCasStep {
+  type: 'renew-cas';
+  targets: TargetSpec[];
+  /** Lifetime of the renewed CA certificates (kubeadm's CAs: 3650). */
+  days: number;
+  /** CA base names under the PKI dir (`ca`, `front-proxy-ca`, `etcd/ca`). */
+  cas: string[];
+  pkiDir: string;
+}
 /** kubeadm: renew the client certificate and key embedded in the kubeconfigs of each control-plane node (signed by `ca`). */
 export interface RenewKubeconfigsStep {
   type: 'renew-kubeconfigs';
@@ -150,6 +160,7 @@ export type StepSpec =
   | VerifyStep
   | ManagerTemplatesStep
   | ManagerDbStep
+  | RenewCasStep
   | RenewLeavesStep
   | RenewKubeconfigsStep
   | RefreshKubeConfigStep;

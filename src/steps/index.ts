@@ -13,6 +13,7 @@ import { restartFlannel } from './restart-flannel.js';
 import { verify } from './verify.js';
 import { managerTemplates } from './manager-templates.js';
 import { managerDb } from './manager-db.js';
+import { renewCas } from './renew-cas.js';
 import { renewLeaves } from './renew-leaves.js';
 import { renewKubeconfigs } from './renew-kubeconfigs.js';
 import { refreshKubeConfig } from './refresh-kube-config.js';
@@ -28,6 +29,7 @@ export const stepModules: Record<StepType, StepModule<never>> = {
   verify,
   'manager-templates': managerTemplates,
   'manager-db': managerDb,
+  'renew-cas': renewCas,
   'renew-leaves': renewLeaves,
   'renew-kubeconfigs': renewKubeconfigs,
   'refresh-kube-config': refreshKubeConfig,

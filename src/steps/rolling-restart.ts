@@ -125,8 +125,8 @@ export function parkDirProblem(manifestsDir: string, parkDir: string): string | 
 export const rollingRestart: StepModule<RollingRestartStep> = {
   type: 'rolling-restart',
   // Never on a fleet whose lock, backup or new files did not happen.
-  // A failed renewal (TOS: distribute; kubeadm: renew-leaves, renew-kubeconfigs) never leads to a restart.
-  needs: ['preflight', 'backup', 'distribute', 'renew-leaves', 'renew-kubeconfigs'],
+  // A failed renewal (TOS: distribute; kubeadm: renew-cas, renew-leaves, renew-kubeconfigs) never leads to a restart.
+  needs: ['preflight', 'backup', 'distribute', 'renew-cas', 'renew-leaves', 'renew-kubeconfigs'],
   changesLiveState: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);

@@ -12,7 +12,7 @@ type VerifyAction = Extract<Action, { kind: 'verify' }>;
 
 export const verify: StepModule<VerifyStep> = {
   type: 'verify',
-  needs: ['preflight', 'backup', 'distribute', 'renew-leaves', 'renew-kubeconfigs'],
+  needs: ['preflight', 'backup', 'distribute', 'renew-cas', 'renew-leaves', 'renew-kubeconfigs'],
   changesLiveState: false,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);
