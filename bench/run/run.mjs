@@ -1,6 +1,7 @@
 // Benchmark of `certroll run` on the lab: total wall time, the part spent in pauses and in waiting for etcd, the rest
 // (certroll's own overhead), and SSH connections / round trips per host.
-// Usage: npm run bench:run [-- --pause 2] [-- --trace] [-- --dir LABDIR] [-- --peer [--rounds 2]] [-- --probe]
+// Usage: npm run bench:run [-- --pause 2] [-- --trace] [-- --dir LABDIR] [-- --peer [--rounds 2]] [-- --probe] [-- --flavour kubeadm]
+// --flavour kubeadm: the kubeadm lab (lab up --flavour kubeadm; dir /var/lib/certroll-lab-kubeadm) and playbooks/kubeadm-renew.yaml.
 // --trace: also list where the round trips go, step by step (bench/run/trace-ssh.cjs wraps ssh2 inside the run).
 // --peer:  alternate `certroll run` with the Ansible playbook bench/peer/tos-etcd-renew.yml doing the same renewal on the
 //          same lab (reset before every run), same pause; prints both times and the ratio. Needs `ansible-playbook`
@@ -16,7 +17,8 @@ import { startProbe } from './etcd-probe.mjs';
 
 const { values: args } = parseArgs({
   options: {
-    dir: { type: 'string', default: process.env.CERTROLL_LAB_DIR || '/var/lib/certroll-lab' },
+    flavour: { type: 'string', default: 'tos' },
+    dir: { type: 'string' },
     pause: { type: 'string', default: '2' },
     trace: { type: 'boolean', default: false },
     peer: { type: 'boolean', default: false },
@@ -24,11 +26,15 @@ const { values: args } = parseArgs({
     rounds: { type: 'string' },
   },
 });
-const labDir = args.dir;
+const kubeadm = args.flavour === 'kubeadm';
+if (!['tos', 'kubeadm'].includes(args.flavour)) throw new Error(`--flavour: tos or kubeadm, not ${args.flavour}`);
+if (kubeadm && args.peer) throw new Error('--peer: the Ansible peer playbook is the TOS renewal only');
+const labDir = args.dir ?? (kubeadm ? '/var/lib/certroll-lab-kubeadm' : process.env.CERTROLL_LAB_DIR || '/var/lib/certroll-lab');
+const playbook = kubeadm ? 'playbooks/kubeadm-renew.yaml' : 'playbooks/tos-etcd-renew.yaml';
 const pause = args.pause;
 const trace = args.trace;
 const rounds = Number(args.rounds ?? (args.peer ? 2 : 1));
-const lab = (...a) => execFileSync('node', ['lab/dist/cli.js', ...a, '--dir', labDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+const lab = (...a) => execFileSync('node', ['lab/dist/cli.js', ...a, '--dir', labDir, ...(kubeadm ? ['--flavour', 'kubeadm'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
 const fmt = (ms) => `${(ms / 1000).toFixed(2)} s`;
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
@@ -52,10 +58,12 @@ const dbPassword = (() => {
 function probeStart() {
   if (!args.probe) return undefined;
   const first = group('etcd')[0];
-  const f = (n) => readFileSync(join(labDir, 'hosts', first, 'fs', 'srv', 'kubernetes', n), 'utf8');
+  // kubeadm: the first node's etcd CA and healthcheck-client, as the lab made them (its /etc/kubernetes is fs/etc-kubernetes).
+  const f = kubeadm ? (n) => readFileSync(join(labDir, 'hosts', first, 'fs', 'etc-kubernetes', 'pki', 'etcd', n), 'utf8') : (n) => readFileSync(join(labDir, 'hosts', first, 'fs', 'srv', 'kubernetes', n), 'utf8');
   const etcdPort = /etcdClientPort: (\d+)/.exec(invText)?.[1] ?? '4001';
   const endpoints = group('etcd').map((n) => `https://${hosts.find((h) => h.name === n).address}:${etcdPort}`);
-  return startProbe({ endpoints, ca: f('etcd-ca.pem'), cert: f('etcd.pem'), key: f('etcd-key.pem'), intervalMs: 100, prefix: `/certroll-bench/${Date.now()}` });
+  const [ca, cert, key] = kubeadm ? ['ca.crt', 'healthcheck-client.crt', 'healthcheck-client.key'] : ['etcd-ca.pem', 'etcd.pem', 'etcd-key.pem'];
+  return startProbe({ endpoints, ca: f(ca), cert: f(cert), key: f(key), intervalMs: 100, prefix: `/certroll-bench/${Date.now()}` });
 }
 
 function runAsync(argv, opts) {
@@ -77,7 +85,7 @@ async function certrollRun() {
   const load = loadavg();
   const probe = probeStart();
   const t0 = process.hrtime.bigint();
-  const r = await runAsync(['node', ...(trace ? ['--require', './bench/run/trace-ssh.cjs'] : []), 'dist/cli/bin.js', 'run', '-i', inventory, 'playbooks/tos-etcd-renew.yaml', '--yes', '--json', '--pause', pause], {
+  const r = await runAsync(['node', ...(trace ? ['--require', './bench/run/trace-ssh.cjs'] : []), 'dist/cli/bin.js', 'run', '-i', inventory, playbook, '--yes', '--json', '--pause', pause], {
     env: { ...process.env, CERTROLL_HOME: home, ...(trace ? { CERTROLL_BENCH_TRACE: traceFile } : {}), NO_COLOR: '1', ...(dbPassword ? { CERTROLL_DB_PASSWORD: dbPassword } : {}) },
   });
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -92,12 +100,12 @@ async function certrollRun() {
   const sum = (k) => timings.reduce((a, t) => a + t[k], 0);
   const pauses = sum('pauseMs');
   const etcdWait = sum('stopWaitMs') + sum('healthWaitMs');
-  console.log(`certroll run on the lab (${out.stats.hosts} hosts, --pause ${pause}, load at start ${load})`);
+  console.log(`certroll run ${playbook} on the ${args.flavour} lab (${out.stats.hosts} hosts, --pause ${pause}, load at start ${load}, ${new Date().toISOString()})`);
   console.log(`  total wall time (process)      ${fmt(wallMs)}`);
   console.log(`  apply phase (engine)           ${fmt(out.stats.wallMs)}`);
   console.log(`  pauses                         ${fmt(pauses)}`);
   console.log(`  waiting for etcd (stop+health) ${fmt(etcdWait)}   per node: ${timings.map((t) => `${t.host} stop ${t.stopWaitMs} ms, health ${t.healthWaitMs} ms`).join('; ')}`);
-  console.log(`  certroll's own overhead        ${fmt(wallMs - pauses - etcdWait)}   (everything else: connect, facts, PKI, backup, distribute, verify)`);
+  console.log(`  certroll's own overhead        ${fmt(wallMs - pauses - etcdWait)}   (everything else: connect, facts, PKI, backup, staging, verify)`);
   console.log(`  SSH connections                ${out.stats.connections} (${(out.stats.connections / out.stats.hosts).toFixed(1)} per host)`);
   console.log(`  SSH round trips                ${out.stats.roundTrips} (${(out.stats.roundTrips / out.stats.hosts).toFixed(1)} per host, apply phase)`);
   if (probed) console.log(`  etcd write probe               ${probed.attempts} writes, ${probed.failures} failed, longest gap ${probed.longestGapMs} ms`);
