@@ -49,7 +49,7 @@ async function main(): Promise<number> {
     .strict()
     .command('up', 'bring the lab up (idempotent)', (y) => y.options({
       ...dirOpt,
-      subnet: { type: 'string', describe: 'loopback /16 for the hosts (127.X; default 127.20, kubeadm 127.21)' },
+      subnet: { type: 'string', describe: 'loopback /16 for the hosts (127.X; default 127.20 or env CERTROLL_LAB_SUBNET, kubeadm 127.21)' },
       names: { type: 'string', describe: 'comma-separated host names: 3 masters, flannel-only, manager (kubeadm: 3 control-plane, 1 worker)' },
       'name-prefix': { type: 'string', describe: 'host names PREFIX-1..PREFIX-5 (kubeadm: ..PREFIX-4)' },
       extra: { type: 'number', default: 0, describe: 'bare extra hosts (sshd + cert dir) at 127.X.1.1…' },

@@ -26,7 +26,7 @@ export interface LabOptions {
 
 export const defaults: LabOptions = {
   dir: process.env.CERTROLL_LAB_DIR || '/var/lib/certroll-lab',
-  subnet: '127.20',
+  subnet: process.env.CERTROLL_LAB_SUBNET || '127.20',
   names: ['tos-lab-1', 'tos-lab-2', 'tos-lab-3', 'tos-lab-4', 'tos-lab-5'],
   extra: 0,
   sshPort: Number(process.env.CERTROLL_LAB_SSH_PORT) || 22,
