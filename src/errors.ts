@@ -100,3 +100,11 @@ export class Interrupted extends Error {
 export class CompletedWithErrors extends Error {
   override name = 'CompletedWithErrors';
 }
+
+/**
+ * A bug in certroll's own code (a parser indexing past the end, a call on undefined), not something a host did: it must
+ * reach the CLI's error boundary as an internal error (exit 70), never pass for "host unreachable" or a failed step.
+ */
+export function isBug(err: unknown): boolean {
+  return err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError;
+}

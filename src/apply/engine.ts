@@ -5,7 +5,7 @@ import type * as listr2Module from 'listr2';
 import { lazyRequire } from '../lazy.js';
 
 const listr2 = lazyRequire<typeof listr2Module>('listr2');
-import { Interrupted } from '../errors.js';
+import { Interrupted, isBug } from '../errors.js';
 import { lockOwner, noteLockStep, releaseHost } from '../steps/lock.js';
 import { runStagedPattern } from '../host-paths.js';
 import type { Journal } from '../journal/journal.js';
@@ -55,6 +55,11 @@ export interface EngineResult {
   outcomes: StepOutcome[];
   /** Whether a step that changes live state (certificates, manifests, the Manager) started: past the point of no return. */
   pastNoReturn: boolean;
+  /**
+   * A bug in certroll (isBug: TypeError, RangeError, ReferenceError) thrown by a step's apply half: no later step ran but the
+   * always-run cleanup; the caller journals where it stopped and throws it on to the CLI (exit 70), never as a step failure.
+   */
+  bug?: unknown;
 }
 
 /**
@@ -118,6 +123,11 @@ export async function applyPlan(callerCtx: ApplyContext, opts: EngineOptions): P
           task.skip(`${label}: not run (interrupted)`);
           return;
         }
+        if (result.bug !== undefined && !module.always) {
+          await record({ ...base, state: 'not-run', reason: `an internal error in step ${result.stoppedAt} stopped the run` });
+          task.skip(`${label}: not run (internal error)`);
+          return;
+        }
         const blocked = blockedBy(labels, i, outcomes);
         if (blocked) {
           await record({ ...base, state: 'not-run', reason: blocked });
@@ -147,6 +157,12 @@ export async function applyPlan(callerCtx: ApplyContext, opts: EngineOptions): P
           await sub.run();
         } catch (e) {
           await record({ ...base, state: 'failed', error: e });
+          if (isBug(e) && result.bug === undefined) {
+            // A bug outranks an earlier ordinary failure: it is what the caller reports (exit 70).
+            result.bug = e;
+            result.error = e;
+            result.stoppedAt = label;
+          }
           result.error ??= e;
           result.stoppedAt ??= label;
           throw e;

@@ -1,8 +1,7 @@
-// `--group-map` and `--overlay`: how an Ansible inventory given with -i is read, for every command that takes -i; and the
-// inventory's warnings (OpenSSH config keywords or Ansible variables certroll does not apply), printed once on stderr.
+// `--group-map` and `--overlay`: how an Ansible inventory given with -i is read, for every command that takes -i. (The
+// inventory's warnings are printed by src/inventory/warnings.ts.)
 import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
-import type { Inventory } from '../inventory/types.js';
 import { ansibleImportOptions } from '../inventory/load.js';
 import { parseGroupMap } from '../inventory/ansible-import.js';
 
@@ -22,13 +21,3 @@ export function withAnsibleOptions<T>(y: Argv<T>) {
     }) as never);
 }
 
-
-const warned = new WeakSet<Inventory>();
-
-/** Print the inventory's warnings on stderr (once per loaded inventory); stdout stays for data. */
-export function warnAboutInventory(inventory: Inventory): Inventory {
-  if (warned.has(inventory)) return inventory;
-  warned.add(inventory);
-  for (const w of inventory.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
-  return inventory;
-}

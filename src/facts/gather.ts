@@ -10,7 +10,8 @@ import { hostScope } from '../inventory/targets.js';
 import { gatherManagerFacts } from '../manager/facts.js';
 import { gatherKubeconfigCopies } from './kubeconfig-copies.js';
 
-export async function gatherFacts(fleet: Fleet, inv: Inventory, playbook: Playbook, now = new Date()): Promise<FleetFacts> {
+/** `env`: where secrets the inventory names by variable are read (the Manager database password). */
+export async function gatherFacts(fleet: Fleet, inv: Inventory, playbook: Playbook, now = new Date(), env: NodeJS.ProcessEnv = process.env): Promise<FleetFacts> {
   const facts: FleetFacts = { gatheredAt: now.toISOString(), hosts: {}, unreachable: [], etcd: null };
   for (const [host, e] of fleet.errors) facts.unreachable.push({ host, kind: e.kind, message: e.shortMessage });
   const outcomes = await fleet.run(async (r) => {
@@ -38,7 +39,7 @@ export async function gatherFacts(fleet: Fleet, inv: Inventory, playbook: Playbo
       facts.etcd = { queriedFrom: from, members: [], statuses: [], health: [], memberOfHost: {}, error: (e as Error).message };
     }
   }
-  const manager = await gatherManagerFacts(inv, playbook, { remote: (n) => fleet.remotes.get(n) });
+  const manager = await gatherManagerFacts(inv, playbook, { remote: (n) => fleet.remotes.get(n), env });
   if (manager) facts.manager = manager;
   const copies = await gatherKubeconfigCopies(inv, playbook, (n) => fleet.remotes.get(n));
   if (copies) facts.kubeconfigCopies = copies;

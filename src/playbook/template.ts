@@ -1,6 +1,6 @@
 // {{ ... }} references in playbook values, resolved per host against the inventory; a reference to nothing is an error.
 // The syntax is a plain dotted path and nothing else (no expressions, no filters); every reference is resolved for every
-// host at load time (src/cli/pipeline.ts), so rendering after planning cannot fail.
+// host at load time (src/run/inputs.ts), so rendering after planning cannot fail.
 
 export type Scope = Record<string, unknown>;
 

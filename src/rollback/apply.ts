@@ -1,6 +1,6 @@
 // Runs a rollback plan on the one engine (src/apply/engine.ts): its steps are ordinary step types (src/steps/rollback.ts),
 // journaled, interruptible and cleaned up exactly as a run's; the lock says kind rollback and which run it undoes.
-import { applyPlan, type EngineOptions } from '../apply/engine.js';
+import { applyPlan, type EngineOptions, type EngineResult } from '../apply/engine.js';
 import type { Inventory } from '../inventory/types.js';
 import type { Playbook } from '../playbook/types.js';
 import type { Journal } from '../journal/journal.js';
@@ -27,10 +27,9 @@ export interface RollbackContext {
   reconnectSeconds?: number;
 }
 
-export interface RollbackResult extends ApplyResults {
-  error?: unknown;
-  /** The step where the rollback stopped, when it did not finish. */
-  stoppedAt?: string;
+/** The engine's result, and what the rollback restored and restarted. */
+export interface RollbackResult extends EngineResult {
+  results: ApplyResults;
 }
 
 /** Run the plan; never throws (the error is in the result). */
@@ -59,5 +58,5 @@ export async function applyRollback(ctx: RollbackContext, opts: Omit<EngineOptio
     },
     { ...opts, journal: ctx.journal },
   );
-  return { ...results, ...(r.error !== undefined ? { error: r.error } : {}), ...(r.stoppedAt ? { stoppedAt: r.stoppedAt } : {}) };
+  return { ...r, results };
 }

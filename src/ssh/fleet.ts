@@ -1,11 +1,14 @@
 // Connects to many hosts at once (at most --forks at a time) and runs work on each, one result per host: a failing host never stops the others.
 import pLimit from 'p-limit';
-import { HostError, aboutHost } from '../errors.js';
+import { HostError, aboutHost, isBug } from '../errors.js';
 import type { Host } from '../inventory/types.js';
 import { CredentialStore } from './auth.js';
 import { connect, type SshRemote } from './connection.js';
 import { defaultConnectOptions, once, type ConnectOptions } from './options.js';
 import type { Remote, TransportCounters } from './remote.js';
+
+/** A bug in certroll (TypeError, RangeError, ReferenceError), never a host's failure: declared in errors.ts, used by the engine too. */
+export { isBug };
 
 /** One host's outcome: a value, or the HostError that stopped that host. */
 export type HostOutcome<T> = { host: string; ok: true; value: T } | { host: string; ok: false; error: HostError };
@@ -28,14 +31,6 @@ export interface Fleet {
    */
   reconnect(host: string): Promise<SshRemote>;
   close(): Promise<void>;
-}
-
-/**
- * A bug in certroll's own code (a parser indexing past the end, a call on undefined), not something a host did: it must
- * reach the CLI's error boundary as an internal error (exit 70), never pass for "host unreachable".
- */
-export function isBug(err: unknown): boolean {
-  return err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError;
 }
 
 /**

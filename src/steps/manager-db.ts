@@ -80,7 +80,7 @@ export const managerDb: StepModule<ManagerDbStep> = {
 function conn(ctx: ApplyContext, spec: ManagerDbStep, host: string): DbConn {
   const db = ctx.inventory.hosts.find((h) => h.name === host)?.vars.managerDb;
   if (!db) throw new SafetyStop('manager-db', `${host}: the inventory has no vars.managerDb`, 'add it and run again', host);
-  const password = managerDbPassword(db);
+  const password = managerDbPassword(db, ctx.env);
   if (!password) throw new SafetyStop('manager-db', `${host}: ${db.passwordEnv} is not set`, `export ${db.passwordEnv} and resume the run`, host);
   return { db, password, table: spec.table };
 }

@@ -122,7 +122,7 @@ export const managerRestoreStep: ApplyHalf = {
           host: a.host,
           run: async (report) => {
             const db = hostOf(ctx, a.host).vars.managerDb;
-            const password = db ? managerDbPassword(db) : null;
+            const password = db ? managerDbPassword(db, ctx.env) : null;
             if (!db || !password) throw new SafetyStop('db-password-missing', `${a.host}: no Manager DB settings or password to restore ${a.table}`, `set $${db?.passwordEnv ?? 'CERTROLL_DB_PASSWORD'} and run the rollback again`, a.host);
             const r = await restoreManagerDb(ctx.remote(a.host), { db, password, runId: undoneRun(ctx), table: a.table });
             ctx.results?.manager.push({ host: a.host, what: 'db', found: r.found, restored: r.restored });

@@ -58,6 +58,8 @@ export interface ApplyContext {
   runId: string;
   /** Facts gathered for the plan (what the fleet looked like). */
   facts: FleetFacts;
+  /** Where secrets the inventory names by variable are read (the Manager database password); default process.env. */
+  env?: NodeJS.ProcessEnv;
   /** `lockFields`: more fields of the lock's owner.json (a rollback writes kind and rollbackOf: `certroll status` reads them). */
   options: { breakLock: boolean; controlHost: string; user: string; onFailure: OnFailure; lockFields?: Record<string, string> };
   /** Aborted on SIGINT: long waits end early and the step stops at its next safe point. */

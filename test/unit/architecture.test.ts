@@ -21,7 +21,7 @@ export const LAYERS: ReadonlyArray<{ name: string; modules: string[] }> = [
   { name: 'steps', modules: ['steps'] },
   { name: 'planner', modules: ['planner'] },
   { name: 'apply', modules: ['apply'] },
-  { name: 'use-cases', modules: ['check', 'rollback', 'status'] },
+  { name: 'use-cases', modules: ['check', 'rollback', 'status', 'run'] },
   { name: 'cli', modules: ['cli'] },
 ];
 

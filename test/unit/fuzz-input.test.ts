@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dump, load } from 'js-yaml';
-import { loadInputs } from '../../src/cli/pipeline.js';
+import { loadInputs } from '../../src/run/inputs.js';
 import { InputError } from '../../src/errors.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261123);

@@ -1,5 +1,5 @@
 // `certroll backups`: every host's `<certDir>-bak-*` with run id, date, size and whether it verifies; `--prune --keep N` deletes older ones.
-import { warnAboutInventory } from '../ansible-options.js';
+import { warnAboutInventory } from '../../inventory/warnings.js';
 import type { Argv, CommandModule } from 'yargs';
 import { createInterface } from 'node:readline/promises';
 import { ExitCode, SafetyStop, UsageError } from '../../errors.js';

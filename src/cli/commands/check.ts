@@ -1,5 +1,5 @@
 // `certroll check`: every certificate on every selected host, folded fleet-wide; exit 1 on expiry within --warn-days, 2 on unread hosts.
-import { warnAboutInventory } from '../ansible-options.js';
+import { warnAboutInventory } from '../../inventory/warnings.js';
 import { randomBytes } from 'node:crypto';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, basename, resolve } from 'node:path';

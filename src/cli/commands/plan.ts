@@ -1,8 +1,9 @@
 // `certroll plan`: read the fleet and print exactly what `run` would do; writes nothing anywhere.
 import type { Argv, CommandModule } from 'yargs';
 import { ExitCode, UsageError } from '../../errors.js';
-import { makeUi, setExitCode, withFleetOptions } from '../common.js';
-import { preparePlan } from '../pipeline.js';
+import { makeUi, secretsEnv, setExitCode, sshPrompts, withFleetOptions } from '../common.js';
+import { preparePlan } from '../../run/prepare.js';
+import { loadInputs } from '../../run/inputs.js';
 import { renderPlan } from '../../plan/render.js';
 import { numberOption, requirePlaybook } from '../flags.js';
 import { heads } from './heads.js';
@@ -49,9 +50,14 @@ export const planCommand: CommandModule<{}, PlanArgs> = {
   builder: (y) => planOptions(y) as unknown as Argv<PlanArgs>,
   handler: async (args) => {
     const ui = makeUi(args);
+    const playbook = requirePlaybook('plan', args.playbook);
+    const inputs = await loadInputs(args.inventory, playbook);
     const prepared = await preparePlan({
       inventory: args.inventory,
-      playbook: requirePlaybook('plan', args.playbook),
+      playbook,
+      inputs,
+      env: await secretsEnv(inputs),
+      prompts: sshPrompts(),
       forks: args.forks,
       acceptNewHostKeys: args['accept-new-host-keys'],
       renewWithinDays: args['renew-within-days'],

@@ -3,11 +3,13 @@
 import { leftOutOfPlace } from '../../status/left-out.js';
 import type { Argv, CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
-import { ExitCode, Interrupted, SafetyStop, UsageError } from '../../errors.js';
-import { confirmOrStop, interruptible, makeUi, setExitCode, sshPrompts, withFleetOptions } from '../common.js';
+import { ExitCode, SafetyStop, UsageError } from '../../errors.js';
+import { confirmOrStop, makeUi, setExitCode, sshPrompts, withFleetOptions } from '../common.js';
 import { selectHosts } from '../../inventory/limit.js';
 import { progressView } from '../output.js';
-import { controlIdentity, loadInputs } from '../pipeline.js';
+import { controlIdentity } from '../../run/prepare.js';
+import { loadInputs } from '../../run/inputs.js';
+import { endExecution, journaledExecution } from '../../run/execution.js';
 import { Journal, checkJournalHome, checkRunId, journalRoot, newRunId, readRun, showValue, type RunSummary } from '../../journal/journal.js';
 import { openFleet } from '../../ssh/fleet.js';
 import { hostScope } from '../../inventory/targets.js';
@@ -106,51 +108,52 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
       await journal.put('rollback-plan.json', plan);
       const base = { runId: rollbackId, inventory: inventory.file, playbook: playbook.file, startedAt: plan.createdAt, kind: 'rollback', rollbackOf: r.runId };
       const summary = (s: Partial<RunSummary> & { state: RunSummary['state'] }) => journal.put('run.json', { ...base, ...s });
-      await summary({ state: 'running' });
       const original = r.journal ? new Journal(r.runId) : null;
-      await original?.event({ event: 'rollback-start', message: `rollback ${rollbackId}` }).catch(() => undefined);
-
-      const interrupt = interruptible('rollback', () => summary({ state: 'interrupted', endedAt: new Date().toISOString(), error: 'forced exit (second interrupt)' }));
-      const t0 = Date.now();
-      const result = await applyRollback(
-        {
-          plan,
-          inventory,
-          playbook,
-          remotes: fleet.remotes,
-          remote: (h) => {
-            const x = fleet.remotes.get(h);
-            if (!x) throw new SafetyStop('unreachable', `${h} is not connected`, undefined, h);
-            return x;
-          },
-          scope: (n) => hostScope(inventory, playbook, n),
-          signal: interrupt.signal,
-          journal,
-          etcd: g.etcd,
-          options: { breakLock: args['break-lock'], ...controlIdentity() },
-          reconnect: (h) => fleet.reconnect(h),
-          reconnectSeconds: args['reconnect-timeout'],
+      const x = await journaledExecution({
+        what: 'rollback',
+        summary: async (s) => {
+          await summary(s);
+          // The run it undoes learns that a rollback started, once run.json says so.
+          if (s.state === 'running') await original?.event({ event: 'rollback-start', message: `rollback ${rollbackId}` }).catch(() => undefined);
         },
-        { ...progressView(ui.mode, ui.say), forks: args.forks },
-      ).finally(() => {
-        interrupt.dispose();
+        apply: (signal) =>
+          applyRollback(
+            {
+              plan,
+              inventory,
+              playbook,
+              remotes: fleet.remotes,
+              remote: (h) => {
+                const x = fleet.remotes.get(h);
+                if (!x) throw new SafetyStop('unreachable', `${h} is not connected`, undefined, h);
+                return x;
+              },
+              scope: (n) => hostScope(inventory, playbook, n),
+              signal,
+              journal,
+              etcd: g.etcd,
+              options: { breakLock: args['break-lock'], ...controlIdentity() },
+              reconnect: (h) => fleet.reconnect(h),
+              reconnectSeconds: args['reconnect-timeout'],
+            },
+            { ...progressView(ui.mode, ui.say), forks: args.forks },
+          ),
       });
+      const { result, state, message } = x;
       const counters = fleet.counters();
-      const interrupted = result.error instanceof Interrupted || (result.error !== undefined && interrupt.signal.aborted);
-      const state = result.error === undefined ? 'succeeded' : interrupted ? 'interrupted' : 'failed';
-      const message = result.error ? (result.error as Error).message : undefined;
-      await summary({ state, endedAt: new Date().toISOString(), ...(result.stoppedAt ? { stoppedAt: result.stoppedAt } : {}), ...(message ? { error: message } : {}) });
       await original?.event({ event: state === 'succeeded' ? 'rolled-back' : 'rollback-failed', message: `rollback ${rollbackId}${message ? `: ${message.split('\n')[0]}` : ''}` }).catch(() => undefined);
-      const stats = { wallMs: Date.now() - t0, connections: counters.connections, roundTrips: counters.roundTrips, hosts: fleet.remotes.size };
-      if (args.json) ui.data({ rollbackId, rollbackOf: r.runId, state, stoppedAt: result.stoppedAt, error: message, restored: result.restored, manager: result.manager, restarted: result.restarted, stats, journal: journal.dir });
-      if (result.error) {
-        if (!args.json) ui.say(`\n${await leftOutOfPlace(fleet, inventory, playbook, { inventoryArg: inventory.file, playbookArg: r.playbook })}`);
-        if (!args.json) ui.say(ui.p.red(`\nRollback ${rollbackId} of run ${r.runId} ${state} at step "${result.stoppedAt ?? 'start'}". Journal: ${journal.dir}\nIt can be run again: certroll rollback -i ${inventory.file} --run ${r.runId}${r.journal ? '' : ` --from-backup ${args['from-backup']}`}`));
-        if (interrupted && !(result.error instanceof Interrupted)) throw new Interrupted(`${message}\nstopped at a safe point`);
-        throw result.error;
-      }
+      const stats = { wallMs: x.wallMs, connections: counters.connections, roundTrips: counters.roundTrips, hosts: fleet.remotes.size };
+      const { restored, restarted } = result.results;
+      if (args.json) ui.data({ rollbackId, rollbackOf: r.runId, state, stoppedAt: result.stoppedAt, error: message, restored, manager: result.results.manager, restarted, stats, journal: journal.dir });
+      await endExecution(x, {
+        json: args.json,
+        say: ui.say,
+        leftOut: () => leftOutOfPlace(fleet, inventory, playbook, { inventoryArg: inventory.file, playbookArg: r.playbook }),
+        stopped: ui.p.red(`\nRollback ${rollbackId} of run ${r.runId} ${state} at step "${result.stoppedAt ?? 'start'}". Journal: ${journal.dir}\nIt can be run again: certroll rollback -i ${inventory.file} --run ${r.runId}${r.journal ? '' : ` --from-backup ${args['from-backup']}`}`),
+        interruptedHint: 'stopped at a safe point',
+      });
       if (!args.json)
-        ui.say(ui.p.green(`\nRollback of run ${r.runId} succeeded in ${(stats.wallMs / 1000).toFixed(1)}s: ${result.restored.length} hosts restored, ${result.restarted.length} etcd nodes restarted, every cert dir byte-identical to before the run. Journal: ${journal.dir}`));
+        ui.say(ui.p.green(`\nRollback of run ${r.runId} succeeded in ${(stats.wallMs / 1000).toFixed(1)}s: ${restored.length} hosts restored, ${restarted.length} etcd nodes restarted, every cert dir byte-identical to before the run. Journal: ${journal.dir}`));
     } finally {
       await fleet.close();
     }

@@ -3,14 +3,16 @@
 import { numberOption } from '../flags.js';
 import { leftOutOfPlace } from '../../status/left-out.js';
 import type { Argv, CommandModule } from 'yargs';
-import { CompletedWithErrors, ExitCode, InputError, Interrupted, SafetyStop, UsageError } from '../../errors.js';
-import { confirmOrStop, interruptible, makeUi, setExitCode } from '../common.js';
+import { CompletedWithErrors, ExitCode, InputError, SafetyStop, UsageError } from '../../errors.js';
+import { confirmOrStop, makeUi, secretsEnv, setExitCode, sshPrompts } from '../common.js';
 import { progressView } from '../output.js';
-import { controlIdentity, loadInputs, preparePlan, type PipelineArgs } from '../pipeline.js';
+import { controlIdentity, preparePlan, type PipelineArgs } from '../../run/prepare.js';
+import { loadInputs, type Inputs } from '../../run/inputs.js';
+import { endExecution, journaledExecution } from '../../run/execution.js';
 import { renderPlan } from '../../plan/render.js';
 import { planOptions, type PlanArgs } from './plan.js';
 import { requirePlaybook } from '../flags.js';
-import { Journal, checkJournalHome, journalRoot, readRun, type RunState } from '../../journal/journal.js';
+import { Journal, checkJournalHome, journalRoot, readRun } from '../../journal/journal.js';
 import { applyPlan } from '../../apply/engine.js';
 import { hostScope } from '../../inventory/targets.js';
 import type { ApplyContext, OnFailure } from '../../steps/types.js';
@@ -46,7 +48,8 @@ export const runCommand: CommandModule<{}, RunArgs> = {
   handler: async (args) => {
     const ui = makeUi(args);
     const pipelineArgs = await resolveArgs(args);
-    const prepared = await preparePlan(pipelineArgs);
+    const inputs = pipelineArgs.inputs ?? (await loadInputs(pipelineArgs.inventory, pipelineArgs.playbook));
+    const prepared = await preparePlan({ ...pipelineArgs, inputs, env: await secretsEnv(inputs), prompts: sshPrompts() });
     const { plan, fleet } = prepared;
     try {
       if (args['break-lock']) allowBreakingLock(plan);
@@ -69,10 +72,7 @@ export const runCommand: CommandModule<{}, RunArgs> = {
       }
       const startedAt = pipelineArgs.resume?.plan.createdAt ?? plan.createdAt;
       const base = { runId: plan.runId, inventory: plan.inventory, playbook: plan.playbook, startedAt };
-      await journal.summary({ ...base, state: 'running' });
-
-      const interrupt = interruptible('run', () => journal.summary({ ...base, state: 'interrupted', endedAt: new Date().toISOString(), error: 'forced exit (second interrupt)' }));
-      const ctx: ApplyContext = {
+      const ctx = (signal: AbortSignal): ApplyContext => ({
         plan,
         inventory: prepared.inventory,
         playbook: prepared.playbook,
@@ -87,54 +87,40 @@ export const runCommand: CommandModule<{}, RunArgs> = {
         scope: (n) => hostScope(prepared.inventory, prepared.playbook, n),
         runId: plan.runId,
         facts: prepared.facts,
+        env: prepared.env,
         options: { breakLock: args['break-lock'], onFailure: args['on-failure'], ...controlIdentity() },
         journalNote: (e) => journal.intent(e),
         journalIntent: (e) => journal.intent(e),
-        signal: interrupt.signal,
+        signal,
         locked: new Set(),
         reconnect: (h) => fleet.reconnect(h),
         reconnectSeconds: args['reconnect-timeout'],
-      };
-      const t0 = Date.now();
-      const result = await applyPlan(ctx, {
-        ...progressView(ui.mode, ui.say),
-        forks: args.forks,
-        journal,
-      }).finally(() => interrupt.dispose());
-      const counters = fleet.counters();
-      const interrupted = result.error instanceof Interrupted || (result.error !== undefined && interrupt.signal.aborted);
-      const undone = result.outcomes.filter((o) => o.state === 'failed' || o.state === 'not-run');
-      const state: RunState = result.error === undefined ? 'succeeded' : interrupted ? 'interrupted' : result.pastNoReturn ? 'completed-with-errors' : 'failed';
-      const message = result.error ? (result.error as Error).message : undefined;
-      const skippedByOperator = result.outcomes.filter((o) => o.state === 'done-by-operator').map((o) => o.label);
-      await journal.summary({
-        ...base,
-        state,
-        endedAt: new Date().toISOString(),
-        ...(result.stoppedAt ? { stoppedAt: result.stoppedAt } : {}),
-        ...(message ? { error: message } : {}),
-        ...(undone.length ? { undone: undone.map((o) => o.label) } : {}),
-        ...(skippedByOperator.length ? { skippedByOperator } : {}),
       });
-      const stats = { wallMs: Date.now() - t0, connections: counters.connections, roundTrips: counters.roundTrips, hosts: fleet.remotes.size };
+      const x = await journaledExecution({
+        what: 'run',
+        summary: (s) => journal.summary({ ...base, ...s }),
+        apply: (signal) => applyPlan(ctx(signal), { ...progressView(ui.mode, ui.say), forks: args.forks, journal }),
+      });
+      const { result, state, undone, message } = x;
+      const counters = fleet.counters();
+      const stats = { wallMs: x.wallMs, connections: counters.connections, roundTrips: counters.roundTrips, hosts: fleet.remotes.size };
       const steps = result.outcomes.map((o) => ({ step: o.label, type: o.type, state: o.state, ...(o.reason ? { reason: o.reason } : {}), ...(o.error ? { error: (o.error as Error).message } : {}) }));
       if (args.json) ui.data({ runId: plan.runId, state, stoppedAt: result.stoppedAt, error: message, steps, stats, journal: journal.dir });
-      if (result.error) {
-        const resume = `certroll run --resume ${plan.runId}`;
-        const rollback = `certroll rollback -i ${plan.inventory} --run ${plan.runId}`;
-        if (state === 'completed-with-errors') {
-          const lines = undone.map((o) => `  - ${o.label}: ${o.state === 'failed' ? `failed: ${((o.error as Error)?.message ?? String(o.error)).replace(/\n/g, '\n      ')}` : `not run: ${o.reason}`}`);
-          const text = `run ${plan.runId}: the new certificates are in place, but ${undone.length} step${undone.length > 1 ? 's' : ''} did not complete:\n${lines.join('\n')}\nFinish with: ${resume}   (retries only these steps)\nor, for a step you did by hand: ${resume} --skip ${JSON.stringify(undone[0]!.title)}\nJournal: ${journal.dir}`;
-          throw new CompletedWithErrors(text);
-        }
-        if (!args.json) {
-          // Name what is out of place from the hosts themselves (parked members, hosts holding other files, locks).
-          if (result.pastNoReturn || interrupted) ui.say(`\n${await leftOutOfPlace(fleet, prepared.inventory, prepared.playbook, { inventoryArg: plan.inventory, playbookArg: plan.playbook })}`);
-          ui.say(ui.p.red(`\nRun ${plan.runId} ${state} at step "${result.stoppedAt ?? 'start'}". Journal: ${journal.dir}\nContinue with: ${resume}   or undo with: ${rollback}`));
-        }
-        if (interrupted && !(result.error instanceof Interrupted)) throw new Interrupted(`${message}\nstopped at a safe point; continue with: ${resume}`);
-        throw result.error;
+      const resume = `certroll run --resume ${plan.runId}`;
+      const rollback = `certroll rollback -i ${plan.inventory} --run ${plan.runId}`;
+      if (state === 'completed-with-errors') {
+        const lines = undone.map((o) => `  - ${o.label}: ${o.state === 'failed' ? `failed: ${((o.error as Error)?.message ?? String(o.error)).replace(/\n/g, '\n      ')}` : `not run: ${o.reason}`}`);
+        const text = `run ${plan.runId}: the new certificates are in place, but ${undone.length} step${undone.length > 1 ? 's' : ''} did not complete:\n${lines.join('\n')}\nFinish with: ${resume}   (retries only these steps)\nor, for a step you did by hand: ${resume} --skip ${JSON.stringify(undone[0]!.title)}\nJournal: ${journal.dir}`;
+        throw new CompletedWithErrors(text);
       }
+      await endExecution(x, {
+        json: args.json,
+        say: ui.say,
+        // Name what is out of place from the hosts themselves (parked members, hosts holding other files, locks).
+        ...(result.pastNoReturn || x.interrupted ? { leftOut: () => leftOutOfPlace(fleet, prepared.inventory, prepared.playbook, { inventoryArg: plan.inventory, playbookArg: plan.playbook }) } : {}),
+        stopped: ui.p.red(`\nRun ${plan.runId} ${state} at step "${result.stoppedAt ?? 'start'}". Journal: ${journal.dir}\nContinue with: ${resume}   or undo with: ${rollback}`),
+        interruptedHint: `stopped at a safe point; continue with: ${resume}`,
+      });
       if (!args.json) ui.say(ui.p.green(`\nRun ${plan.runId} succeeded in ${(stats.wallMs / 1000).toFixed(1)}s (${stats.connections} SSH connections for ${stats.hosts} hosts, ${stats.roundTrips} round trips). Journal: ${journal.dir}`));
     } finally {
       await fleet.close();
@@ -156,8 +142,8 @@ async function resolveArgs(args: RunArgs): Promise<PipelineArgs> {
     if (args.skip?.length) throw new UsageError('--skip goes with --resume RUN_ID: it records a step of a stopped run as done by hand');
     const playbook = requirePlaybook('run', args.playbook, ' (or --resume RUN_ID)');
     if (!args.inventory) throw new UsageError('missing INVENTORY: name it with -i FILE');
-    await inputsAndJournal(args.inventory, playbook);
-    return { ...common, inventory: args.inventory, playbook };
+    const inputs = await inputsAndJournal(args.inventory, playbook);
+    return { ...common, inventory: args.inventory, playbook, inputs };
   }
   checkJournalHome('write');
   const stored = await readRun(args.resume, undefined, '--resume');
@@ -178,8 +164,8 @@ async function resolveArgs(args: RunArgs): Promise<PipelineArgs> {
   };
 }
 
-/** Before any host: bad inventory or playbook and a journal that cannot be written are named together (preparePlan loads the inputs again). */
-async function inputsAndJournal(inventory: string, playbook: string): Promise<void> {
+/** Before any host: bad inventory or playbook and a journal that cannot be written are named together. */
+async function inputsAndJournal(inventory: string, playbook: string): Promise<Inputs> {
   let journal: UsageError | undefined;
   try {
     checkJournalHome('write');
@@ -187,13 +173,15 @@ async function inputsAndJournal(inventory: string, playbook: string): Promise<vo
     if (!(e instanceof UsageError)) throw e;
     journal = e;
   }
+  let inputs: Inputs;
   try {
-    await loadInputs(inventory, playbook);
+    inputs = await loadInputs(inventory, playbook);
   } catch (e) {
     if (e instanceof InputError && journal) throw new InputError([...e.issues, { file: journalRoot(), path: '', message: journal.message }]);
     throw e;
   }
   if (journal) throw journal;
+  return inputs;
 }
 
 /** The steps a stopped run finished (or the operator marked done), by playbook index: the last outcome recorded wins. */

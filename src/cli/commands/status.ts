@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { makeUi, setExitCode, sshPrompts, withFleetOptions } from '../common.js';
 import { selectHosts } from '../../inventory/limit.js';
-import { loadInputs } from '../pipeline.js';
+import { loadInputs } from '../../run/inputs.js';
 import { listRuns } from '../../journal/journal.js';
 import { openFleet } from '../../ssh/fleet.js';
 import { gatherFacts } from '../../facts/gather.js';

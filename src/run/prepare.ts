@@ -1,14 +1,12 @@
 // The one pipeline shared by `plan` and `run`: inventory → facts → material → plan. Only reads; never writes anywhere.
-import { warnAboutInventory } from './ansible-options.js';
+// Prompts are the caller's (the CLI's): the SSH prompts and the environment secrets are read from come in as arguments.
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
-import { loadPlaybook } from '../playbook/load.js';
-import { checkAgainstInventory } from '../playbook/against-inventory.js';
 import type { IssueCertStep, Playbook } from '../playbook/types.js';
-import { InputError, type InputIssue } from '../errors.js';
 import { openFleet, type Fleet } from '../ssh/fleet.js';
+import type { ConnectOptions } from '../ssh/options.js';
+import { loadInputs, type Inputs } from './inputs.js';
 import { gatherFacts } from '../facts/gather.js';
 import type { FleetFacts } from '../facts/types.js';
 import { buildPlan, renewalNeed, usesTosMaterial } from '../planner/build.js';
@@ -21,7 +19,6 @@ import type { Plan, Warning } from '../plan/types.js';
 import type { Material } from '../plan/material.js';
 import { Secret } from '../secret.js';
 import { newRunId } from '../journal/journal.js';
-import { askSecret, sshPrompts } from './common.js';
 import { PkiError, generateKey } from '../pki/index.js';
 import { sha256 } from '../hash.js';
 
@@ -39,6 +36,12 @@ export interface PipelineArgs {
   now?: Date;
   /** Continue a stopped run: its plan, the facts before it, and the nodes it restarted. */
   resume?: { plan: Plan; preFacts: FleetFacts; restarted: string[]; done?: Record<number, 'earlier' | 'operator'>; skipped?: number[] };
+  /** The inputs when the caller loaded them already (loadInputs); else they are loaded here. */
+  inputs?: Inputs;
+  /** Where secrets the inventory names by variable are read (the Manager database password): default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** The SSH layer's interactive prompts (identity passphrase, SSH password, sudo password), from the CLI. */
+  prompts?: Pick<Partial<ConnectOptions>, 'passphrase' | 'password' | 'becomePassword'>;
 }
 
 export interface Prepared {
@@ -50,34 +53,21 @@ export interface Prepared {
   /** What each step's prepare half made, by playbook step index (in memory only). */
   stepData: Record<number, unknown>;
   plan: Plan;
-}
-
-/** Load and cross-check the inventory and the playbook (src/playbook/against-inventory.ts). All issues at once, before any connection. */
-export async function loadInputs(inventoryFile: string, playbookFile: string): Promise<{ inventory: Inventory; playbook: Playbook }> {
-  const results = await Promise.allSettled([loadInventory(inventoryFile), loadPlaybook(playbookFile)]);
-  const issues: InputIssue[] = results.flatMap((r) => (r.status === 'rejected' ? (r.reason instanceof InputError ? r.reason.issues : (() => { throw r.reason; })()) : []));
-  if (issues.length) throw new InputError(issues);
-  const inventory = warnAboutInventory((results[0] as PromiseFulfilledResult<Inventory>).value);
-  const playbook = (results[1] as PromiseFulfilledResult<Playbook>).value;
-  issues.push(...checkAgainstInventory(inventory, playbook));
-  if (issues.length) throw new InputError(issues);
-  return { inventory, playbook };
+  /** Where secrets were read: the apply halves read the same (ApplyContext.env). */
+  env: NodeJS.ProcessEnv;
 }
 
 export async function preparePlan(args: PipelineArgs): Promise<Prepared> {
-  const { inventory, playbook } = await loadInputs(args.inventory, args.playbook);
+  const { inventory, playbook } = args.inputs ?? (await loadInputs(args.inventory, args.playbook));
   const now = args.now ?? new Date();
-  // The Manager database password: from its environment variable, else asked on the terminal (kept in memory only).
-  const db = inventory.vars.managerDb;
-  if (db && !process.env[db.passwordEnv] && process.stdin.isTTY && playbook.steps.some((s) => s.type === 'manager-db'))
-    process.env[db.passwordEnv] = await askSecret(`Password of ${db.user}@${db.host}:${db.port}/${db.database}: `, db.passwordEnv)();
+  const env = args.env ?? process.env;
   // Generate the new leaf's key (native, off the main thread) while connecting: it is the slowest part of the PKI work.
   const issue = playbook.steps.find((s) => s.type === 'issue-cert') as IssueCertStep | undefined;
   const leafKey = issue ? generateKey(issue.keyType) : undefined;
   leafKey?.catch(() => undefined);
-  const fleet = await openFleet(inventory.hosts, { forks: args.forks, acceptNewHostKeys: args.acceptNewHostKeys, ...sshPrompts() });
+  const fleet = await openFleet(inventory.hosts, { forks: args.forks, acceptNewHostKeys: args.acceptNewHostKeys, ...args.prompts });
   try {
-    const facts = await gatherFacts(fleet, inventory, playbook, now);
+    const facts = await gatherFacts(fleet, inventory, playbook, now, env);
     // The TOS etcd material (renew-ca, issue-cert, distribute, the Manager's steps) is made here from `files:`; a step
     // of another flavour makes its own in its prepare half (below), so this pipeline does not know the flavour.
     const tos = usesTosMaterial(playbook);
@@ -162,13 +152,14 @@ export async function preparePlan(args: PipelineArgs): Promise<Prepared> {
       options: { runId: args.runId ?? newRunId(now), now, renewWithinDays: args.renewWithinDays, force: args.force, ...(args.pauseSeconds !== undefined ? { pauseSeconds: args.pauseSeconds } : {}) },
     });
     plan.playbook = resolve(plan.playbook);
-    return { inventory, playbook, fleet, facts, material, stepData, plan };
+    return { inventory, playbook, fleet, facts, material, stepData, plan, env };
   } catch (e) {
     await fleet.close();
     throw e;
   }
 }
 
+/** Who runs certroll where: written into locks and journals. */
 export const controlIdentity = () => ({ controlHost: hostname(), user: (() => { try { return userInfo().username; } catch { return 'unknown'; } })() });
 
 /**
