@@ -19,10 +19,8 @@ import { gatherRollbackFacts } from '../../rollback/gather.js';
 import { planRollback } from '../../rollback/plan.js';
 import { renderRollbackPlan } from '../../rollback/render.js';
 import { applyRollback } from '../../rollback/apply.js';
-import type { BeforeState, ManagerScope } from '../../rollback/types.js';
-import type { Inventory } from '../../inventory/types.js';
-import type { Playbook } from '../../playbook/types.js';
-import { resolveTargets } from '../../inventory/targets.js';
+import type { BeforeState } from '../../rollback/types.js';
+import { managerScope, withinLimit } from '../../rollback/scope.js';
 import { numberOption } from '../flags.js';
 import { heads } from './heads.js';
 
@@ -206,27 +204,3 @@ export async function resolveRollbackArgs(args: Pick<RollbackArgs, 'run' | 'from
   if (!inventory) throw new UsageError('name the inventory with -i FILE');
   return { runId, inventory, playbook, journal: { before, backedUp } };
 }
-
-/** What the playbook changes on the Manager (issue 6): the hosts of its manager-templates step and the host of its manager-db step. */
-/** Under --limit, the Manager's part of a rollback keeps only the selected hosts: a Manager host outside it is left alone. */
-export function withinLimit(scope: ManagerScope | undefined, limit: readonly string[] | undefined): ManagerScope | undefined {
-  if (!scope || !limit) return scope;
-  const templateHosts = scope.templateHosts.filter((h) => limit.includes(h));
-  const { dbHost, table, passwordEnv, passwordSet } = scope;
-  const db = dbHost !== undefined && limit.includes(dbHost) ? { dbHost, table, passwordEnv, passwordSet } : {};
-  if (!templateHosts.length && !('dbHost' in db)) return undefined;
-  return { templateHosts, ...db } as ManagerScope;
-}
-
-export function managerScope(inv: Inventory, playbook: Playbook, env: NodeJS.ProcessEnv = process.env): ManagerScope | undefined {
-  const templateHosts = [...new Set(playbook.steps.flatMap((s) => (s.type === 'manager-templates' ? resolveTargets(inv, s.targets) : [])))];
-  const dbStep = playbook.steps.find((s) => s.type === 'manager-db');
-  const dbHost = dbStep && dbStep.type === 'manager-db' ? resolveTargets(inv, [dbStep.on])[0] : undefined;
-  const db = dbHost ? inv.hosts.find((h) => h.name === dbHost)!.vars.managerDb : undefined;
-  if (!templateHosts.length && !db) return undefined;
-  return {
-    templateHosts,
-    ...(db && dbHost && dbStep?.type === 'manager-db' ? { dbHost, table: dbStep.table, passwordEnv: db.passwordEnv, passwordSet: Boolean(env[db.passwordEnv]) } : {}),
-  };
-}
-

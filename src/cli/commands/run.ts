@@ -9,6 +9,7 @@ import { progressView } from '../output.js';
 import { controlIdentity, preparePlan, type PipelineArgs } from '../../run/prepare.js';
 import { loadInputs, type Inputs } from '../../run/inputs.js';
 import { endExecution, journaledExecution } from '../../run/execution.js';
+import { allowBreakingLock, doneSteps, resolveSkips } from '../../run/resume.js';
 import { renderPlan } from '../../plan/render.js';
 import { planOptions, type PlanArgs } from './plan.js';
 import { requirePlaybook } from '../flags.js';
@@ -182,44 +183,4 @@ async function inputsAndJournal(inventory: string, playbook: string): Promise<In
   }
   if (journal) throw journal;
   return inputs;
-}
-
-/** The steps a stopped run finished (or the operator marked done), by playbook index: the last outcome recorded wins. */
-export function doneSteps(events: Array<{ event: string; index?: unknown }>): Record<number, 'earlier' | 'operator'> {
-  const last = new Map<number, string>();
-  for (const e of events) if (e.event.startsWith('step-') && typeof e.index === 'number') last.set(e.index, e.event);
-  const done: Record<number, 'earlier' | 'operator'> = {};
-  for (const [i, ev] of last) {
-    if (ev === 'step-done' || ev === 'step-done-earlier') done[i] = 'earlier';
-    else if (ev === 'step-done-by-operator') done[i] = 'operator';
-  }
-  return done;
-}
-
-/** --skip values → playbook step indexes of the stopped run's plan (title, type, number or "N. title"); refuses unknown or finished steps. */
-export function resolveSkips(values: string[], plan: Plan, done: Record<number, unknown>): number[] {
-  const out: number[] = [];
-  for (const raw of values) {
-    const v = raw.trim();
-    const matches = plan.steps.filter((st) => v === st.title || v === st.type || v === String(st.index + 1) || v === `${st.index + 1}. ${st.title}`);
-    const list = plan.steps.map((st) => `${st.index + 1}. ${st.title}`).join(', ');
-    if (!v) throw new UsageError('--skip: name a step (its title, type or number)');
-    if (!matches.length) throw new UsageError(`--skip ${JSON.stringify(v.slice(0, 80))}: run ${plan.runId} has no such step (steps: ${list})`);
-    if (matches.length > 1) throw new UsageError(`--skip ${JSON.stringify(v)}: names ${matches.length} steps of run ${plan.runId}; use the number (steps: ${list})`);
-    const st = matches[0]!;
-    if (st.type === 'cleanup') throw new UsageError(`--skip ${v}: cleanup runs at the end of every run (it releases the locks), it cannot be skipped`);
-    if (['preflight', 'backup', 'renew-ca', 'issue-cert', 'distribute'].includes(st.type))
-      throw new UsageError(`--skip ${v}: ${st.type} cannot be skipped (it guards or makes the certificates every later step relies on)`);
-    if (done[st.index] !== undefined) throw new UsageError(`--skip ${v}: step ${st.index + 1}. ${st.title} is already done`);
-    out.push(st.index);
-  }
-  return out;
-}
-
-function allowBreakingLock(plan: Plan): void {
-  plan.warnings = plan.warnings.map((w) => (w.code === 'lock-held' ? { ...w, level: 'warn' as const, message: `${w.message} (--break-lock: it will be removed)` } : w));
-  if (plan.status === 'blocked' && !plan.warnings.some((w) => w.level === 'block')) {
-    plan.status = 'ready';
-    plan.reasons = ['--break-lock: taking over a stale lock'];
-  }
 }

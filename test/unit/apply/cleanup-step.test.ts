@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyPlan } from '../../../src/apply/engine.js';
-import { doneSteps, resolveSkips } from '../../../src/cli/commands/run.js';
+import { doneSteps, resolveSkips } from '../../../src/run/resume.js';
 import { UsageError } from '../../../src/errors.js';
 import { lockDirOf, runStagedPattern, stagedName } from '../../../src/host-paths.js';
 import { parseInventory } from '../../../src/inventory/load.js';

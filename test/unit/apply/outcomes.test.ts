@@ -1,7 +1,7 @@
 // After the point of no return a failed step stops only the steps that need it; resume knows what the stopped run finished.
 import { describe, expect, it } from 'vitest';
 import { blockedBy, type StepOutcome } from '../../../src/apply/engine.js';
-import { doneSteps, resolveSkips } from '../../../src/cli/commands/run.js';
+import { doneSteps, resolveSkips } from '../../../src/run/resume.js';
 import { UsageError } from '../../../src/errors.js';
 import type { Plan } from '../../../src/plan/types.js';
 import type { StepType } from '../../../src/playbook/types.js';

@@ -9,7 +9,7 @@ import { allCommands } from '../../../src/cli/commands/index.js';
 
 const commands = await allCommands();
 import { statusHosts } from '../../../src/cli/commands/status.js';
-import { withinLimit } from '../../../src/cli/commands/rollback.js';
+import { withinLimit } from '../../../src/rollback/scope.js';
 import { InputError } from '../../../src/errors.js';
 import { parseInventory } from '../../../src/inventory/load.js';
 import { loadPlaybook } from '../../../src/playbook/load.js';
