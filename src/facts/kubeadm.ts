@@ -3,6 +3,7 @@
 // client-key-data value replaced by REDACTED on the host — and its pure parser.
 import { quote } from '../ssh/quote.js';
 import type { Remote } from '../ssh/remote.js';
+import type { FileRecord } from '../file-record.js';
 
 export interface KubeadmQuery {
   /** The kubernetes dir (kubeadm: /etc/kubernetes); every path below is relative to it. */
@@ -15,12 +16,8 @@ export interface KubeadmQuery {
   kubeconfigs: string[];
 }
 
-export interface KubeadmFileFact {
-  mode: number;
-  uid: number;
-  gid: number;
-  sha256: string;
-}
+/** A kubeadm file by its path relative to the dir: FileRecord's mode, owner, group and sha256. */
+export type KubeadmFileFact = Pick<FileRecord, 'mode' | 'uid' | 'gid' | 'sha256'>;
 
 export interface KubeadmHostFacts {
   dir: string;

@@ -12,6 +12,7 @@ import { resolveTargets } from '../inventory/targets.js';
 import type { Host, Inventory } from '../inventory/types.js';
 import type { Playbook, RefreshKubeConfigStep } from '../playbook/types.js';
 import type { Remote } from '../ssh/remote.js';
+import type { FileRecord } from '../file-record.js';
 
 /** Version of the line protocol below; the parser refuses output of another version. */
 export const COPIES_PROTOCOL = 'certroll-kubeconfig-copies 1';
@@ -50,16 +51,10 @@ export interface CertHash {
   sha256: string | null;
 }
 
-export interface KubeconfigFileFact {
-  path: string;
+/** A FileRecord whose sha256 is '' for links and big files (not read). */
+export interface KubeconfigFileFact extends FileRecord {
   /** `file`: a regular file, read; `link`: a symbolic link (not followed); `big`: over COPY_MAX_BYTES, not read. */
   kind: 'file' | 'link' | 'big';
-  size: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  /** sha256 of the whole file ('' for links and big files). */
-  sha256: string;
   linkTarget?: string;
   certs: CertHash[];
   counts: KeyCounts;
