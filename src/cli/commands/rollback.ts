@@ -2,7 +2,6 @@
 // rolling-restart etcd and check every cert dir is byte-identical to before. Works from the hosts alone with --from-backup.
 import { leftOutOfPlace } from '../../status/left-out.js';
 import type { Argv, CommandModule } from 'yargs';
-import { existsSync } from 'node:fs';
 import { ExitCode, SafetyStop, UsageError } from '../../errors.js';
 import { confirmOrStop, makeUi, setExitCode, sshPrompts, withFleetOptions } from '../common.js';
 import { selectHosts } from '../../inventory/limit.js';
@@ -10,23 +9,18 @@ import { progressView } from '../output.js';
 import { controlIdentity } from '../../run/prepare.js';
 import { loadInputs } from '../../run/inputs.js';
 import { endExecution, journaledExecution } from '../../run/execution.js';
-import { Journal, checkJournalHome, checkRunId, journalRoot, newRunId, readRun, showValue, type RunSummary } from '../../journal/journal.js';
+import { Journal, newRunId, type RunSummary } from '../../journal/journal.js';
 import { openFleet } from '../../ssh/fleet.js';
 import { hostScope } from '../../inventory/targets.js';
-import type { FleetFacts } from '../../facts/types.js';
-import type { Plan } from '../../plan/types.js';
 import { gatherRollbackFacts } from '../../rollback/gather.js';
 import { planRollback } from '../../rollback/plan.js';
 import { renderRollbackPlan } from '../../rollback/render.js';
 import { applyRollback } from '../../rollback/apply.js';
-import type { BeforeState } from '../../rollback/types.js';
+import { DEFAULT_PLAYBOOK, resolveRollbackArgs } from '../../rollback/target.js';
 import { managerScope, withinLimit } from '../../rollback/scope.js';
 import { numberOption } from '../flags.js';
 import { heads } from './heads.js';
 
-export const DEFAULT_PLAYBOOK = 'playbooks/tos-etcd-renew.yaml';
-/** Run ids are made by newRunId(); anything safe as one path component is accepted. */
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 interface RollbackArgs {
   playbook?: string;
@@ -157,50 +151,3 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
     }
   },
 };
-
-export interface ResolvedRollback {
-  runId: string;
-  inventory: string;
-  playbook: string;
-  /** Set when the before-state comes from the local journal. */
-  journal?: { before: Record<string, BeforeState>; backedUp: string[] };
-  /** With --from-backup: the cert dir part of the path. */
-  certDir?: string;
-}
-
-/** Which run, which files, and where the before-state comes from; usage errors before anything is read. */
-export async function resolveRollbackArgs(args: Pick<RollbackArgs, 'run' | 'from-backup' | 'inventory' | 'playbook'>): Promise<ResolvedRollback> {
-  let runId = args.run;
-  let certDir: string | undefined;
-  const fb = args['from-backup'];
-  if (fb !== undefined) {
-    const path = fb.replace(/\/+$/, '');
-    const m = /^(\/.*)-bak-([^/]+)$/.exec(path);
-    if (!m || !RUN_ID.test(m[2]!)) throw new UsageError(`--from-backup expects an absolute backup directory <certDir>-bak-<run-id> (e.g. /srv/kubernetes-bak-20261123T094300Z-a1b2c3), got ${showValue(fb)}`);
-    if (runId !== undefined && runId !== m[2]) throw new UsageError(`--run ${showValue(runId)} and --from-backup ${showValue(fb)} name different runs`);
-    runId = m[2]!;
-    certDir = m[1]!;
-  }
-  if (runId === undefined) throw new UsageError('name the run to undo: certroll rollback -i INVENTORY --run RUN_ID (certroll runs lists them), or --from-backup <certDir>-bak-<run-id>');
-  checkRunId(runId, args['from-backup'] !== undefined && args.run === undefined ? '--from-backup' : '--run');
-  checkJournalHome('write');
-
-  if (certDir !== undefined) {
-    if (!args.inventory) throw new UsageError('name the inventory with -i FILE (with --from-backup there is no journal to take it from)');
-    return { runId, certDir, inventory: args.inventory, playbook: args.playbook ?? DEFAULT_PLAYBOOK };
-  }
-  const stored = await readRun(runId, undefined, '--run');
-  if (!stored) throw new UsageError(`--run: no run ${runId} in the journal ${journalRoot()} (certroll runs lists them); if the journal is lost, roll back from the hosts alone with --from-backup <certDir>-bak-${runId}`);
-  if (stored.legacy) process.stderr.write(`note: run ${runId} is journaled in the old location ${stored.dir}\n`);
-  const plan = stored.plan as Plan;
-  const facts = stored.facts as FleetFacts | null;
-  if (!facts?.hosts) throw new UsageError(`the journal of run ${runId} has no facts.json (the state before the run); use --from-backup <certDir>-bak-${runId}`);
-  const before: Record<string, BeforeState> = {};
-  for (const [h, f] of Object.entries(facts.hosts))
-    before[h] = { files: f.certDir.files.map(({ path, sha256, mode, uid, gid, size }) => ({ path, sha256, mode, uid, gid, size })), dir: { mode: f.certDir.mode, uid: f.certDir.uid, gid: f.certDir.gid } };
-  const backedUp = [...new Set(plan.steps.flatMap((s) => s.actions).filter((a) => a.kind === 'backup').map((a) => a.host))];
-  const inventory = args.inventory ?? plan.inventory;
-  const playbook = args.playbook ?? (plan.playbook && existsSync(plan.playbook) ? plan.playbook : DEFAULT_PLAYBOOK);
-  if (!inventory) throw new UsageError('name the inventory with -i FILE');
-  return { runId, inventory, playbook, journal: { before, backedUp } };
-}
