@@ -1,7 +1,25 @@
 // What `run --resume` and `run --break-lock` decide before the plan is applied: the steps the stopped run finished (from
 // its journal's events), the steps the operator did by hand (--skip), and a stale lock taken over.
 import { UsageError } from '../errors.js';
+import type { FleetFacts } from '../facts/types.js';
+import { checkJournalHome, readRun } from '../journal/journal.js';
 import type { Plan } from '../plan/types.js';
+import type { PipelineArgs } from './prepare.js';
+
+/** `run --resume RUN_ID [--skip STEP…]`: the stopped run's plan, the facts before it, the nodes it restarted, what it finished. */
+export async function stoppedRun(runId: string, skip: string[]): Promise<NonNullable<PipelineArgs['resume']>> {
+  checkJournalHome('write');
+  const stored = await readRun(runId, undefined, '--resume');
+  if (!stored) throw new UsageError(`--resume: no run ${runId} in the journal (certroll runs lists them); to undo a run without its journal use certroll rollback --from-backup`);
+  if (stored.legacy) process.stderr.write(`note: run ${runId} is journaled in the old location ${stored.dir}; it goes on there (new runs go to the per-user state directory)\n`);
+  if (stored.summary?.state === 'succeeded') throw new UsageError(`run ${runId} already succeeded: nothing to resume`);
+  const plan = stored.plan as Plan;
+  const restarted = stored.events.filter((e) => e.event === 'node-restarted' && e.host).map((e) => e.host!);
+  const done = doneSteps(stored.events);
+  const skipped = resolveSkips(skip, plan, done);
+  for (const i of skipped) done[i] = 'operator';
+  return { plan, preFacts: stored.facts as FleetFacts, restarted, done, skipped };
+}
 
 /** The steps a stopped run finished (or the operator marked done), by playbook index: the last outcome recorded wins. */
 export function doneSteps(events: Array<{ event: string; index?: unknown }>): Record<number, 'earlier' | 'operator'> {

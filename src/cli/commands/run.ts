@@ -9,16 +9,14 @@ import { progressView } from '../output.js';
 import { controlIdentity, preparePlan, type PipelineArgs } from '../../run/prepare.js';
 import { loadInputs, type Inputs } from '../../run/inputs.js';
 import { endExecution, journaledExecution } from '../../run/execution.js';
-import { allowBreakingLock, doneSteps, resolveSkips } from '../../run/resume.js';
+import { allowBreakingLock, stoppedRun } from '../../run/resume.js';
 import { renderPlan } from '../../plan/render.js';
 import { planOptions, type PlanArgs } from './plan.js';
 import { requirePlaybook } from '../flags.js';
-import { Journal, checkJournalHome, journalRoot, readRun } from '../../journal/journal.js';
+import { Journal, checkJournalHome, journalRoot } from '../../journal/journal.js';
 import { applyPlan } from '../../apply/engine.js';
 import { hostScope } from '../../inventory/targets.js';
 import type { ApplyContext, OnFailure } from '../../steps/types.js';
-import type { Plan } from '../../plan/types.js';
-import type { FleetFacts } from '../../facts/types.js';
 import { heads } from './heads.js';
 
 interface RunArgs extends Omit<PlanArgs, 'playbook' | 'inventory'> {
@@ -146,22 +144,14 @@ async function resolveArgs(args: RunArgs): Promise<PipelineArgs> {
     const inputs = await inputsAndJournal(args.inventory, playbook);
     return { ...common, inventory: args.inventory, playbook, inputs };
   }
-  checkJournalHome('write');
-  const stored = await readRun(args.resume, undefined, '--resume');
-  if (!stored) throw new UsageError(`--resume: no run ${args.resume} in the journal (certroll runs lists them); to undo a run without its journal use certroll rollback --from-backup`);
-  if (stored.legacy) process.stderr.write(`note: run ${args.resume} is journaled in the old location ${stored.dir}; it goes on there (new runs go to the per-user state directory)\n`);
-  if (stored.summary?.state === 'succeeded') throw new UsageError(`run ${args.resume} already succeeded: nothing to resume`);
-  const plan = stored.plan as Plan;
-  const restarted = stored.events.filter((e) => e.event === 'node-restarted' && e.host).map((e) => e.host!);
-  const done = doneSteps(stored.events);
-  const skipped = resolveSkips(args.skip ?? [], plan, done);
-  for (const i of skipped) done[i] = 'operator';
+  const resume = await stoppedRun(args.resume, args.skip ?? []);
+  const { plan } = resume;
   return {
     ...common,
     inventory: args.inventory ?? plan.inventory,
     playbook: args.playbook ?? plan.playbook,
     runId: plan.runId,
-    resume: { plan, preFacts: stored.facts as FleetFacts, restarted, done, skipped },
+    resume,
   };
 }
 
