@@ -14,7 +14,7 @@
 // lane; the exit code is non-zero when any lane fails. (Directories are given with a trailing slash: vitest filters by
 // substring, and "test/e2e" would also pick the files of test/e2e-kubeadm.)
 // With arguments (`npm test -- test/unit/pki`), one plain `vitest run ARGS…` instead.
-// CERTROLL_TEST_TOS_LABS=1 runs every TOS file on the one lab, after the kubeadm files (the old two-lane layout).
+// CERTROLL_TEST_TOS_LABS=1: the old two-lane layout (every TOS file on the one lab, beside the unit then the kubeadm files).
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -70,15 +70,26 @@ const verdicts = {};
 const lane = async (name, files, prefix, opts) => {
   verdicts[name] = files.length ? await vitest(files, prefix, opts) : 0;
 };
-process.stdout.write(`npm test: three lanes: unit | tos-a: ${filesA.length} files on the TOS lab | kadm, then tos-b: ${filesB.length} files on a second TOS lab (${SECOND_LAB.CERTROLL_LAB_DIR})\n`);
-await Promise.all([
-  lane('unit', ['test/unit/'], '[unit] ', { niceness: 10 }),
-  lane('tos-a', paths(filesA), '[tos-a]'),
-  (async () => {
-    await lane('kadm', ['test/e2e-kubeadm/'], '[kadm] ');
-    await lane('tos-b', paths(filesB), '[tos-b]', { env: SECOND_LAB });
-  })(),
-]);
+if (twoLabs) {
+  process.stdout.write(`npm test: three lanes: unit | tos-a: ${filesA.length} files on the TOS lab | kadm, then tos-b: ${filesB.length} files on a second TOS lab (${SECOND_LAB.CERTROLL_LAB_DIR})\n`);
+  await Promise.all([
+    lane('unit', ['test/unit/'], '[unit] ', { niceness: 10 }),
+    lane('tos-a', paths(filesA), '[tos-a]'),
+    (async () => {
+      await lane('kadm', ['test/e2e-kubeadm/'], '[kadm] ');
+      await lane('tos-b', paths(filesB), '[tos-b]', { env: SECOND_LAB });
+    })(),
+  ]);
+} else {
+  process.stdout.write(`npm test: two lanes: unit, then kadm | tos-a: all ${filesA.length} files on the TOS lab\n`);
+  await Promise.all([
+    (async () => {
+      await lane('unit', ['test/unit/'], '[unit] ', { niceness: 10 });
+      await lane('kadm', ['test/e2e-kubeadm/'], '[kadm] ');
+    })(),
+    lane('tos-a', paths(filesA), '[tos-a]'),
+  ]);
+}
 const verdict = (code) => (code === 0 ? 'passed' : `FAILED (exit ${code})`);
 process.stdout.write(`\nnpm test: ${Object.entries(verdicts).map(([k, c]) => `${k} ${verdict(c)}`).join(', ')}, ${((Date.now() - started) / 1000).toFixed(0)} s wall\n`);
 process.exit(Object.values(verdicts).find((c) => c !== 0) ?? 0);
