@@ -5,7 +5,7 @@ import { detectOutputMode, type OutputMode } from './output.js';
 import { palette, type Palette } from '../render/text.js';
 import { checkFlags, numberOption } from './flags.js';
 import { withAnsibleOptions } from './ansible-options.js';
-import { missingManagerDbPassword, type Inputs } from '../run/inputs.js';
+import type { Inputs } from '../run/inputs.js';
 
 /** The exit code the running command chose (main() returns it). */
 export const commandResult = { exitCode: ExitCode.ok as number };
@@ -100,6 +100,8 @@ export function askSecret(question: string, envHint: string): () => Promise<stri
  * the missing variable is left missing: the plan blocks, naming it.
  */
 export async function secretsEnv(inputs: Inputs): Promise<NodeJS.ProcessEnv> {
+  // Loaded on use: main.ts loads this module for every command, --help included (start-up time, src/cli/commands/heads.ts).
+  const { missingManagerDbPassword } = await import('../run/inputs.js');
   const db = missingManagerDbPassword(inputs, process.env);
   if (!db || !process.stdin.isTTY) return process.env;
   return { ...process.env, [db.passwordEnv]: await askSecret(`Password of ${db.user}@${db.host}:${db.port}/${db.database}: `, db.passwordEnv)() };
