@@ -2,6 +2,7 @@
 import { HostError } from '../errors.js';
 import { sh } from '../ssh/quote.js';
 import type { Remote } from '../ssh/remote.js';
+import { writeFilesAtomic } from '../ssh/write-batch.js';
 import type { TemplateFileFact } from './types.js';
 import type { FileRecord } from '../file-record.js';
 import { BACKUP_META, BACKUP_SUMS, managerTemplatesBackupDir } from '../host-paths.js';
@@ -54,10 +55,14 @@ export async function inspectTemplatesBackup(r: Remote, dir: string): Promise<{ 
 
 /** Write one template file atomically with the given mode/owner, then check its sha256 on the host. */
 export async function writeTemplateFile(r: Remote, path: string, content: string, sha256: string, opts: Pick<FileRecord, 'mode' | 'uid' | 'gid'>): Promise<void> {
-  await r.writeFileAtomic(path, content, opts);
-  const check = await r.sh(sh`sha256sum < ${path}`, { allowFailure: true });
-  if (!check.stdout.startsWith(sha256))
-    throw new HostError(r.host, 'transfer', `${r.host}: ${path} does not have the expected sha256 ${sha256.slice(0, 16)}… after writing`, 'the backup of the templates is in place; restore it or run again');
+  // One exec: written to a temporary name, checked against `sha256` on the host, then renamed into place.
+  try {
+    await writeFilesAtomic(r, [{ path, data: content, mode: opts.mode, uid: opts.uid, gid: opts.gid, sha256 }]);
+  } catch (err) {
+    if (err instanceof HostError && err.shortMessage.includes('written does not have'))
+      throw new HostError(r.host, 'transfer', `${r.host}: ${path} does not have the expected sha256 ${sha256.slice(0, 16)}… after writing`, 'the backup of the templates is in place; restore it or run again');
+    throw err;
+  }
 }
 
 /** sha256 of each path now (null when absent). */

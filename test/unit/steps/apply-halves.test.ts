@@ -328,7 +328,7 @@ describe('distribute: stage, then the back-to-back swap', () => {
     expect(now['etcd-ca.pem']).toBe(`644 ${sha256(NEW.ca)}`);
     expect(now['apiserver.pem']).toBe(certDirState()['apiserver.pem']);
     expect(Object.keys(now).filter((p) => p.includes('.certroll-'))).toEqual([]);
-    const swaps = remote.log.filter((l) => l.script.includes('mv -f'));
+    const swaps = remote.log.filter((l) => l.script.includes('mv -f --'));
     expect(swaps).toHaveLength(1);
     const s = swaps[0]!.script;
     expect(s.indexOf('etcd-key.pem.certroll')).toBeLessThan(s.indexOf('etcd.pem.certroll'));
