@@ -330,6 +330,9 @@ function restoreHintOf(ctx: RestartContext, a: RestartAction): string {
   return `to restore ${a.host} by hand: cp -a ${backupDirOf(certDir, ctx.runId)}/. ${certDir}/ (then remove the .certroll-backup.* files there), and make sure ${a.manifests.join(', ')} are in ${a.manifestsDir}`;
 }
 
+/** The line the park prints when every manifest moved, before the stop wait starts (same exec). */
+const PARKED = '@@parked';
+
 /** Restart one unit of a node (see restartOne); `parked`: a dead run left its manifests parked: put them back and check. */
 async function restartUnit(ctx: RestartContext, spec: RollingRestartStep, a: RestartAction, u: RestartUnit, report: (m: string) => void, parkedByRun: boolean): Promise<{ stopWaitMs: number; pauseMs: number; healthWaitMs: number; before: string[]; after?: string }> {
   const pods = Boolean(spec.pods);
@@ -379,18 +382,26 @@ async function restartUnit(ctx: RestartContext, spec: RollingRestartStep, a: Res
     // A connection lost during the park leaves it unknown whether the manifests moved: the retry puts back whatever moved
     // (idempotent un-park) and parks again from the start.
     parking = true;
-    const parkedOut = await change(ctx, a.host, 'park', u.manifests.map(inPlace).join(' '), () => onHost((r) => r.sh(park), (r) => r.sh(unpark).then(() => undefined)));
-    before = [...parkedOut.stdout.matchAll(/^@@id (\S+)$/gm)].map((m) => m[1]!);
-    isParked = true;
-    report(pods ? `${who}: manifest moved to ${a.parkDir}; waiting until no ${u.label} container runs (was ${before.map((x) => x.slice(0, 13)).join(', ') || 'none'})` : `${a.host}: manifests moved to ${a.parkDir}; waiting for ${spec.containerNames.join(', ')} to stop`);
+    report(pods ? `${who}: moving the manifest to ${a.parkDir}; waiting until no ${u.label} container runs` : `${a.host}: moving the manifests to ${a.parkDir}; waiting for ${spec.containerNames.join(', ')} to stop`);
     let t = Date.now();
-    // One remote loop (a look every 100 ms on the host) until the containers are gone; a reconnect runs it again for
-    // the time left. The TS side judges the last listing.
+    // One exec: the park, then one remote loop (a look every 100 ms on the host) until the containers are gone. The TS
+    // side judges the last listing. A connection lost meanwhile puts back whatever moved (idempotent un-park) and parks
+    // again from the start, with the time left.
     const stopDeadline = t + spec.stopTimeoutSeconds * 1000;
-    const stopped = await onHost((r) => {
-      const left = Math.max(0, stopDeadline - Date.now()) / 1000;
-      return r.sh(stopWaitScript(check, u.names, left, u.mode), { allowFailure: true, timeoutMs: (left + 30) * 1000 });
-    });
+    const stopped = await change(ctx, a.host, 'park', u.manifests.map(inPlace).join(' '), () =>
+      onHost(
+        async (r) => {
+          const left = Math.max(0, stopDeadline - Date.now()) / 1000;
+          const res = await r.sh(`${park} || exit $?\necho ${PARKED}\n${stopWaitScript(check, u.names, left, u.mode)}`, { allowFailure: true, timeoutMs: (left + 30) * 1000 });
+          if (!res.stdout.includes(`${PARKED}\n`))
+            throw new HostError(a.host, 'command', `${who}: moving ${u.manifests.map(inPlace).join(', ')} to ${a.parkDir} failed (${res.signal ? `killed by ${res.signal}` : `exit ${res.exitCode}`})`, undefined, res.stderr.replace(/^\.+/, '').trim() || undefined);
+          isParked = true;
+          return res;
+        },
+        (r) => r.sh(unpark).then(() => undefined),
+      ),
+    );
+    before = [...stopped.stdout.slice(0, stopped.stdout.indexOf(PARKED)).matchAll(/^@@id (\S+)$/gm)].map((m) => m[1]!);
     const stopRes = parseStopWait(stopped.stdout);
     const gone = stopRes.why === 'gone' && containersGone(stopRes.listing, u.names, u.mode);
     if (!gone) {
