@@ -38,7 +38,7 @@ export function writeBatchScript(files: readonly BatchFile[], tmpName: (path: st
     // cleanup removes only the temporary files this script created (n of them so far), never one it found there.
     'n=0',
     `cleanup() { case $n in ${tmps.map((_, i) => `${i + 1}) rm -f -- ${tmps.slice(0, i + 1).map((t) => sh`${t}`).join(' ')};;`).join(' ')} esac; }`,
-    'trap cleanup HUP INT TERM PIPE',
+    "trap 'cleanup; exit 129' HUP INT TERM PIPE",
   ];
   files.forEach((f, i) => {
     const tmp = tmps[i]!;
