@@ -25,10 +25,20 @@ export function etcdctlLine(ctx: EtcdQueryContext, host: string): string {
  * each endpoint presents (for the facts, not for the health polls of a restart).
  */
 export async function queryCluster(ctx: EtcdQueryContext, from: string, endpoints = endpointsOf(ctx.inventory), opts: { served?: boolean } = {}): Promise<EtcdFacts> {
-  const r = await ctx.remote(from).sh(etcdFactsScript(etcdctlLine(ctx, from), endpoints, opts), { allowFailure: true, timeoutMs: 30_000 });
+  const r = await ctx.remote(from).sh(clusterQueryScript(ctx, from, endpoints, opts), { allowFailure: true, timeoutMs: 30_000 });
+  return clusterFromOutput(ctx, from, r.stdout, r.exitCode, r.stderr, opts);
+}
+
+/** queryCluster's script, for a caller that runs it in one exec with other work (src/ssh/sections.ts). */
+export function clusterQueryScript(ctx: EtcdQueryContext, from: string, endpoints = endpointsOf(ctx.inventory), opts: { served?: boolean } = {}): string {
+  return etcdFactsScript(etcdctlLine(ctx, from), endpoints, opts);
+}
+
+/** The facts from clusterQueryScript's output and exit code (`stderr`: the error shown when it failed). */
+export function clusterFromOutput(ctx: Pick<EtcdQueryContext, 'inventory'>, from: string, stdout: string, exitCode: number | null, stderr: string, opts: { served?: boolean } = {}): EtcdFacts {
   const hosts = etcdHosts(ctx.inventory);
-  const facts = assembleEtcdFacts(from, splitEtcdFactsOutput(r.stdout), hosts, r.exitCode === 0 ? undefined : r.stderr.trim() || `exit ${r.exitCode}`);
-  const served = opts.served ? parseServed(r.stdout) : undefined;
+  const facts = assembleEtcdFacts(from, splitEtcdFactsOutput(stdout), hosts, exitCode === 0 ? undefined : stderr.trim() || `exit ${exitCode}`);
+  const served = opts.served ? parseServed(stdout) : undefined;
   if (served) facts.served = served;
   return facts;
 }

@@ -2,6 +2,7 @@
 import { HostError } from '../errors.js';
 import { sh } from '../ssh/quote.js';
 import type { Remote } from '../ssh/remote.js';
+import { writeFilesAtomic } from '../ssh/write-batch.js';
 import type { TemplateFileFact } from './types.js';
 import type { FileRecord } from '../file-record.js';
 import { BACKUP_META, BACKUP_SUMS, managerTemplatesBackupDir } from '../host-paths.js';
@@ -52,12 +53,24 @@ export async function inspectTemplatesBackup(r: Remote, dir: string): Promise<{ 
   return { meta, verified: true };
 }
 
-/** Write one template file atomically with the given mode/owner, then check its sha256 on the host. */
+/** Write one template file atomically with the given mode/owner, checked by sha256 on the host. */
 export async function writeTemplateFile(r: Remote, path: string, content: string, sha256: string, opts: Pick<FileRecord, 'mode' | 'uid' | 'gid'>): Promise<void> {
-  await r.writeFileAtomic(path, content, opts);
-  const check = await r.sh(sh`sha256sum < ${path}`, { allowFailure: true });
-  if (!check.stdout.startsWith(sha256))
-    throw new HostError(r.host, 'transfer', `${r.host}: ${path} does not have the expected sha256 ${sha256.slice(0, 16)}… after writing`, 'the backup of the templates is in place; restore it or run again');
+  return writeTemplateFiles(r, [{ path, content, sha256, ...opts }]);
+}
+
+/**
+ * Write template files in one exec (src/ssh/write-batch.ts): each to a temporary name with its mode and owner, checked
+ * against its sha256 on the host; only when all check out are they renamed into place, back to back.
+ */
+export async function writeTemplateFiles(r: Remote, files: Array<{ path: string; content: string; sha256: string } & Pick<FileRecord, 'mode' | 'uid' | 'gid'>>): Promise<void> {
+  try {
+    await writeFilesAtomic(r, files.map((f) => ({ path: f.path, data: f.content, mode: f.mode, uid: f.uid, gid: f.gid, sha256: f.sha256 })));
+  } catch (err) {
+    const bad = err instanceof HostError && files.find((f) => err.shortMessage.includes(`${f.path} written does not have`));
+    if (bad)
+      throw new HostError(r.host, 'transfer', `${r.host}: ${bad.path} does not have the expected sha256 ${bad.sha256.slice(0, 16)}… after writing`, 'the backup of the templates is in place; restore it or run again');
+    throw err;
+  }
 }
 
 /** sha256 of each path now (null when absent). */

@@ -5,7 +5,11 @@ import { clusterProblems, queryCluster, type EtcdQueryContext } from '../facts/e
 import { etcdHosts } from '../inventory/targets.js';
 
 export async function checkClusterHealthy(ctx: EtcdQueryContext, from: string, expectedDown: string[] = []): Promise<EtcdFacts> {
-  const f = await queryCluster(ctx, from);
+  return clusterHealthy(ctx, from, await queryCluster(ctx, from), expectedDown);
+}
+
+/** The same judgement of facts already queried (e.g. in one exec with other work). */
+export function clusterHealthy(ctx: Pick<EtcdQueryContext, 'inventory'>, from: string, f: EtcdFacts, expectedDown: string[] = []): EtcdFacts {
   const n = etcdHosts(ctx.inventory).length;
   const problems = clusterProblems(f, n, expectedDown);
   if (problems.length)

@@ -1,6 +1,7 @@
 // What the kubeadm renewal steps share: their in-memory data (new files per host, made by the prepare half), the plan
 // actions built from it, CA keys read into memory, resume recognition, and the apply half: stage beside each file, check
 // the sha256 there, then one command per host renames every pair back to back and checks the live files' sha256.
+import { writeFilesAtomic } from '../ssh/write-batch.js';
 import { HostError } from '../errors.js';
 import { sh } from '../ssh/quote.js';
 import { Secret } from '../secret.js';
@@ -156,18 +157,19 @@ export function applyRenewals(step: { hosts: string[]; actions: Action[]; index:
       title: `${h}: stage ${acts.length} files and check them by sha256`,
       host: h,
       run: async (report: (m: string) => void) => {
-        const r = ctx.remote(h);
-        for (const a of acts) {
+        const files = acts.map((a) => {
           const f = content.get(`${h}\0${a.path}`);
           // The new files live in this process's memory only: a plan read back from the journal has no content.
           if (!f || f.sha256 !== a.sha256) throw new HostError(h, 'command', `${h}: no new content for ${a.path} in this process`, 'make the plan again with `certroll run` (or --resume): the new files are made in memory, never stored');
-          await r.writeFileAtomic(a.staged, f.content instanceof Secret ? f.content.reveal() : f.content, { mode: a.mode, uid: a.uid, gid: a.gid });
-        }
-        const check = await r.sh(sh`sha256sum -- ${acts.map((a) => a.staged)}`, { allowFailure: true });
-        for (const a of acts) {
-          const line = check.stdout.split('\n').find((l) => l.endsWith(a.staged));
-          if (!line?.startsWith(a.sha256))
-            throw new HostError(h, 'transfer', `${h}: staged ${a.staged} does not have the expected sha256 ${a.sha256.slice(0, 16)}…`, 'the live files were not touched; run again (or resume) to re-upload');
+          return { path: a.staged, data: f.content instanceof Secret ? f.content.reveal() : f.content, mode: a.mode, uid: a.uid, gid: a.gid, sha256: a.sha256 };
+        });
+        // One exec (src/ssh/write-batch.ts): every file written, fsynced and checked by sha256 there before any is renamed to its staged name.
+        try {
+          await writeFilesAtomic(ctx.remote(h), files);
+        } catch (err) {
+          const bad = err instanceof HostError && acts.find((a) => err.shortMessage.includes(`${a.staged} written does not have`));
+          if (bad) throw new HostError(h, 'transfer', `${h}: staged ${bad.staged} does not have the expected sha256 ${bad.sha256.slice(0, 16)}…`, 'the live files were not touched; run again (or resume) to re-upload');
+          throw err;
         }
         failpoint('stage.after');
         report(`staged ${acts.length} files (sha256 verified)`);

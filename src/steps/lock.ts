@@ -19,23 +19,34 @@ export interface LockOwner {
 
 /** Take the lock on one host, or throw SafetyStop('lock-held') naming the holder. `breakLock` removes a stale one first. */
 export async function takeLock(r: Remote, certDir: string, owner: LockOwner, breakLock: boolean): Promise<void> {
+  const { script, stdin } = takeLockScript(certDir, owner, breakLock);
+  lockTaken(r.host, certDir, (await r.sh(script, { stdin })).stdout);
+}
+
+/** The script that takes the lock (its stdin: the owner record); lockTaken judges its output. */
+export function takeLockScript(certDir: string, owner: LockOwner, breakLock: boolean): { script: string; stdin: string } {
   const lockDir = lockDirOf(certDir);
   // The lock directory appears with its owner file already inside: it is made under a run-specific name, filled, then
   // renamed into place (rename fails when the lock exists). A process killed at any instant leaves no lock without an owner.
   const tmp = `${lockDir}.tmp-${owner.runId}`;
-  const res = await r.sh(
-    sh`${raw(breakLock ? sh`rm -rf -- ${lockDir};` : '')} rm -rf -- ${tmp} && mkdir -- ${tmp} && cat > ${tmp}/owner.json && if mv -T -- ${tmp} ${lockDir} 2>/dev/null; then echo @@locked; else rm -rf -- ${tmp}; if grep -qF -- ${owner.runId} ${lockDir}/owner.json 2>/dev/null; then echo @@locked; else cat ${lockDir}/owner.json 2>/dev/null; echo; echo @@held; fi; fi`,
-    { stdin: JSON.stringify({ pid: process.pid, ...owner }) },
-  );
-  if (res.stdout.includes('@@locked')) return;
-  let holder = res.stdout.replace('@@held', '').trim() || 'no owner file: a certroll process died while taking it';
+  return {
+    script: sh`${raw(breakLock ? sh`rm -rf -- ${lockDir};` : '')} rm -rf -- ${tmp} && mkdir -- ${tmp} && cat > ${tmp}/owner.json && if mv -T -- ${tmp} ${lockDir} 2>/dev/null; then echo @@locked; else rm -rf -- ${tmp}; if grep -qF -- ${owner.runId} ${lockDir}/owner.json 2>/dev/null; then echo @@locked; else cat ${lockDir}/owner.json 2>/dev/null; echo; echo @@held; fi; fi`,
+    stdin: JSON.stringify({ pid: process.pid, ...owner }),
+  };
+}
+
+/** Returns when takeLockScript's output says the lock is this run's; else throws SafetyStop('lock-held') naming the holder. */
+export function lockTaken(host: string, certDir: string, stdout: string): void {
+  if (stdout.includes('@@locked')) return;
+  const lockDir = lockDirOf(certDir);
+  let holder = stdout.replace('@@held', '').trim() || 'no owner file: a certroll process died while taking it';
   try {
     const o = JSON.parse(holder) as { runId: string; startedAt: string; controlHost?: string };
     holder = `run ${o.runId}, started ${o.startedAt}${o.controlHost ? ` from ${o.controlHost}` : ''}`;
   } catch {
     /* keep the raw text */
   }
-  throw new SafetyStop('lock-held', `${r.host}: another certroll run holds the lock ${lockDir} (${holder})`, 'wait for that run to end, or pass --break-lock if it is stale; nothing was changed', r.host);
+  throw new SafetyStop('lock-held', `${host}: another certroll run holds the lock ${lockDir} (${holder})`, 'wait for that run to end, or pass --break-lock if it is stale; nothing was changed', host);
 }
 
 /** Release the lock on one host if this run holds it; never throws. */

@@ -4,7 +4,7 @@ import type { ManagerTemplatesStep } from '../playbook/types.js';
 import type { Action } from '../plan/types.js';
 import { Secret } from '../secret.js';
 import { rewriteExpiry } from '../manager/config-json.js';
-import { backupTemplates, currentSha256, inspectTemplatesBackup, templateBackupMeta, writeTemplateFile } from '../manager/templates.js';
+import { backupTemplates, currentSha256, inspectTemplatesBackup, templateBackupMeta, writeTemplateFiles } from '../manager/templates.js';
 import { managerTemplatesBackupDir } from '../host-paths.js';
 import type { ManagerTemplateFacts } from '../manager/types.js';
 import type { ApplyContext, StepModule } from './types.js';
@@ -144,6 +144,7 @@ async function writeOne(ctx: ApplyContext, spec: ManagerTemplatesStep, host: str
     if (now[a.path] !== a.before && now[a.path] !== a.sha256)
       throw new SafetyStop('manager-template-changed', `${host}: ${a.path} changed since the plan was made`, 'run `certroll plan` again and review it; the backup is in place', host);
   }
+  const todo: Array<{ a: FileAction; content: string }> = [];
   for (const a of acts) {
     if (now[a.path] === a.sha256) {
       report(`${a.path.split('/').pop()} already written`);
@@ -156,7 +157,12 @@ async function writeOne(ctx: ApplyContext, spec: ManagerTemplatesStep, host: str
       JSON.parse(content);
     }
     if (sha256(content) !== a.sha256) throw new Error(`${host}: ${a.path}: the content to write does not match the plan's sha256`);
-    await change(ctx, host, 'manager-templates', a.path, () => writeTemplateFile(r, a.path, content, a.sha256, { mode: a.mode, uid: a.uid, gid: a.gid }));
-    report(`${a.path.split('/').pop()} written and verified`);
+    todo.push({ a, content });
   }
+  if (!todo.length) return;
+  // One exec for the files of this host: all written and checked by sha256 before any is renamed into place.
+  await change(ctx, host, 'manager-templates', todo.map((x) => x.a.path).join(' '), () =>
+    writeTemplateFiles(r, todo.map(({ a, content }) => ({ path: a.path, content, sha256: a.sha256, mode: a.mode, uid: a.uid, gid: a.gid }))),
+  );
+  for (const { a } of todo) report(`${a.path.split('/').pop()} written and verified`);
 }

@@ -32,11 +32,12 @@ export const restartFlannel: StepModule<RestartFlannelStep> = {
           host: a.host,
           run: async (report: (m: string) => void) => {
             const r = ctx.remote(a.host);
-            if (a.skipIfMissing) {
-              const has = await r.sh(sh`command -v ${a.skipIfMissing}`, { allowFailure: true });
-              if (has.exitCode !== 0) return report(`skipped: ${a.skipIfMissing} is not installed on ${a.host}; restart flannel by hand`);
-            }
-            const res = await change(ctx, a.host, 'flannel', a.argv.join(' '), () => r.sh(quoteArgv(a.argv), { allowFailure: true, timeoutMs: 120_000 }));
+            // One exec: the check that the tool is installed, then the command (the journal's intent names the command
+            // either way; a skipped one changed nothing).
+            const missing = '@@certroll-missing';
+            const guard = a.skipIfMissing ? `${sh`command -v ${a.skipIfMissing}`} >/dev/null 2>&1 || { echo ${missing}; exit 0; }\n` : '';
+            const res = await change(ctx, a.host, 'flannel', a.argv.join(' '), () => r.sh(`${guard}${quoteArgv(a.argv)}`, { allowFailure: true, timeoutMs: 120_000 }));
+            if (a.skipIfMissing && res.exitCode === 0 && res.stdout.trim() === missing) return report(`skipped: ${a.skipIfMissing} is not installed on ${a.host}; restart flannel by hand`);
             if (res.exitCode !== 0)
               throw new HostError(a.host, 'command', `${a.host}: flannel restart command failed (exit ${res.exitCode}): ${res.stderr.trim().split('\n').slice(-2).join(' | ')}`, 'etcd already runs with the new certificates; restart flannel by hand, then run `certroll check`');
             report('flannel restarted');

@@ -330,6 +330,11 @@ function restoreHintOf(ctx: RestartContext, a: RestartAction): string {
   return `to restore ${a.host} by hand: cp -a ${backupDirOf(certDir, ctx.runId)}/. ${certDir}/ (then remove the .certroll-backup.* files there), and make sure ${a.manifests.join(', ')} are in ${a.manifestsDir}`;
 }
 
+/** The line the park prints when every manifest moved, before the stop wait starts (same exec). */
+const PARKED = '@@parked';
+/** The line the un-park prints before the first health wait starts (same exec). */
+const UNPARKED = '@@unparked';
+
 /** Restart one unit of a node (see restartOne); `parked`: a dead run left its manifests parked: put them back and check. */
 async function restartUnit(ctx: RestartContext, spec: RollingRestartStep, a: RestartAction, u: RestartUnit, report: (m: string) => void, parkedByRun: boolean): Promise<{ stopWaitMs: number; pauseMs: number; healthWaitMs: number; before: string[]; after?: string }> {
   const pods = Boolean(spec.pods);
@@ -361,6 +366,7 @@ async function restartUnit(ctx: RestartContext, spec: RollingRestartStep, a: Res
   const timing = { stopWaitMs: 0, pauseMs: 0, healthWaitMs: 0 };
   let isParked = false;
   let parking = false;
+  let unparkPending = false;
   // While the node is parked, a dropped connection is retried (with backoff, bounded): giving up leaves a member down.
   const stranded = () => (isParked || parking || parkedByRun ? `${u.manifests.map(parked).join(', ')} may still be parked (${pods ? `${u.label} is down` : 'the etcd member is down'})` : 'the node was not stopped');
   const onHost = <T>(fn: (r: Remote) => Promise<T>, beforeRetry?: (r: Remote) => Promise<void>) => withReconnect(ctx, a.host, report, stranded, fn, beforeRetry);
@@ -379,18 +385,26 @@ async function restartUnit(ctx: RestartContext, spec: RollingRestartStep, a: Res
     // A connection lost during the park leaves it unknown whether the manifests moved: the retry puts back whatever moved
     // (idempotent un-park) and parks again from the start.
     parking = true;
-    const parkedOut = await change(ctx, a.host, 'park', u.manifests.map(inPlace).join(' '), () => onHost((r) => r.sh(park), (r) => r.sh(unpark).then(() => undefined)));
-    before = [...parkedOut.stdout.matchAll(/^@@id (\S+)$/gm)].map((m) => m[1]!);
-    isParked = true;
-    report(pods ? `${who}: manifest moved to ${a.parkDir}; waiting until no ${u.label} container runs (was ${before.map((x) => x.slice(0, 13)).join(', ') || 'none'})` : `${a.host}: manifests moved to ${a.parkDir}; waiting for ${spec.containerNames.join(', ')} to stop`);
+    report(pods ? `${who}: moving the manifest to ${a.parkDir}; waiting until no ${u.label} container runs` : `${a.host}: moving the manifests to ${a.parkDir}; waiting for ${spec.containerNames.join(', ')} to stop`);
     let t = Date.now();
-    // One remote loop (a look every 100 ms on the host) until the containers are gone; a reconnect runs it again for
-    // the time left. The TS side judges the last listing.
+    // One exec: the park, then one remote loop (a look every 100 ms on the host) until the containers are gone. The TS
+    // side judges the last listing. A connection lost meanwhile puts back whatever moved (idempotent un-park) and parks
+    // again from the start, with the time left.
     const stopDeadline = t + spec.stopTimeoutSeconds * 1000;
-    const stopped = await onHost((r) => {
-      const left = Math.max(0, stopDeadline - Date.now()) / 1000;
-      return r.sh(stopWaitScript(check, u.names, left, u.mode), { allowFailure: true, timeoutMs: (left + 30) * 1000 });
-    });
+    const stopped = await change(ctx, a.host, 'park', u.manifests.map(inPlace).join(' '), () =>
+      onHost(
+        async (r) => {
+          const left = Math.max(0, stopDeadline - Date.now()) / 1000;
+          const res = await r.sh(`${park} || exit $?\necho ${PARKED}\n${stopWaitScript(check, u.names, left, u.mode)}`, { allowFailure: true, timeoutMs: (left + 30) * 1000 });
+          if (!res.stdout.includes(`${PARKED}\n`))
+            throw new HostError(a.host, 'command', `${who}: moving ${u.manifests.map(inPlace).join(', ')} to ${a.parkDir} failed (${res.signal ? `killed by ${res.signal}` : `exit ${res.exitCode}`})`, undefined, res.stderr.replace(/^\.+/, '').trim() || undefined);
+          isParked = true;
+          return res;
+        },
+        (r) => r.sh(unpark).then(() => undefined),
+      ),
+    );
+    before = [...stopped.stdout.slice(0, stopped.stdout.indexOf(PARKED)).matchAll(/^@@id (\S+)$/gm)].map((m) => m[1]!);
     const stopRes = parseStopWait(stopped.stdout);
     const gone = stopRes.why === 'gone' && containersGone(stopRes.listing, u.names, u.mode);
     if (!gone) {
@@ -405,8 +419,9 @@ async function restartUnit(ctx: RestartContext, spec: RollingRestartStep, a: Res
       await sleep(a.pauseSeconds * 1000, whole.signal);
       timing.pauseMs = Date.now() - t;
     }
-    await moveBack();
-    report(pods ? `${who}: manifest back in ${a.manifestsDir}; waiting for a new container, healthy` : `${a.host}: manifests back in ${a.manifestsDir}; waiting until healthy and caught up`);
+    // The un-park rides in the first health wait's exec (below).
+    unparkPending = true;
+    report(pods ? `${who}: putting the manifest back in ${a.manifestsDir}; waiting for a new container, healthy` : `${a.host}: putting the manifests back in ${a.manifestsDir}; waiting until healthy and caught up`);
   } catch (e) {
     if (isParked) await moveBack().catch(() => undefined);
     throw e;
@@ -436,10 +451,31 @@ async function restartUnit(ctx: RestartContext, spec: RollingRestartStep, a: Res
   let after: string | undefined;
   for (;;) {
     const left = Math.max(0, healthDeadline - Date.now()) / 1000;
-    const out = await onHost((r) => {
-      const script = healthWaitScript({ ...waitIn, timeoutSeconds: Math.max(0, healthDeadline - Date.now()) / 1000, seen: watch.tokens(), exitGraceMs: EXIT_GRACE_MS, ...(exitSeen ? { exitAgoMs: Date.now() - exitSeen.at } : {}) });
-      return r.sh(script, { allowFailure: true, timeoutMs: (left + 30) * 1000 });
-    });
+    const script = () => healthWaitScript({ ...waitIn, timeoutSeconds: Math.max(0, healthDeadline - Date.now()) / 1000, seen: watch.tokens(), exitGraceMs: EXIT_GRACE_MS, ...(exitSeen ? { exitAgoMs: Date.now() - exitSeen.at } : {}) });
+    let out: { stdout: string };
+    if (unparkPending) {
+      // One exec: the manifests back (idempotent: only a parked manifest whose place is empty moves), then the first
+      // health wait. A connection lost meanwhile runs both again.
+      try {
+        out = await change(ctx, a.host, 'unpark', u.manifests.map(inPlace).join(' '), () =>
+          onHost(async (r) => {
+            const res = await r.sh(`{ ${unpark}; } || exit $?\necho ${UNPARKED}\n${script()}`, { allowFailure: true, timeoutMs: (left + 30) * 1000 });
+            const at = res.stdout.indexOf(`${UNPARKED}\n`);
+            if (at < 0)
+              throw new HostError(a.host, 'command', `${who}: moving ${u.manifests.map(parked).join(', ')} back to ${a.manifestsDir} failed (${res.signal ? `killed by ${res.signal}` : `exit ${res.exitCode}`})`, undefined, res.stderr.replace(/^\.+/, '').trim() || undefined);
+            isParked = false;
+            return { stdout: res.stdout.slice(at + UNPARKED.length + 1) };
+          }),
+        );
+      } catch (e) {
+        // As before the un-park rode along: one more try on its own, then the error.
+        if (isParked) await moveBack().catch(() => undefined);
+        throw e;
+      }
+      unparkPending = false;
+    } else {
+      out = await onHost((r) => r.sh(script(), { allowFailure: true, timeoutMs: (left + 30) * 1000 }));
+    }
     const res = parseHealthWait(out.stdout, u.names);
     const loopStart = Date.now() - res.ms;
     for (const ps of res.ps) {

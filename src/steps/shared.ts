@@ -25,7 +25,7 @@ import { failpoint } from '../failpoint.js';
 import { stagedName } from '../host-paths.js';
 import type { ApplyContext, PlanContext } from './types.js';
 import { HostError } from '../errors.js';
-import { sh } from '../ssh/quote.js';
+import { writeFilesAtomic } from '../ssh/write-batch.js';
 import { Secret } from '../secret.js';
 
 export type StageAction = Extract<Action, { kind: 'stage' }>;
@@ -58,20 +58,25 @@ export function stageActions(ctx: PlanContext, host: string, rolesToStage: FileR
   });
 }
 
-/** Upload staged files to one host, then check their sha256 there in one command. */
+/**
+ * Upload staged files to one host in one exec (src/ssh/write-batch.ts): each is written to a temporary name, fsynced and
+ * checked against the plan's sha256 on the host; only when every one checks out are they renamed to their staged names.
+ */
 export async function applyStage(ctx: ApplyContext, host: string, actions: StageAction[], report: (m: string) => void): Promise<void> {
   if (!ctx.material) throw new Error('no certificate material to stage');
-  const r = ctx.remote(host);
-  for (const a of actions) {
-    const content = ctx.material.files[a.role].content;
-    const data = content instanceof Secret ? content.reveal() : content;
-    await r.writeFileAtomic(a.staged, data, { mode: a.mode, uid: a.uid, gid: a.gid });
-  }
-  const check = await r.sh(sh`sha256sum -- ${actions.map((a) => a.staged)}`, { allowFailure: true });
-  for (const a of actions) {
-    const line = check.stdout.split('\n').find((l) => l.endsWith(a.staged));
-    if (!line || !line.startsWith(a.sha256))
-      throw new HostError(host, 'transfer', `${host}: staged ${a.staged} does not have the expected sha256 ${a.sha256.slice(0, 16)}…`, 'the live files were not touched; run again (or resume) to re-upload');
+  if (!actions.length) return;
+  const material = ctx.material;
+  const files = actions.map((a) => {
+    const content = material.files[a.role].content;
+    return { path: a.staged, data: content instanceof Secret ? content.reveal() : content, mode: a.mode, uid: a.uid, gid: a.gid, sha256: a.sha256 };
+  });
+  try {
+    await writeFilesAtomic(ctx.remote(host), files);
+  } catch (err) {
+    const bad = err instanceof HostError && actions.find((a) => err.shortMessage.includes(`${a.staged} written does not have`));
+    if (bad)
+      throw new HostError(host, 'transfer', `${host}: staged ${bad.staged} does not have the expected sha256 ${bad.sha256.slice(0, 16)}…`, 'the live files were not touched; run again (or resume) to re-upload');
+    throw err;
   }
   failpoint('stage.after');
   report(`staged ${actions.map((a) => a.path.split('/').pop()).join(', ')} (sha256 verified)`);

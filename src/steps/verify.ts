@@ -4,7 +4,9 @@ import { sh } from '../ssh/quote.js';
 import type { VerifyStep } from '../playbook/types.js';
 import type { Action } from '../plan/types.js';
 import type { StepModule } from './types.js';
-import { checkClusterHealthy } from './etcd-health.js';
+import { clusterHealthy } from './etcd-health.js';
+import { clusterFromOutput, clusterQueryScript } from '../facts/etcd-cluster.js';
+import { runSections, type ScriptPart, type SectionsResult } from '../ssh/sections.js';
 import { etcdHosts } from '../inventory/targets.js';
 import { roles } from './shared.js';
 
@@ -37,41 +39,62 @@ export const verify: StepModule<VerifyStep> = {
     return { hosts, actions, notes: [] };
   },
   apply(step, _spec, ctx) {
-    const items = step.actions
-      .filter((a): a is VerifyAction => a.kind === 'verify')
-      .map((a) => ({
-        title: a.host,
-        host: a.host,
-        run: async (report: (m: string) => void) => {
-          const r = ctx.remote(a.host);
-          const out = await r.sh(sh`sha256sum -- ${a.files.map((f) => f.path)}`, { allowFailure: true });
-          for (const f of a.files) {
-            const line = out.stdout.split('\n').find((l) => l.endsWith(f.path));
-            if (!line?.startsWith(f.sha256)) throw new HostError(a.host, 'command', `${a.host}: ${f.path} does not hold the new file (sha256 differs)`, 'run `certroll check` and compare with the backup');
-          }
-          if (a.cluster) {
-            const host = etcdHosts(ctx.inventory).find((h) => h.name === a.host)!;
-            const addr = host.ip ?? host.address;
-            const served = await r.sh(
-              sh`command -v openssl >/dev/null || { echo no-openssl; exit 0; }; openssl s_client -connect ${addr.includes(':') ? `[${addr}]` : addr}:${String(host.vars.etcdClientPort)} -servername ${host.hostname} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`,
-              { allowFailure: true },
-            );
-            const want = ctx.plan.material?.newLeaf.fingerprint;
-            if (served.stdout.includes('no-openssl')) report('openssl not installed: served certificate not checked');
-            else if (want && !served.stdout.toUpperCase().includes(want.toUpperCase()))
-              throw new SafetyStop('served-cert', `${a.host}: etcd still serves another certificate (${served.stdout.trim() || 'no answer'})`, 'restart that etcd member', a.host);
-            else report('etcd serves the new certificate');
-          }
-          report('files verified');
-        },
-      }));
     const first = ctx.inventory.firstMaster;
-    if ((ctx.inventory.groups.etcd ?? []).length)
+    const withCluster = (ctx.inventory.groups.etcd ?? []).length > 0;
+    const verifies = step.actions.filter((a): a is VerifyAction => a.kind === 'verify');
+    // One exec per host (src/ssh/sections.ts): the sha256 of its files, the certificate its etcd serves, and on the first
+    // master the cluster query as well, which the 'etcd cluster healthy' item judges.
+    const runs = new Map<string, Promise<SectionsResult>>();
+    const sectionsOf = (host: string): Promise<SectionsResult> => {
+      let p = runs.get(host);
+      if (!p) {
+        const a = verifies.find((x) => x.host === host);
+        const parts: ScriptPart[] = [];
+        if (a) parts.push({ name: 'sums', script: sh`sha256sum -- ${a.files.map((f) => f.path)}` });
+        if (a?.cluster) {
+          const h = etcdHosts(ctx.inventory).find((x) => x.name === host)!;
+          const addr = h.ip ?? h.address;
+          parts.push({ name: 'served', script: sh`command -v openssl >/dev/null || { echo no-openssl; exit 0; }; openssl s_client -connect ${addr.includes(':') ? `[${addr}]` : addr}:${String(h.vars.etcdClientPort)} -servername ${h.hostname} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256` });
+        }
+        if (host === first && withCluster) parts.push({ name: 'etcd', script: clusterQueryScript(ctx, first) });
+        runs.set(host, (p = runSections(ctx.remote(host), parts, { timeoutMs: 60_000 })));
+      }
+      return p;
+    };
+    const part = (host: string, res: SectionsResult, name: string) => {
+      const x = res.sections.get(name);
+      if (!x) throw new HostError(host, 'command', `${host}: the verify script stopped before its ${name} part (exit ${res.exitCode}): ${res.stderr.trim().slice(-500)}`);
+      return x;
+    };
+    const items = verifies.map((a) => ({
+      title: a.host,
+      host: a.host,
+      run: async (report: (m: string) => void) => {
+        const res = await sectionsOf(a.host);
+        const out = part(a.host, res, 'sums');
+        for (const f of a.files) {
+          const line = out.stdout.split('\n').find((l) => l.endsWith(f.path));
+          if (!line?.startsWith(f.sha256)) throw new HostError(a.host, 'command', `${a.host}: ${f.path} does not hold the new file (sha256 differs)`, 'run `certroll check` and compare with the backup');
+        }
+        if (a.cluster) {
+          const served = part(a.host, res, 'served');
+          const want = ctx.plan.material?.newLeaf.fingerprint;
+          if (served.stdout.includes('no-openssl')) report('openssl not installed: served certificate not checked');
+          else if (want && !served.stdout.toUpperCase().includes(want.toUpperCase()))
+            throw new SafetyStop('served-cert', `${a.host}: etcd still serves another certificate (${served.stdout.trim() || 'no answer'})`, 'restart that etcd member', a.host);
+          else report('etcd serves the new certificate');
+        }
+        report('files verified');
+      },
+    }));
+    if (withCluster)
       items.push({
         title: 'etcd cluster healthy',
         host: first,
         run: async (report) => {
-          await checkClusterHealthy(ctx, first);
+          const res = await sectionsOf(first);
+          const e = part(first, res, 'etcd');
+          clusterHealthy(ctx, first, clusterFromOutput(ctx, first, e.stdout, e.exitCode, res.stderr));
           report('all members healthy, one leader');
         },
       });

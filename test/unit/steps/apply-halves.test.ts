@@ -180,7 +180,7 @@ const backupAction = (over: Partial<Extract<Action, { kind: 'backup' }>> = {}): 
 describe('preflight (apply half)', () => {
   const pre = (): PlannedStep => step('preflight', [{ kind: 'lock', host: 'n1', path: lockDirOf(certDir) }]);
 
-  it('re-reads the host, takes the lock, checks the CA key and the cluster; a cert dir changed since the plan stops it before the lock', async () => {
+  it('re-reads the host, takes the lock, checks the CA key and the cluster; a cert dir changed since the plan stops it and leaves no lock', async () => {
     writeFileSync(join(certDir, 'etcd-ca-key.pem'), 'CA KEY\n');
     const ctx = await context();
     expect(await apply(preflight, pre(), specOf<PreflightStep>('preflight'), ctx)).toEqual(['lock taken', 'etcd cluster healthy with a leader', 'ok']);
@@ -328,7 +328,7 @@ describe('distribute: stage, then the back-to-back swap', () => {
     expect(now['etcd-ca.pem']).toBe(`644 ${sha256(NEW.ca)}`);
     expect(now['apiserver.pem']).toBe(certDirState()['apiserver.pem']);
     expect(Object.keys(now).filter((p) => p.includes('.certroll-'))).toEqual([]);
-    const swaps = remote.log.filter((l) => l.script.includes('mv -f'));
+    const swaps = remote.log.filter((l) => l.script.includes('mv -f --'));
     expect(swaps).toHaveLength(1);
     const s = swaps[0]!.script;
     expect(s.indexOf('etcd-key.pem.certroll')).toBeLessThan(s.indexOf('etcd.pem.certroll'));
