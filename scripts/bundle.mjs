@@ -64,6 +64,8 @@ try {
     external: ['ssh2', 'node-forge', 'cpu-features'],
     plugins: [yargsShim, stringWidthAscii],
     logLevel: 'warn',
+    // chunks/ is as deep as dist/cli/commands/, so a command module's `new URL('../../../…', import.meta.url)` (status.ts:
+    // the shipped playbook) still points at the package root; the entry stays where tsc put bin.js.
     output: { dir: tmp, format: 'esm', entryFileNames: 'bin.js', chunkFileNames: 'chunks/[name]-[hash].js' },
   });
   if (!readFileSync(join(tmp, 'bin.js'), 'utf8').startsWith('#!/usr/bin/env node\n')) throw new Error('bundle: the entry lost its #! line');
