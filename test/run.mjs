@@ -1,20 +1,43 @@
 #!/usr/bin/env node
-// `npm test`: the unit tests (test/unit, no lab), the end-to-end tests on the TOS lab (test/e2e, one file at a time) and those
-// on the kubeadm lab (test/e2e-kubeadm, one file at a time, its own lab on its own addresses) run as vitest processes in two
-// lanes side by side: TOS e2e in one, unit then kubeadm e2e in the other; the e2e files mostly wait on their lab (pauses,
-// etcd restarts) while the unit files use the spare CPU. Each
-// output line is prefixed with its lane; the exit code is non-zero when any fails. (The directories are given with a
-// trailing slash: vitest filters by substring, and "test/e2e" would also pick the files of test/e2e-kubeadm.)
+// `npm test`: the unit tests (test/unit, no lab), the end-to-end tests on the TOS lab (test/e2e) and those on the kubeadm lab
+// (test/e2e-kubeadm, its own lab on its own addresses) run as vitest processes in three lanes side by side:
+//
+//   [unit]  test/unit, at a lower priority (it is the CPU-bound lane; the others mostly wait on their labs: pauses,
+//           etcd restarts);
+//   [tos-a] a share of test/e2e on the TOS lab (CERTROLL_LAB_DIR or /var/lib/certroll-lab, subnet 127.20);
+//   [kadm]  test/e2e-kubeadm, then [tos-b]: the rest of test/e2e on a second TOS lab (/var/lib/certroll-lab-b, subnet
+//           127.22, brought up by its first test like the first one), so the TOS files run on two labs at once.
+//
+// Within a lane the files run one at a time (vitest.config.ts: a lab is one cluster). The TOS files are shared out by
+// their measured duration (DURATIONS, seconds, from a CI run; a new file counts as NEW_FILE_S) so that both lanes end
+// together: each file goes to the lane that is free first, the longest first. Each output line is prefixed with its
+// lane; the exit code is non-zero when any lane fails. (Directories are given with a trailing slash: vitest filters by
+// substring, and "test/e2e" would also pick the files of test/e2e-kubeadm.)
 // With arguments (`npm test -- test/unit/pki`), one plain `vitest run ARGS…` instead.
+// CERTROLL_TEST_TOS_LABS=1: the old two-lane layout (every TOS file on the one lab, beside the unit then the kubeadm files).
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
-const vitest = (args, prefix, niceness = 0) =>
+/** Seconds each TOS e2e file took in the fresh-clone CI run of 2026-12-02 (2 cores, two lanes). */
+const DURATIONS = {
+  'signals.test.ts': 161, 'faults.test.ts': 161, 'status.test.ts': 118, 'rollback.test.ts': 87, 'backups.test.ts': 47,
+  'bastion-lab.test.ts': 43, 'crash.test.ts': 36, 'dead-end.test.ts': 35, 'run.test.ts': 31, 'manager.test.ts': 31,
+  'lab.test.ts': 29, 'foreign-backup.test.ts': 27, 'ssh-files.test.ts': 16, 'pki-mixed-etcd.test.ts': 16, 'check.test.ts': 14,
+  'ssh-exec.test.ts': 10, 'check-secrets.test.ts': 10, 'ssh-bastion.test.ts': 9, 'ssh-connect.test.ts': 7,
+  'monitoring-doc.test.ts': 3, 'check-kubeadm-files.test.ts': 2,
+};
+const NEW_FILE_S = 30;
+/** What the second TOS lane waits for before its first file: the kubeadm files (216 s) and bringing up its lab (~30 s). */
+const KADM_LANE_HEAD_S = 250;
+/** The second TOS lane's lab, and its throwaway sshds' address (test/e2e/ssh-*.test.ts; the first lane's: 127.0.66.1). */
+const SECOND_LAB = { CERTROLL_LAB_DIR: '/var/lib/certroll-lab-b', CERTROLL_LAB_SUBNET: '127.22', CERTROLL_TEST_SSHD_ADDRESS: '127.0.67.1' };
+
+const vitest = (args, prefix, { niceness = 0, env } = {}) =>
   new Promise((resolve) => {
     const argv = [process.execPath, 'node_modules/vitest/vitest.mjs', 'run', ...args];
-    // The e2e half is the longer one (it waits on the lab); the unit half runs at a lower priority so it never slows it.
     if (niceness) argv.unshift('nice', '-n', String(niceness));
-    const child = spawn(argv[0], argv.slice(1), { stdio: prefix ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+    const child = spawn(argv[0], argv.slice(1), { stdio: prefix ? ['ignore', 'pipe', 'pipe'] : 'inherit', env: { ...process.env, ...env } });
     if (prefix) {
       for (const [from, to] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
         createInterface({ input: from }).on('line', (line) => to.write(`${prefix} ${line}\n`));
@@ -23,19 +46,50 @@ const vitest = (args, prefix, niceness = 0) =>
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
 
+/** The TOS e2e files shared out over `lanes` lanes that start after `head` seconds each (longest first, to the lane free first). */
+export function shareOut(files, head) {
+  const load = [...head];
+  const lanes = head.map(() => []);
+  const weight = (f) => DURATIONS[f] ?? NEW_FILE_S;
+  for (const f of [...files].sort((a, b) => weight(b) - weight(a) || a.localeCompare(b))) {
+    const i = load.indexOf(Math.min(...load));
+    lanes[i].push(f);
+    load[i] += weight(f);
+  }
+  return lanes;
+}
+
 const args = process.argv.slice(2);
 if (args.length) process.exit(await vitest(args));
 const started = Date.now();
-// Two lanes at a time on a 2-core machine: the TOS e2e lane (the longest) beside the unit tests, then the kubeadm lab's e2e
-// files once the unit tests are done (three lanes at once slowed the TOS lane's runs past their test timeouts).
-let unit = 1, kadm = 1;
-const [, e2e] = await Promise.all([
-  (async () => {
-    unit = await vitest(['test/unit/'], '[unit]', 10);
-    kadm = await vitest(['test/e2e-kubeadm/'], '[kadm]');
-  })(),
-  vitest(['test/e2e/'], '[e2e] '),
-]);
+const tosFiles = readdirSync('test/e2e').filter((f) => f.endsWith('.test.ts'));
+const twoLabs = process.env.CERTROLL_TEST_TOS_LABS !== '1';
+const [filesA, filesB] = twoLabs ? shareOut(tosFiles, [0, KADM_LANE_HEAD_S]) : [tosFiles, []];
+const paths = (fs) => fs.map((f) => `test/e2e/${f}`);
+const verdicts = {};
+const lane = async (name, files, prefix, opts) => {
+  verdicts[name] = files.length ? await vitest(files, prefix, opts) : 0;
+};
+if (twoLabs) {
+  process.stdout.write(`npm test: three lanes: unit | tos-a: ${filesA.length} files on the TOS lab | kadm, then tos-b: ${filesB.length} files on a second TOS lab (${SECOND_LAB.CERTROLL_LAB_DIR})\n`);
+  await Promise.all([
+    lane('unit', ['test/unit/'], '[unit] ', { niceness: 10 }),
+    lane('tos-a', paths(filesA), '[tos-a]'),
+    (async () => {
+      await lane('kadm', ['test/e2e-kubeadm/'], '[kadm] ');
+      await lane('tos-b', paths(filesB), '[tos-b]', { env: SECOND_LAB });
+    })(),
+  ]);
+} else {
+  process.stdout.write(`npm test: two lanes: unit, then kadm | tos-a: all ${filesA.length} files on the TOS lab\n`);
+  await Promise.all([
+    (async () => {
+      await lane('unit', ['test/unit/'], '[unit] ', { niceness: 10 });
+      await lane('kadm', ['test/e2e-kubeadm/'], '[kadm] ');
+    })(),
+    lane('tos-a', paths(filesA), '[tos-a]'),
+  ]);
+}
 const verdict = (code) => (code === 0 ? 'passed' : `FAILED (exit ${code})`);
-process.stdout.write(`\nnpm test: unit ${verdict(unit)}, e2e ${verdict(e2e)}, kadm ${verdict(kadm)}, ${((Date.now() - started) / 1000).toFixed(0)} s wall\n`);
-process.exit(unit || e2e || kadm);
+process.stdout.write(`\nnpm test: ${Object.entries(verdicts).map(([k, c]) => `${k} ${verdict(c)}`).join(', ')}, ${((Date.now() - started) / 1000).toFixed(0)} s wall\n`);
+process.exit(Object.values(verdicts).find((c) => c !== 0) ?? 0);
