@@ -44,12 +44,26 @@ export async function main(argv: string[]): Promise<number> {
       .alias('h', 'help')
       .version();
     for (const c of await commandsFor(argv)) cli = cli.command(c as never);
+    skipHelpCache(cli);
     await cli.parseAsync();
     return commandResult.exitCode;
   } catch (err) {
     if (err instanceof Explained) return ExitCode.ok;
     return reportError(err, p);
   }
+}
+
+/**
+ * yargs renders a command's whole help text (cliui, string-width's Unicode tables) each time it runs the command, in case
+ * the handler calls showHelp() later; certroll never does, and its .fail() throws instead of printing help. That rendering
+ * was a fifth of the CPU of `certroll runs` or of input refused at validation (docs/performance.md, "Start-up"). `--help`
+ * does not go through this cache. Where yargs has no such hook (another version), nothing changes.
+ */
+export function skipHelpCache(cli: Argv): boolean {
+  const usage = (cli as unknown as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: unknown } } }).getInternalMethods?.().getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage !== 'function') return false;
+  usage.cacheHelpMessage = () => undefined;
+  return true;
 }
 
 const EXIT_CODES_HELP = `Exit codes:

@@ -13,17 +13,19 @@ afterAll(() => rmSync(copy, { recursive: true, force: true }));
 
 describe('the published package (npm pack --dry-run --json)', () => {
   it('holds dist/ without the lab or tests, and the certroll binary', () => {
-    for (const p of ['package.json', 'README.md', 'tsconfig.json', 'src', 'lab/src', 'lab/assets', 'lab/tsconfig.json', 'test/unit', 'test/e2e', 'test/support']) {
+    for (const p of ['package.json', 'README.md', 'tsconfig.json', 'scripts', 'src', 'lab/src', 'lab/assets', 'lab/tsconfig.json', 'test/unit', 'test/e2e', 'test/support']) {
       cpSync(join(REPO, p), join(copy, p), { recursive: true });
     }
     symlinkSync(join(REPO, 'node_modules'), join(copy, 'node_modules'));
     // A dist/lab left by a build from before the lab moved out of src/: prepare must start from an empty dist/.
     mkdirSync(join(copy, 'dist', 'lab'), { recursive: true });
     writeFileSync(join(copy, 'dist', 'lab', 'cli.js'), '// stale\n');
-    // npm pack runs the prepare script (a clean tsc build of dist/) first, as a real publish does.
+    // npm pack runs the prepare script (a clean tsc build of dist/, then the bundle) first, as a real publish does.
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--silent'], { cwd: copy, encoding: 'utf8', maxBuffer: 1 << 26 });
     const files = (JSON.parse(out) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
     expect(files).toContain('dist/cli/bin.js');
+    // The bundled CLI (scripts/bundle.mjs): its lazily loaded parts are chunks beside it.
+    expect(files.some((f) => f.startsWith('dist/cli/chunks/'))).toBe(true);
     expect(files).toContain('package.json');
     expect(files.filter((f) => !f.startsWith('dist/') && !['package.json', 'README.md', 'LICENSE'].includes(f))).toEqual([]);
     expect(files.filter((f) => /(^|\/)(lab|test|e2e)(\/|$)|\.test\.|^src\//.test(f))).toEqual([]);
