@@ -1,5 +1,6 @@
 // Several files in one exec (src/ssh/write-batch.ts), with the real shell against a temporary directory: exact bytes and
 // modes, one round trip, nothing renamed when any file's sha256 differs, no temporary file left, no content on a command line.
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,10 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const key = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA+secret+\n-----END PRIVATE KEY-----\n';
+/** A key file's content, generated here (no private key is committed). */
+const key = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+/** The key's base64 body: what must travel on stdin and never in the script. */
+const keyBody = key.split('\n')[1]!;
 
 describe('writeFilesAtomic', () => {
   it('writes every file byte for byte with its mode in one round trip; the contents only on stdin', async () => {
@@ -40,8 +44,8 @@ describe('writeFilesAtomic', () => {
     expect(statSync(join(dir, 'big')).mode & 0o777).toBe(0o644);
     expect(readFileSync(join(dir, 'empty')).length).toBe(0);
     expect(readdirSync(dir).filter((f) => f.includes('certroll-tmp'))).toEqual([]);
-    expect(r.log[0]!.script).not.toContain('secret');
-    expect(r.log[0]!.stdin).toContain('secret');
+    expect(r.log[0]!.script).not.toContain(keyBody);
+    expect(r.log[0]!.stdin).toContain(keyBody);
   });
 
   it('a sha256 that differs from the expected one renames nothing and leaves no temporary file', async () => {
