@@ -5,6 +5,11 @@ import { chmod, chown, mkdir, readFile, rename, stat, writeFile } from 'node:fs/
 import type { ExecOptions, ExecResult, Remote, RemoteStat, WriteOptions } from '../../src/ssh/remote.js';
 import { HostError } from '../../src/errors.js';
 import { quoteArgv } from '../../src/ssh/quote.js';
+import { hostScope } from '../../src/inventory/targets.js';
+import type { Inventory } from '../../src/inventory/types.js';
+import type { Plan, PlannedStep } from '../../src/plan/types.js';
+import type { Playbook } from '../../src/playbook/types.js';
+import type { ApplyContext } from '../../src/steps/types.js';
 
 /** A Remote for "this machine": sh -c with stdin, plain fs calls. The SSH transport is tested elsewhere; here what matters is the shell and mysql. */
 export class LocalRemote implements Remote {
@@ -61,4 +66,31 @@ export class LocalRemote implements Remote {
     await mkdir(path, { recursive: opts.recursive ?? false, mode: opts.mode ?? 0o755 });
   }
   async close(): Promise<void> {}
+}
+
+/**
+ * An ApplyContext for the engine over one LocalRemote host: the plan's steps, the inventory and playbook, no material;
+ * `overrides` sets what a test needs otherwise (facts, signal, locked hosts, env…).
+ */
+export function localApplyContext(
+  a: { steps: PlannedStep[]; inventory: Inventory; playbook: Playbook; remote: LocalRemote; runId: string; createdAt: string },
+  overrides: Partial<ApplyContext> = {},
+): ApplyContext {
+  const host = a.remote.host;
+  return {
+    plan: { runId: a.runId, createdAt: a.createdAt, steps: a.steps } as unknown as Plan,
+    inventory: a.inventory,
+    playbook: a.playbook,
+    material: null,
+    remotes: new Map([[host, a.remote]]),
+    remote: () => a.remote,
+    scope: (n) => hostScope(a.inventory, a.playbook, n),
+    runId: a.runId,
+    facts: { gatheredAt: a.createdAt, hosts: {}, unreachable: [], etcd: null },
+    options: { breakLock: false, controlHost: 'test-control', user: 'tester', onFailure: 'stop' },
+    signal: new AbortController().signal,
+    journalIntent: async () => undefined,
+    locked: new Set(),
+    ...overrides,
+  } as ApplyContext;
 }

@@ -9,7 +9,6 @@ import { doneSteps, resolveSkips } from '../../../src/run/resume.js';
 import { UsageError } from '../../../src/errors.js';
 import { lockDirOf, runStagedPattern, stagedName } from '../../../src/host-paths.js';
 import { parseInventory } from '../../../src/inventory/load.js';
-import { hostScope } from '../../../src/inventory/targets.js';
 import { Journal, readRun } from '../../../src/journal/journal.js';
 import { makeMaterial } from '../../../src/plan/material.js';
 import { renderPlan } from '../../../src/plan/render.js';
@@ -20,7 +19,7 @@ import { buildPlan, cleanupStep, renewalNeed } from '../../../src/planner/build.
 import { palette } from '../../../src/render/text.js';
 import { takeLock } from '../../../src/steps/lock.js';
 import type { ApplyContext, ResumeState } from '../../../src/steps/types.js';
-import { LocalRemote } from '../../support/local-remote.js';
+import { LocalRemote, localApplyContext } from '../../support/local-remote.js';
 import { Workdir } from '../pki/fixtures.js';
 import { FakeFleet, inventory } from '../plan/fake-fleet.js';
 
@@ -139,21 +138,7 @@ describe('the engine runs the cleanup step as always', () => {
   const inv = parseInventory([`vars: { serviceIp: 10.96.0.1, certDir: ${certDir} }`, 'ssh: { identityFile: /tmp/id, knownHostsFile: /tmp/kh }', 'hosts:', '  n1: { address: 127.0.0.1 }', 'groups: { master: [n1], etcd: [n1] }'].join('\n'), 'inv.yaml');
   const remote = new LocalRemote('n1');
   async function context(steps: PlannedStep[], signal = new AbortController().signal): Promise<ApplyContext> {
-    return {
-      plan: { runId: RUN, createdAt: now.toISOString(), steps } as unknown as Plan,
-      inventory: inv,
-      playbook: pb,
-      material: null,
-      remotes: new Map([['n1', remote]]),
-      remote: () => remote,
-      scope: (n) => hostScope(inv, pb, n),
-      runId: RUN,
-      facts: fleet().facts,
-      options: { breakLock: false, controlHost: 'test-control', user: 'tester', onFailure: 'stop' },
-      signal,
-      journalIntent: async () => undefined,
-      locked: new Set(),
-    };
+    return localApplyContext({ steps, inventory: inv, playbook: pb, remote, runId: RUN, createdAt: now.toISOString() }, { facts: fleet().facts, signal });
   }
   // A step of the run before cleanup, done by the stopped run (resume), and one that fails on the host.
   const earlier = (): PlannedStep => ({ index: 0, type: 'preflight', title: 'preflight', at: { file: pb.file }, hosts: ['n1'], actions: [], notes: [], done: 'earlier' });

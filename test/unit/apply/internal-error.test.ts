@@ -8,9 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyPlan } from '../../../src/apply/engine.js';
 import { lockDirOf, stagedName } from '../../../src/host-paths.js';
 import { parseInventory } from '../../../src/inventory/load.js';
-import { hostScope } from '../../../src/inventory/targets.js';
 import { Journal } from '../../../src/journal/journal.js';
-import type { Plan, PlannedStep, PlanStepType } from '../../../src/plan/types.js';
+import type { PlannedStep, PlanStepType } from '../../../src/plan/types.js';
 import { loadPlaybook } from '../../../src/playbook/load.js';
 import type { Playbook } from '../../../src/playbook/types.js';
 import { cleanupStep } from '../../../src/planner/build.js';
@@ -18,7 +17,7 @@ import { applyHalves } from '../../../src/steps/index.js';
 import { takeLock } from '../../../src/steps/lock.js';
 import type { ApplyContext, ApplyHalf } from '../../../src/steps/types.js';
 import { endExecution, journaledExecution } from '../../../src/run/execution.js';
-import { LocalRemote } from '../../support/local-remote.js';
+import { LocalRemote, localApplyContext } from '../../support/local-remote.js';
 
 const top = mkdtempSync(join(tmpdir(), 'certroll-bug-'));
 const certDir = join(top, 'srv', 'kubernetes');
@@ -74,21 +73,10 @@ async function setUp(): Promise<ApplyContext> {
   mkdirSync(certDir, { recursive: true });
   writeFileSync(join(certDir, 'etcd.pem'), 'live\n');
   await takeLock(remote, certDir, { runId: RUN, startedAt: 'now', controlHost: 'ctl', user: 'u' }, false);
-  const ctx: ApplyContext = {
-    plan: { runId: RUN, createdAt: now.toISOString(), steps: [{ ...step(0, buggy), actions: [{ kind: 'restart', host: 'n1' } as never] }, step(1, independent), cleanupStep(inv, pb, RUN)] } as unknown as Plan,
-    inventory: inv,
-    playbook: pb,
-    material: null,
-    remotes: new Map([['n1', remote]]),
-    remote: () => remote,
-    scope: (n) => hostScope(inv, pb, n),
-    runId: RUN,
-    facts: { gatheredAt: now.toISOString(), hosts: {}, unreachable: [], etcd: null },
-    options: { breakLock: false, controlHost: 'test-control', user: 'tester', onFailure: 'stop' },
-    signal: new AbortController().signal,
-    journalIntent: async () => undefined,
-    locked: new Set(['n1']),
-  };
+  const ctx = localApplyContext(
+    { steps: [{ ...step(0, buggy), actions: [{ kind: 'restart', host: 'n1' } as never] }, step(1, independent), cleanupStep(inv, pb, RUN)], inventory: inv, playbook: pb, remote, runId: RUN, createdAt: now.toISOString() },
+    { locked: new Set(['n1']) },
+  );
   return ctx;
 }
 
