@@ -1,5 +1,6 @@
 // End-to-end: connecting to a real sshd — known_hosts forms, unknown/changed keys, accept-new, key/passphrase/password auth, and connect failures.
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +48,32 @@ describe('connecting to a real sshd', () => {
   afterAll(async () => {
     await sshd?.stop();
     rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('turns Nagle off on the SSH socket (TCP_NODELAY), before the handshake', async () => {
+    // With Nagle on, each small SSH write waited for the peer's delayed ACK: ~90 ms per exec round trip on loopback.
+    const original = Socket.prototype.setNoDelay;
+    const seen: Array<{ sock: Socket; on: boolean; beforeReady: boolean }> = [];
+    let ready = false;
+    Socket.prototype.setNoDelay = function (this: Socket, on?: boolean) {
+      seen.push({ sock: this, on: on !== false, beforeReady: !ready });
+      return original.call(this, on);
+    };
+    try {
+      const kh = await sshd.writeKnownHosts([sshd.knownHostsLine('plain')]);
+      const r = await connect(sshd.host('h', { knownHostsFile: kh }));
+      ready = true;
+      try {
+        const mine = seen.filter((c) => c.sock.remotePort === PORT && c.sock.remoteAddress === ADDRESS);
+        expect(mine.length).toBeGreaterThan(0);
+        expect(mine.every((c) => c.on && c.beforeReady)).toBe(true);
+        expect((await r.exec(['echo', 'hi'])).stdout).toBe('hi\n');
+      } finally {
+        await r.close();
+      }
+    } finally {
+      Socket.prototype.setNoDelay = original;
+    }
   });
 
   describe('host keys', () => {
