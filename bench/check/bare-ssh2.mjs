@@ -1,5 +1,5 @@
 // The floor for `certroll check`: a bare ssh2 script, one connection and one exec per host, N hosts at once, same files.
-// Usage: node bench/check/bare-ssh2.mjs --inventory LAB/inventory-extra.yaml [--forks 20] [--command '…']
+// Usage: node bench/check/bare-ssh2.mjs --inventory LAB/inventory-extra.yaml [--forks 20] [--command '…'] [--nagle]
 // Prints one JSON line: hosts, ok, failed, bytes read, wall ms. Host keys are checked against the inventory's known_hosts
 // (exact key match, like certroll), the client key is the inventory's identity file; algorithms are ssh2's defaults
 // unless --kex/--cipher are given (to compare with certroll's preferences).
@@ -17,6 +17,7 @@ const { values: args } = parseArgs({
     command: { type: 'string' },
     kex: { type: 'string' },
     cipher: { type: 'string' },
+    nagle: { type: 'boolean', default: false },
   },
 });
 if (!args.inventory) {
@@ -68,6 +69,9 @@ function one(host) {
         ...(args.cipher ? { cipher: args.cipher.split(',') } : {}),
       },
     });
+    // As certroll does (src/ssh/handshake.ts): Nagle off, or each small SSH write waits for the peer's delayed ACK
+    // (~200 ms per handshake on loopback). `--nagle` keeps Node's default, to show the difference.
+    if (!args.nagle) c.setNoDelay(true);
   });
 }
 

@@ -1,5 +1,6 @@
 // The etcd fact: member list, endpoint status and health from etcdctl's JSON, parsed by pure functions.
 import type { EtcdEndpointHealth, EtcdEndpointStatus, EtcdFacts, EtcdMember } from './types.js';
+import { concurrently } from '../ssh/sections.js';
 
 /** etcdctl prints 64-bit ids as bare JSON numbers, which lose precision in JS: quote them before parsing. */
 export function parseEtcdJson(text: string): unknown {
@@ -94,7 +95,7 @@ export function assembleEtcdFacts(
  * The script that prints the three etcdctl outputs between markers (one round trip), the three queries running at the
  * same time on the host: each is one element of a pipeline (member list → status → the reader, which runs the health
  * query itself), and the reader prints them in the fixed order once all are done. No file is written on the host.
- * With `served`, it also prints the
+ * With `served`, it also prints (all endpoints at once) the
  * leaf certificate each endpoint presents in its TLS handshake (openssl s_client, no client certificate needed to see it):
  * what the running member serves, which may differ from the file on disk until the member restarts.
  */
@@ -113,12 +114,15 @@ export function etcdFactsScript(etcdctl: string, endpoints: string, opts: { serv
   ];
   if (opts.served) {
     lines.push(`if command -v openssl >/dev/null 2>&1; then echo '@@served-tool openssl'; else echo '@@served-tool none'; fi`);
+    // One TLS handshake per endpoint, all at the same time (src/ssh/sections.ts `concurrently`), printed in order.
+    const served: string[] = [];
     for (const e of endpoints.split(',').filter(Boolean)) {
       const target = hostPortOf(e);
       if (!target) continue;
       // The endpoint comes from the inventory (addresses and a numeric port, checked at load): safe inside single quotes.
-      lines.push(`echo '@@served ${e}'; command -v openssl >/dev/null 2>&1 && timeout 5 openssl s_client -connect '${target}' </dev/null 2>/dev/null | openssl x509 2>/dev/null || true`);
+      served.push(`echo '@@served ${e}'; command -v openssl >/dev/null 2>&1 && timeout 5 openssl s_client -connect '${target}' </dev/null 2>/dev/null | openssl x509 2>/dev/null || true`);
     }
+    if (served.length) lines.push(concurrently(served));
     lines.push(`echo '@@served-end'`);
   }
   return lines.join('\n');

@@ -1,5 +1,5 @@
-// Several scripts run on one host in one exec round trip, one after the other, each in its own subshell; the output is
-// split back into one section per script, with that script's exit code. What one phase of a step needs from a host is
+// Several scripts run on one host in one exec round trip, one after the other (or at the same time: `concurrently`), each
+// in its own subshell; the output is split back into one section per script, with that script's exit code. What one phase of a step needs from a host is
 // one of these (preflight: facts, lock, write probe, CA key, cluster query).
 import { randomBytes } from 'node:crypto';
 import type { ExecOptions, Remote } from './remote.js';
@@ -30,16 +30,42 @@ export interface SectionsResult {
  * One script running `parts` in order. After each part a marker line with a random tag (which no file content can
  * guess) and the part's exit code closes its section; a part's failure does not stop the next one.
  */
-export function sectionsScript(parts: readonly ScriptPart[], tag = randomBytes(8).toString('hex')): { script: string; marker: string } {
+export function sectionsScript(parts: readonly ScriptPart[], tag = randomBytes(8).toString('hex'), opts: { concurrent?: boolean } = {}): { script: string; marker: string } {
   const marker = `@@certroll-${tag}`;
   const seen = new Set<string>();
   for (const p of parts) {
     if (!/^[A-Za-z0-9_-]+$/.test(p.name) || seen.has(p.name)) throw new TypeError(`sectionsScript: bad or repeated section name ${JSON.stringify(p.name)}`);
     seen.add(p.name);
   }
-  if (parts.filter((p) => p.stdin).length > 1) throw new TypeError('sectionsScript: only one part may read stdin');
-  const script = parts.map((p) => `(\n${p.script}\n)${p.stdin ? '' : ' </dev/null'}\nprintf '\\n%s %s %d\\n' ${marker} ${p.name} $?`).join('\n');
-  return { script, marker };
+  if (parts.filter((p) => p.stdin).length > (opts.concurrent ? 0 : 1)) throw new TypeError(opts.concurrent ? 'sectionsScript: concurrent parts cannot read stdin' : 'sectionsScript: only one part may read stdin');
+  const blocks = parts.map((p) => `(\n${p.script}\n)${p.stdin ? '' : ' </dev/null'}\nprintf '\\n%s %s %d\\n' ${marker} ${p.name} $?`);
+  return { script: opts.concurrent ? concurrently(blocks) : blocks.join('\n'), marker };
+}
+
+/** The most blocks `concurrently` runs at once: each waiting block holds a shell file descriptor (3 to 9). */
+export const MAX_CONCURRENT = 8;
+
+/**
+ * A script that runs `blocks` at the same time and prints their stdout in the order given, whole and not interleaved,
+ * without writing any file on the host: each block but the last writes into a pipe (one nested pipeline per block, each
+ * pipe's read end kept on a file descriptor of its own), the last is captured, and the reader copies the pipes out in
+ * order once the last is done. A block bigger than a pipe (64 KiB) simply waits for its turn to be read. Stderr is shared
+ * (lines of different blocks may mix). More than MAX_CONCURRENT blocks run in groups of that many, one group after the
+ * other. Each block is shell text already built with sh`` and should not read stdin (give it </dev/null).
+ */
+export function concurrently(blocks: readonly string[]): string {
+  if (blocks.length <= 1) return blocks.join('\n');
+  if (blocks.length > MAX_CONCURRENT) {
+    const groups: string[] = [];
+    for (let i = 0; i < blocks.length; i += MAX_CONCURRENT) groups.push(concurrently(blocks.slice(i, i + MAX_CONCURRENT)));
+    return groups.join('\n');
+  }
+  const n = blocks.length;
+  // fd 3+i holds block i's pipe for i < n-2; block n-2's pipe is the innermost reader's stdin; block n-1 is captured.
+  const reads = [...blocks.slice(0, n - 2).map((_, i) => `cat <&${3 + i}`), 'cat', `printf '%s' "\${certroll_last%.}"`];
+  let script = `certroll_last=$(\n{\n${blocks[n - 1]}\n}\necho .)\n${reads.join('\n')}`;
+  for (let i = n - 2; i >= 0; i--) script = `{\n${blocks[i]}\n} | {\n${i < n - 2 ? `exec ${3 + i}<&0\n` : ''}${script}\n}`;
+  return script;
 }
 
 /** Split the output of sectionsScript by its markers. */
@@ -54,9 +80,13 @@ export function parseSections(stdout: string, marker: string): Map<string, Secti
   return out;
 }
 
-/** Run `parts` on `r` in one exec and return each part's output and exit code. Never throws for a part's failure. */
-export async function runSections(r: Remote, parts: readonly ScriptPart[], opts: Omit<ExecOptions, 'allowFailure'> = {}): Promise<SectionsResult> {
-  const { script, marker } = sectionsScript(parts);
-  const res = await r.sh(script, { ...opts, allowFailure: true });
+/**
+ * Run `parts` on `r` in one exec and return each part's output and exit code. Never throws for a part's failure.
+ * `concurrent`: the parts run at the same time (`concurrently`; none may read stdin, and their stderr lines may mix).
+ */
+export async function runSections(r: Remote, parts: readonly ScriptPart[], opts: Omit<ExecOptions, 'allowFailure'> & { concurrent?: boolean } = {}): Promise<SectionsResult> {
+  const { concurrent, ...execOpts } = opts;
+  const { script, marker } = sectionsScript(parts, undefined, { concurrent });
+  const res = await r.sh(script, { ...execOpts, allowFailure: true });
   return { sections: parseSections(res.stdout, marker), stderr: res.stderr, exitCode: res.exitCode };
 }

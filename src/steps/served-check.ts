@@ -2,6 +2,7 @@
 // compared by SHA-256 fingerprint with the certificate file now on disk there. It catches a process that still holds the
 // old certificate in memory (a restart that did not happen, or a process that loads its certificates only at start).
 import { quote } from '../ssh/quote.js';
+import { concurrently } from '../ssh/sections.js';
 
 export interface ServedTarget {
   /** ADDRESS:PORT as the node itself reaches it. */
@@ -24,10 +25,11 @@ export interface ServedSeen extends ServedTarget {
 export function servedCheckScript(targets: ServedTarget[]): string {
   return [
     `T=; command -v timeout >/dev/null 2>&1 && T='timeout 10'`,
-    ...targets.flatMap((t, k) => [
+    // Every port's handshake at the same time (src/ssh/sections.ts `concurrently`), printed in order.
+    concurrently(targets.map((t, k) => [
       `echo '@@served ${k}'; $T openssl s_client -connect ${quote(t.endpoint)} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 -serial 2>/dev/null`,
       `echo '@@file ${k}'; openssl x509 -in ${quote(t.cert)} -noout -fingerprint -sha256 -serial 2>/dev/null`,
-    ]),
+    ].join('\n'))),
     `echo '@@end'`,
   ].join('\n');
 }

@@ -42,8 +42,8 @@ export const verify: StepModule<VerifyStep> = {
     const first = ctx.inventory.firstMaster;
     const withCluster = (ctx.inventory.groups.etcd ?? []).length > 0;
     const verifies = step.actions.filter((a): a is VerifyAction => a.kind === 'verify');
-    // One exec per host (src/ssh/sections.ts): the sha256 of its files, the certificate its etcd serves, and on the first
-    // master the cluster query as well, which the 'etcd cluster healthy' item judges.
+    // One exec per host (src/ssh/sections.ts), its parts at the same time: the sha256 of its files, the certificate its etcd
+    // serves, and on the first master the cluster query as well, which the 'etcd cluster healthy' item judges.
     const runs = new Map<string, Promise<SectionsResult>>();
     const sectionsOf = (host: string): Promise<SectionsResult> => {
       let p = runs.get(host);
@@ -57,7 +57,7 @@ export const verify: StepModule<VerifyStep> = {
           parts.push({ name: 'served', script: sh`command -v openssl >/dev/null || { echo no-openssl; exit 0; }; openssl s_client -connect ${addr.includes(':') ? `[${addr}]` : addr}:${String(h.vars.etcdClientPort)} -servername ${h.hostname} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256` });
         }
         if (host === first && withCluster) parts.push({ name: 'etcd', script: clusterQueryScript(ctx, first) });
-        runs.set(host, (p = runSections(ctx.remote(host), parts, { timeoutMs: 60_000 })));
+        runs.set(host, (p = runSections(ctx.remote(host), parts, { timeoutMs: 60_000, concurrent: true })));
       }
       return p;
     };

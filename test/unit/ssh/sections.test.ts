@@ -1,8 +1,11 @@
 // Several scripts in one exec (src/ssh/sections.ts), with the real shell: each part's output and exit code come back
 // apart, a failing part does not stop the next, only the part that asks reads stdin, and file content cannot fake a marker.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalRemote } from '../../support/local-remote.js';
-import { parseSections, runSections, sectionsScript } from '../../../src/ssh/sections.js';
+import { concurrently, MAX_CONCURRENT, parseSections, runSections, sectionsScript } from '../../../src/ssh/sections.js';
 
 describe('runSections', () => {
   it('returns every part\'s stdout and exit code in one round trip; stdin goes to the part that reads it', async () => {
@@ -46,5 +49,53 @@ describe('runSections', () => {
     const res = await runSections(r, [{ name: 'a', script: 'echo a' }, { name: 'b', script: 'kill -9 $$' }, { name: 'c', script: 'echo c' }]);
     expect(res.sections.get('a')?.stdout).toBe('a\n');
     expect(res.sections.has('c')).toBe(false);
+  });
+});
+
+describe('concurrent parts (one exec, no file written)', () => {
+  // Part `waits` sees part `makes`'s file only if both run at the same time: run one after the other, `waits` would give
+  // up first (it comes first) and print `alone`. No wall time is measured.
+  const waitFor = (f: string) => `i=0; while [ ! -e '${f}' ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; [ -e '${f}' ] && echo together || echo alone`;
+
+  it('runs the parts at the same time and returns each one\'s output and exit code, in order', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'certroll-sections-'));
+    try {
+      const r = new LocalRemote();
+      const res = await runSections(r, [
+        { name: 'waits', script: `${waitFor(`${d}/b`)}; exit 4` },
+        { name: 'middle', script: `${waitFor(`${d}/c`)}` },
+        { name: 'makes', script: `touch '${d}/b' '${d}/c'; printf 'no newline'` },
+      ], { concurrent: true });
+      expect(r.counters.roundTrips).toBe(1);
+      expect(Object.fromEntries(res.sections)).toEqual({
+        waits: { stdout: 'together\n', exitCode: 4 },
+        middle: { stdout: 'together\n', exitCode: 0 },
+        makes: { stdout: 'no newline', exitCode: 0 },
+      });
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps outputs bigger than a pipe whole and in order, with more parts than run at once', async () => {
+    const n = MAX_CONCURRENT + 3;
+    const parts = Array.from({ length: n }, (_, i) => ({ name: `p${i}`, script: i % 4 === 0 ? `seq 1 ${20_000 + i}` : `echo part ${i}; echo err ${i} >&2; exit ${i % 3}` }));
+    const res = await runSections(new LocalRemote(), parts, { concurrent: true });
+    for (let i = 0; i < n; i++) {
+      const want = i % 4 === 0 ? Array.from({ length: 20_000 + i }, (_, k) => `${k + 1}\n`).join('') : `part ${i}\n`;
+      expect(res.sections.get(`p${i}`)).toEqual({ stdout: want, exitCode: i % 4 === 0 ? 0 : i % 3 });
+    }
+    expect(res.stderr.split('\n').filter(Boolean).sort()).toEqual(parts.flatMap((_, i) => (i % 4 === 0 ? [] : [`err ${i}`])).sort());
+  });
+
+  it('concurrently() prints each block\'s output in the order given; one block is just that block', async () => {
+    const r = new LocalRemote();
+    expect((await r.sh(concurrently(['sleep 0.2; echo a', 'echo b', 'sleep 0.1; echo c', 'echo d']))).stdout).toBe('a\nb\nc\nd\n');
+    expect(concurrently(['echo x'])).toBe('echo x');
+    expect((await r.sh(concurrently([]) || 'true')).stdout).toBe('');
+  });
+
+  it('refuses a concurrent part that reads stdin', () => {
+    expect(() => sectionsScript([{ name: 'a', script: 'cat', stdin: true }, { name: 'b', script: 'true' }], 'x', { concurrent: true })).toThrow(/cannot read stdin/);
   });
 });
