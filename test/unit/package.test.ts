@@ -1,4 +1,5 @@
-// What npm publishes: the compiled CLI under dist/ (with package.json and the README), never the lab, the tests or the sources.
+// What npm publishes: the compiled CLI under dist/ (with package.json and the README) and the shipped playbooks (`status`
+// without a playbook argument reads playbooks/tos-etcd-renew.yaml from the install), never the lab, the tests or the sources.
 // The package is packed from a copy of the repository, so the check never touches this checkout's dist/ (which e2e tests use).
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -12,8 +13,8 @@ const copy = mkdtempSync(join(tmpdir(), 'certroll-pack-'));
 afterAll(() => rmSync(copy, { recursive: true, force: true }));
 
 describe('the published package (npm pack --dry-run --json)', () => {
-  it('holds dist/ without the lab or tests, and the certroll binary', () => {
-    for (const p of ['package.json', 'README.md', 'tsconfig.json', 'scripts', 'src', 'lab/src', 'lab/assets', 'lab/tsconfig.json', 'test/unit', 'test/e2e', 'test/support']) {
+  it('holds dist/ and the playbooks without the lab or tests, and the certroll binary', () => {
+    for (const p of ['package.json', 'README.md', 'tsconfig.json', 'scripts', 'src', 'playbooks', 'lab/src', 'lab/assets', 'lab/tsconfig.json', 'test/unit', 'test/e2e', 'test/support']) {
       cpSync(join(REPO, p), join(copy, p), { recursive: true });
     }
     symlinkSync(join(REPO, 'node_modules'), join(copy, 'node_modules'));
@@ -27,7 +28,9 @@ describe('the published package (npm pack --dry-run --json)', () => {
     // The bundled CLI (scripts/bundle.mjs): its lazily loaded parts are chunks beside it.
     expect(files.some((f) => f.startsWith('dist/cli/chunks/'))).toBe(true);
     expect(files).toContain('package.json');
-    expect(files.filter((f) => !f.startsWith('dist/') && !['package.json', 'README.md', 'LICENSE'].includes(f))).toEqual([]);
+    // The playbook `status` falls back to, at the path it looks for (src/cli/commands/status.ts, relative to the bundle).
+    expect(files).toEqual(expect.arrayContaining(['playbooks/tos-etcd-renew.yaml', 'playbooks/kubeadm-renew.yaml']));
+    expect(files.filter((f) => !f.startsWith('dist/') && !f.startsWith('playbooks/') && !['package.json', 'README.md', 'LICENSE'].includes(f))).toEqual([]);
     expect(files.filter((f) => /(^|\/)(lab|test|e2e)(\/|$)|\.test\.|^src\//.test(f))).toEqual([]);
   }, 120_000);
 });
