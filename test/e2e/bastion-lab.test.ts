@@ -2,19 +2,18 @@
 // leads to a bastion sshd; the lab's hosts are not reachable from there directly. `check` without the jump fails for
 // every host; with `ssh.jump` in the inventory, `check`, `plan`, `run` (TLS etcd, rolling restart, Manager) and `rollback` work
 // through the bastion, and the rollback leaves every cert dir byte-identical to before the run.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_DIR, LAB_INVENTORY, freshLab, inHost, lab, labDbEnv, type LabHostInfo } from '../support/cli.js';
+import { vethNamespace, type VethNamespace } from '../support/netns.js';
 import { startSshd, type TestSshd } from '../support/sshd.js';
 
-const NS = `certroll-bl-${process.pid}`;
-const VETH = `crbl${process.pid % 100000}`;
 const OUTSIDE = '10.213.9.1';
 const INSIDE = '10.213.9.2';
-const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+let ns: VethNamespace | undefined;
 
 let dir = '';
 let home = '';
@@ -24,7 +23,7 @@ let viaBastion = '';
 
 /** certroll run from inside the namespace (its only way out is the veth to the bastion). */
 function certrollInNs(args: string[]): { code: number; out: string } {
-  const r = spawnSync('ip', ['netns', 'exec', NS, process.execPath, 'dist/cli/bin.js', ...args], {
+  const r = spawnSync('ip', ['netns', 'exec', ns!.name, process.execPath, 'dist/cli/bin.js', ...args], {
     env: { ...process.env, NO_COLOR: '1', ...labDbEnv(), CERTROLL_HOME: home },
     encoding: 'utf8',
     maxBuffer: 1 << 26,
@@ -40,14 +39,7 @@ beforeAll(async () => {
   hosts = await freshLab();
   dir = mkdtempSync(join(tmpdir(), 'certroll-bastion-lab-'));
   home = join(dir, 'home');
-  ip('netns', 'add', NS);
-  ip('link', 'add', `${VETH}o`, 'type', 'veth', 'peer', 'name', `${VETH}i`);
-  ip('link', 'set', `${VETH}i`, 'netns', NS);
-  ip('addr', 'add', `${OUTSIDE}/30`, 'dev', `${VETH}o`);
-  ip('link', 'set', `${VETH}o`, 'up');
-  ip('netns', 'exec', NS, 'ip', 'link', 'set', 'lo', 'up');
-  ip('netns', 'exec', NS, 'ip', 'addr', 'add', `${INSIDE}/30`, 'dev', `${VETH}i`);
-  ip('netns', 'exec', NS, 'ip', 'link', 'set', `${VETH}i`, 'up');
+  ns = vethNamespace('bl', OUTSIDE, INSIDE);
   // The bastion: an sshd on this side of the veth, which reaches the lab's 127.20.0.x addresses; it lets the lab's client key in.
   bastion = await startSshd({ address: OUTSIDE, port: 2222, sftp: false });
   const labKey = join(LAB_DIR, 'ssh', 'id_ed25519');
@@ -62,8 +54,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await bastion?.stop().catch(() => undefined);
-  spawnSync('ip', ['link', 'del', `${VETH}o`]);
-  spawnSync('ip', ['netns', 'del', NS]);
+  ns?.remove();
   rmSync(dir, { recursive: true, force: true });
   await lab('reset');
 }, 300_000);

@@ -11,16 +11,14 @@ import { connect } from '../../src/ssh/connection.js';
 import { openFleet } from '../../src/ssh/fleet.js';
 import type { SshEvent } from '../../src/ssh/options.js';
 import type { Host, JumpHost } from '../../src/inventory/types.js';
+import { vethNamespace, type VethNamespace } from '../support/netns.js';
 import { generateKey, startSshd, type TestSshd } from '../support/sshd.js';
 
-const NS = `certroll-bt-${process.pid}`;
-const VETH = `crbt${process.pid % 100000}`;
 const OUTSIDE = '10.213.7.1';
 const BASTION = '10.213.7.2';
 const TARGETS = ['10.213.8.2', '10.213.8.3'];
 /** A second bastion, itself only reachable through the first (ProxyJump a,b). */
 const INNER = '10.213.8.4';
-const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 
 describe('hosts behind a bastion (network namespace)', () => {
   let bastion: TestSshd;
@@ -28,18 +26,12 @@ describe('hosts behind a bastion (network namespace)', () => {
   const targets: TestSshd[] = [];
   let dir: string;
   let knownHosts: string;
+  let ns: VethNamespace | undefined;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'certroll-bastion-'));
-    ip('netns', 'add', NS);
-    ip('link', 'add', `${VETH}o`, 'type', 'veth', 'peer', 'name', `${VETH}i`);
-    ip('link', 'set', `${VETH}i`, 'netns', NS);
-    ip('addr', 'add', `${OUTSIDE}/30`, 'dev', `${VETH}o`);
-    ip('link', 'set', `${VETH}o`, 'up');
-    ip('netns', 'exec', NS, 'ip', 'link', 'set', 'lo', 'up');
-    ip('netns', 'exec', NS, 'ip', 'addr', 'add', `${BASTION}/30`, 'dev', `${VETH}i`);
-    ip('netns', 'exec', NS, 'ip', 'link', 'set', `${VETH}i`, 'up');
-    for (const t of [...TARGETS, INNER]) ip('netns', 'exec', NS, 'ip', 'addr', 'add', `${t}/32`, 'dev', 'lo');
+    ns = vethNamespace('bt', OUTSIDE, BASTION, [...TARGETS, INNER]);
+    const NS = ns.name;
     bastion = await startSshd({ address: BASTION, port: 2222, netns: NS, sftp: false });
     for (const t of TARGETS) targets.push(await startSshd({ address: t, port: 2222, netns: NS }));
     // One client key for all three (the bastion and the targets authorise it).
@@ -51,8 +43,7 @@ describe('hosts behind a bastion (network namespace)', () => {
 
   afterAll(async () => {
     for (const s of [bastion, inner, ...targets]) await s?.stop().catch(() => undefined);
-    spawnSync('ip', ['link', 'del', `${VETH}o`]);
-    spawnSync('ip', ['netns', 'del', NS]);
+    ns?.remove();
     rmSync(dir, { recursive: true, force: true });
   });
 
