@@ -1,10 +1,18 @@
-// The two waits of a node's restart as one remote shell loop each (checks every 100 ms on the host, one SSH round trip
+// The two waits of a node's restart as one remote shell loop each (a look every 100 ms on the host, one SSH round trip
 // per wait), and the pure parsers of what the loops print: the TypeScript side still makes every decision.
 import { quote } from '../ssh/quote.js';
 import { parseEndpointHealth, parseEndpointStatus } from '../facts/etcd-facts.js';
 
 /** Milliseconds since the epoch on the host: GNU date's %N, or whole seconds where %N is not supported. */
 const NOW_MS = `now_ms() { t=$(date +%s%N 2>/dev/null); case $t in ''|*[!0-9]*) t=$(( $(date +%s) * 1000000000 ));; esac; echo $(( t / 1000000 )); }`;
+
+/**
+ * One look every 100 ms: `pace $look` (the look's start, from now_ms) sleeps for what is left of the 100 ms after the
+ * look's own commands (a container listing, etcdctl), so a stop or a start is seen within 100 ms plus one look, not
+ * 100 ms plus the look's time. It prints the dot first (see stopWaitScript). Where %N is missing (whole seconds), the
+ * rest is 0 or 100 ms.
+ */
+const PACE = `pace() { r=$(( $1 + 100 - $(now_ms) )); printf . >&2; if [ $r -gt 0 ]; then sleep 0.$(printf %03d $r); fi; }`;
 
 /**
  * How a container listing is read. `names`: it lists every container (docker ps) and a container runs while its name shows.
@@ -27,12 +35,14 @@ export function stopWaitScript(check: string, names: string[], timeoutSeconds: n
       : [`  out=$(${check} 2>/dev/null); running=no`, `  for n in ${ns}; do case $out in *"$n"*) running=yes;; esac; done`];
   return [
     NOW_MS,
+    PACE,
     `start=$(now_ms); deadline=$(( start + ${Math.max(0, Math.ceil(timeoutSeconds * 1000))} ))`,
     `while :; do`,
+    `  look=$(now_ms)`,
     ...look,
     `  if [ $running = no ]; then why=gone; break; fi`,
     `  if [ "$(now_ms)" -ge "$deadline" ]; then why=timeout; break; fi`,
-    `  printf . >&2; sleep 0.1`,
+    `  pace $look`,
     `done`,
     `echo "@@end $(( $(now_ms) - start )) $why"`,
     `printf '%s\\n' "$out"`,
@@ -113,10 +123,12 @@ export function healthWaitScript(i: HealthWaitInput): string {
   const whenOk = i.ownHealth ? [`    st=$(${i.status ?? 'true'} 2>/dev/null); ${i.api} >/dev/null 2>&1; api=$?`] : [`    st=''`];
   return [
     NOW_MS,
+    PACE,
     `start=$(now_ms); deadline=$(( start + ${Math.max(0, Math.ceil(i.timeoutSeconds * 1000))} ))`,
     `exit_at=${i.exitAgoMs === undefined ? -1 : `$(( start - ${Math.max(0, Math.round(i.exitAgoMs))} ))`}`,
     `prev=${quote(seen)}; printed=''; st=''; api=1${ids ? '; fresh=0; cur=-' : ''}`,
     `while :; do`,
+    `  look=$(now_ms)`,
     ...probe,
     `  cur=''; next=''; exited=no; set -- $prev`,
     `  for n in ${ns}; do`,
@@ -137,7 +149,7 @@ export function healthWaitScript(i: HealthWaitInput): string {
     `    if [ $exit_at -ge 0 ] && [ $(( now - exit_at )) -ge ${i.exitGraceMs} ]; then why=exited; break; fi`,
     `  fi`,
     `  if [ "$(now_ms)" -ge "$deadline" ]; then why=timeout; break; fi`,
-    `  printf . >&2; sleep 0.1`,
+    `  pace $look`,
     `done`,
     `end=$(now_ms); if [ $exit_at -ge 0 ]; then ex=$(( exit_at - start )); else ex=-1; fi`,
     `echo "@@end $(( end - start )) $why $ex"`,

@@ -2,7 +2,7 @@
 // and the parsers and judgement of what they print.
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { containerTokens, containersGone, healthWaitScript, judgeHealth, parseHealthWait, parseStopWait, stopWaitScript } from '../../../src/steps/restart-waits.js';
@@ -33,6 +33,47 @@ function standIns() {
   const put = (n: string, v: string) => writeFileSync(f(n), v);
   return { d, f, put, cat: (n: string) => `cat ${quote(f(n))}`, done: () => rmSync(d, { recursive: true, force: true }) };
 }
+
+describe('the pace of the looks (a fake clock: no wall time measured)', () => {
+  // `date` and `sleep` are shell functions over a clock file; each look (the listing, or the health probe) costs 80 ms of
+  // that clock and the fourth look sees the end. A look every 100 ms means sleeping the 20 ms left, not 100 ms more.
+  const clocked = (d: string, script: string) =>
+    [`date() { echo $(( $(cat ${quote(`${d}/t`)}) * 1000000 )); }`, `sleep() { echo "$1" >> ${quote(`${d}/slept`)}; }`, script].join('\n');
+  /** A stand-in command: advances the clock 80 ms, prints `before` for the first three looks and `after` from then on. */
+  const slowLook = (s: ReturnType<typeof standIns>, before: string, after: string) => {
+    s.put('t', '1000000\n');
+    s.put('n', '0\n');
+    s.put('before', before);
+    s.put('after', after);
+    s.put('look.sh', `cd ${quote(s.d)} && t=$(cat t) && echo $(( t + 80 )) > t && n=$(( $(cat n) + 1 )) && echo $n > n && if [ $n -ge 4 ]; then cat after; else cat before; fi\n`);
+    return `sh ${quote(s.f('look.sh'))}`;
+  };
+  const slept = (s: ReturnType<typeof standIns>) => readFileSync(s.f('slept'), 'utf8');
+
+  it('stop wait: sleeps what is left of 100 ms after each look', async () => {
+    const s = standIns();
+    try {
+      const { stdout } = await runSh(clocked(s.d, stopWaitScript(slowLook(s, ps(['tos-etcd', 0]), ''), ['tos-etcd'], 30)));
+      expect(parseStopWait(stdout)).toMatchObject({ why: 'gone', ms: 320 });
+      expect(slept(s)).toBe('0.020\n0.020\n0.020\n');
+    } finally {
+      s.done();
+    }
+  });
+
+  it('health wait: the same pace, the probe counting in the look', async () => {
+    const s = standIns();
+    try {
+      s.put('ps', ps(['tos-etcd', 0]));
+      const script = healthWaitScript({ names: ['tos-etcd'], seen: ['tos-etcd_0'], check: s.cat('ps'), ownHealth: slowLook(s, unhealthy, healthy), status: 'true', api: 'true', timeoutSeconds: 30, exitGraceMs: 5000 });
+      const { stdout } = await runSh(clocked(s.d, script));
+      expect(parseHealthWait(stdout, ['tos-etcd']).why).toBe('healthy');
+      expect(slept(s)).toBe('0.020\n0.020\n0.020\n');
+    } finally {
+      s.done();
+    }
+  });
+});
 
 describe('stop wait on the host', () => {
   it('ends within a look (100 ms) of the containers leaving the listing, and prints the last listing', async () => {
