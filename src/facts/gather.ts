@@ -34,7 +34,8 @@ export async function gatherFacts(fleet: Fleet, inv: Inventory, playbook: Playbo
     if (r.host !== from) return parseHostFacts(r.host, q, (await r.sh(hostFactsScript(q), { timeoutMs })).stdout);
     let res;
     try {
-      res = await runSections(r, [{ name: 'facts', script: hostFactsScript(q) }, { name: 'etcd', script: clusterQueryScript(ctx, from, undefined, { served: true }) }], { timeoutMs: Math.max(timeoutMs, 30_000) });
+      // The facts part's stderr is dropped (unread when it runs alone), so that the stderr shown for a failed query is the query's.
+      res = await runSections(r, [{ name: 'facts', script: `exec 2>/dev/null\n${hostFactsScript(q)}` }, { name: 'etcd', script: clusterQueryScript(ctx, from, undefined, { served: true }) }], { timeoutMs: Math.max(timeoutMs, 30_000) });
     } catch (e) {
       facts.etcd = etcdUnread(from, e);
       throw e;
