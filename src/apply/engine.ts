@@ -6,7 +6,8 @@ import { lazyRequire } from '../lazy.js';
 
 const listr2 = lazyRequire<typeof listr2Module>('listr2');
 import { Interrupted, isBug } from '../errors.js';
-import { lockOwner, noteLockStep, releaseHost } from '../steps/lock.js';
+import { lockOwner, releaseHost } from '../steps/lock.js';
+import { StepNote } from './step-note.js';
 import { runStagedPattern } from '../host-paths.js';
 import type { Journal } from '../journal/journal.js';
 import { applyHalves } from '../steps/index.js';
@@ -135,11 +136,14 @@ export async function applyPlan(callerCtx: ApplyContext, opts: EngineOptions): P
           return;
         }
         if (module.changesLiveState && step.actions.length) result.pastNoReturn = true;
-        // The lock on the first master says where the run is (what `certroll status` shows if this process dies).
+        // The lock on the first master says where the run is (what `certroll status` shows if this process dies): the note
+        // goes out no later than the step's first command, in front of it when that is an exec on the first master.
         const fm = ctx.inventory.firstMaster;
-        if (ctx.locked.has(fm)) await noteLockStep(ctx.remote(fm), ctx.inventory.hosts.find((h) => h.name === fm)!.vars.certDir, lockOwner(ctx), label);
+        const stepCtx: ApplyContext = ctx.locked.has(fm)
+          ? { ...ctx, remote: new StepNote(ctx.remote, { host: fm, certDir: ctx.inventory.hosts.find((h) => h.name === fm)!.vars.certDir, owner: lockOwner(ctx), step: label }).remote }
+          : ctx;
         emit({ event: 'step-start', step: label });
-        const phases = ([] as Phase[]).concat(module.apply(step, spec as never, ctx));
+        const phases = ([] as Phase[]).concat(module.apply(step, spec as never, stepCtx));
         const toTask = (ph: Phase): ListrTask => ({
           title: ph.title ?? label,
           task: async (_c2, t2) => {

@@ -1,11 +1,14 @@
-// Read-only fact gathering over SSH: one script per host (in parallel) and one etcdctl query from the first reachable etcd host.
+// Read-only fact gathering over SSH: one script per host (in parallel); the etcdctl query from the first connected etcd host
+// rides in that host's script.
 import type { Fleet } from '../ssh/fleet.js';
 import type { Inventory } from '../inventory/types.js';
 import type { Playbook } from '../playbook/types.js';
 import { hostFactsScript, parseHostFacts } from './host-facts.js';
 import type { FleetFacts, HostFacts } from './types.js';
 import { factsQuery } from './host-query.js';
-import { queryCluster } from './etcd-cluster.js';
+import { clusterFromOutput, clusterQueryScript } from './etcd-cluster.js';
+import { runSections } from '../ssh/sections.js';
+import type { EtcdFacts } from './types.js';
 import { hostScope } from '../inventory/targets.js';
 import { gatherManagerFacts } from '../manager/facts.js';
 import { gatherKubeconfigCopies } from './kubeconfig-copies.js';
@@ -14,30 +17,36 @@ import { gatherKubeconfigCopies } from './kubeconfig-copies.js';
 export async function gatherFacts(fleet: Fleet, inv: Inventory, playbook: Playbook, now = new Date(), env: NodeJS.ProcessEnv = process.env): Promise<FleetFacts> {
   const facts: FleetFacts = { gatheredAt: now.toISOString(), hosts: {}, unreachable: [], etcd: null };
   for (const [host, e] of fleet.errors) facts.unreachable.push({ host, kind: e.kind, message: e.shortMessage });
+  // The cluster query runs from the first connected etcd host (the first master when it is one), in the same exec as that
+  // host's facts script (two sections, src/ssh/sections.ts): one round trip fewer than a query of its own.
+  const etcdNames = inv.groups.etcd ?? [];
+  const from = [inv.firstMaster, ...etcdNames].find((n) => etcdNames.includes(n) && fleet.remotes.has(n)) ?? etcdNames.find((n) => fleet.remotes.has(n));
+  const ctx = {
+    inventory: inv,
+    playbook,
+    remote: (n: string) => fleet.remotes.get(n)!,
+    scope: (n: string) => hostScope(inv, playbook, n),
+  };
   const outcomes = await fleet.run(async (r) => {
     const host = inv.hosts.find((h) => h.name === r.host)!;
     const q = factsQuery(host, playbook);
-    const out = await r.sh(hostFactsScript(q), { timeoutMs: host.ssh.commandTimeout * 1000 });
-    return parseHostFacts(r.host, q, out.stdout);
+    const timeoutMs = host.ssh.commandTimeout * 1000;
+    if (r.host !== from) return parseHostFacts(r.host, q, (await r.sh(hostFactsScript(q), { timeoutMs })).stdout);
+    let res;
+    try {
+      // The facts part's stderr is dropped (unread when it runs alone), so that the stderr shown for a failed query is the query's.
+      res = await runSections(r, [{ name: 'facts', script: `exec 2>/dev/null\n${hostFactsScript(q)}` }, { name: 'etcd', script: clusterQueryScript(ctx, from, undefined, { served: true }) }], { timeoutMs: Math.max(timeoutMs, 30_000) });
+    } catch (e) {
+      facts.etcd = etcdUnread(from, e);
+      throw e;
+    }
+    const etcd = res.sections.get('etcd');
+    facts.etcd = etcd ? clusterFromOutput(ctx, from, etcd.stdout, etcd.exitCode, res.stderr, { served: true }) : etcdUnread(from, new Error(`the etcd query on ${from} did not run to its end (exit ${res.exitCode})`));
+    return parseHostFacts(r.host, q, res.sections.get('facts')?.stdout ?? '');
   });
   for (const o of outcomes) {
     if (o.ok) facts.hosts[o.host] = o.value as HostFacts;
     else facts.unreachable.push({ host: o.host, kind: o.error.kind, message: o.error.shortMessage });
-  }
-  const etcdNames = inv.groups.etcd ?? [];
-  const from = [inv.firstMaster, ...etcdNames].find((n) => etcdNames.includes(n) && fleet.remotes.has(n)) ?? etcdNames.find((n) => fleet.remotes.has(n));
-  if (from) {
-    const ctx = {
-      inventory: inv,
-      playbook,
-      remote: (n: string) => fleet.remotes.get(n)!,
-      scope: (n: string) => hostScope(inv, playbook, n),
-    };
-    try {
-      facts.etcd = await queryCluster(ctx, from, undefined, { served: true });
-    } catch (e) {
-      facts.etcd = { queriedFrom: from, members: [], statuses: [], health: [], memberOfHost: {}, error: (e as Error).message };
-    }
   }
   const manager = await gatherManagerFacts(inv, playbook, { remote: (n) => fleet.remotes.get(n), env });
   if (manager) facts.manager = manager;
@@ -45,3 +54,6 @@ export async function gatherFacts(fleet: Fleet, inv: Inventory, playbook: Playbo
   if (copies) facts.kubeconfigCopies = copies;
   return facts;
 }
+
+/** The etcd fact when the query could not be read (the exec failed): empty, with the error. */
+const etcdUnread = (from: string, e: unknown): EtcdFacts => ({ queriedFrom: from, members: [], statuses: [], health: [], memberOfHost: {}, error: (e as Error).message });

@@ -77,26 +77,27 @@ export interface RowValue {
 const revealed = (v: string | Secret<string>) => (typeof v === 'string' ? v : v.reveal());
 
 /**
- * Update every row in one transaction (the SQL, key included, travels on stdin), then read the rows back and compare them
- * byte for byte with what was sent. Throws ManagerDbError naming the row (never its content) on any difference.
+ * Update every row in one transaction (the SQL, key included, travels on stdin), then, in the same client session once the
+ * transaction is committed, read the rows back and compare them byte for byte with what was sent (the client stops at the
+ * first failed statement: a failed update reads nothing back and throws). Throws ManagerDbError naming the row (never its
+ * content) on any difference.
  */
 export async function updateDbRows(r: Remote, c: DbConn, values: RowValue[]): Promise<void> {
-  await runSql(r, c.db, c.password, updateSql(c.table, values.map((v) => ({ key: v.key, value: revealed(v.value) }))), { table: c.table });
-  await compareRows(r, c, values);
+  const sql = updateSql(c.table, values.map((v) => ({ key: v.key, value: revealed(v.value) }))) + readBackSql(c.table, values.map((v) => v.key));
+  compareReadBack(r.host, c, values, await runSql(r, c.db, c.password, sql, { table: c.table }));
 }
 
-/** Read the rows back (hex) and compare with the expected values; the values stay in memory, only sha256 prefixes reach messages. */
-export async function compareRows(r: Remote, c: DbConn, values: RowValue[]): Promise<void> {
-  const out = await runSql(r, c.db, c.password, readBackSql(c.table, values.map((v) => v.key)), { table: c.table });
+/** Judge readBackSql's output (the rows read back as hex) against the expected values; the values stay in memory, only sha256 prefixes reach messages. */
+function compareReadBack(host: string, c: DbConn, values: RowValue[], out: string): void {
   const got = new Map(taggedRows(out, '@@val').map(([k, v]) => [unhex(k!), v === 'NULL' ? null : Buffer.from(v!, 'hex')]));
   for (const v of values) {
     const want = Buffer.from(revealed(v.value), 'utf8');
     const have = got.get(v.key);
     if (!have || !have.equals(want))
       throw new ManagerDbError(
-        r.host,
+        host,
         'other',
-        `${r.host}: row ${v.key} of ${c.table} does not read back as written (sha256 ${have ? sha256(have).slice(0, 16) : 'missing'}… instead of ${sha256(want).slice(0, 16)}…)`,
+        `${host}: row ${v.key} of ${c.table} does not read back as written (sha256 ${have ? sha256(have).slice(0, 16) : 'missing'}… instead of ${sha256(want).slice(0, 16)}…)`,
         `the backup table holds the old rows; restore them with \`certroll rollback\` or by hand`,
       );
   }

@@ -48,7 +48,12 @@ export async function gatherManagerFacts(inv: Inventory, playbook: Playbook, dep
 
 async function templateFacts(inv: Inventory, playbook: Playbook, r: Remote, name: string, tag: () => Promise<string | undefined>): Promise<ManagerTemplateFacts> {
   const h = inv.hosts.find((x) => x.name === name)!;
-  const listing = parseVersionListing((await r.sh(listVersionsScript(quote(h.vars.managerTemplateDir)), { timeoutMs: h.ssh.commandTimeout * 1000 })).stdout);
+  const names = [playbook.files.ca, 'config.json'];
+  // One exec: the version listing and the template files of every version directory (a few small public files each), so
+  // that the chosen version's are at hand whichever it is.
+  const out = (await r.sh(`${listVersionsScript(quote(h.vars.managerTemplateDir))}\n${versionFilesScript(names)}`, { timeoutMs: h.ssh.commandTimeout * 1000 })).stdout;
+  const listing = parseVersionListing(out);
+  const read = parseVersionFiles(h.vars.managerTemplateDir, names, out);
   const registryTag = !h.vars.tosVersion && listing.candidates.length > 1 ? await tag() : undefined;
   const choice = chooseVersion({ root: h.vars.managerTemplateDir, ...listing, ...(h.vars.tosVersion ? { configured: h.vars.tosVersion } : {}), ...(registryTag ? { registryTag } : {}) });
   const f: ManagerTemplateFacts = { host: name, root: h.vars.managerTemplateDir, ...listing, ...(registryTag ? { registryTag } : {}) };
@@ -57,7 +62,7 @@ async function templateFacts(inv: Inventory, playbook: Playbook, r: Remote, name
     f.version = choice.version;
     f.versionSource = choice.source!;
     f.gencertsDir = gencertsDirOf(f.root, choice.version);
-    const files = await readTemplateFiles(r, f.gencertsDir, [playbook.files.ca, 'config.json'], h.ssh.commandTimeout * 1000);
+    const files = read.get(choice.version) ?? (await readTemplateFiles(r, f.gencertsDir, names, h.ssh.commandTimeout * 1000));
     f.ca = files[playbook.files.ca]!;
     f.config = files['config.json']!;
   }
@@ -78,14 +83,38 @@ async function registryImageTag(inv: Inventory, deps: ManagerFactsDeps): Promise
 
 /** stat, sha256 and content (base64 on the wire) of each file in dir. */
 export async function readTemplateFiles(r: Remote, dir: string, names: string[], timeoutMs = 60_000): Promise<Record<string, TemplateFileFact>> {
-  const script = names
-    .map((n) => {
-      const p = `${dir}/${n}`;
-      return sh`if [ -f ${p} ]; then printf '@@file %s %s ' ${n} "$(stat -c '%a %u %g %s' -- ${p})"; sha256sum < ${p} | cut -d' ' -f1; base64 < ${p} | tr -d '\n'; echo; else echo @@missing ${n}; fi`;
-    })
-    .join('\n');
-  const res = await r.sh(script, { timeoutMs });
+  const res = await r.sh(sh`G=${dir}\n${raw(templateFilesScript(names))}`, { timeoutMs });
   return parseTemplateFiles(dir, names, res.stdout);
+}
+
+/** The lines that print each file of the directory in $G (parseTemplateFiles reads them). */
+function templateFilesScript(names: string[]): string {
+  return names.map((n) => sh`if [ -f "$G"/${n} ]; then printf '@@file %s %s ' ${n} "$(stat -c '%a %u %g %s' -- "$G"/${n})"; sha256sum < "$G"/${n} | cut -d' ' -f1; base64 < "$G"/${n} | tr -d '\n'; echo; else echo @@missing ${n}; fi`).join('\n');
+}
+
+/**
+ * After listVersionsScript (which set $root, and ended the script when it is missing): for each version directory with
+ * templates/gencerts, a line `@@gencerts <version>`, then its files as readTemplateFiles prints them.
+ */
+export function versionFilesScript(names: string[]): string {
+  return `for G in "$root"/*/templates/gencerts; do
+  [ -d "$G" ] || continue
+  v=\${G%/templates/gencerts}; v=\${v##*/}
+  printf '@@gencerts %s\\n' "$v"
+${templateFilesScript(names)}
+done`;
+}
+
+/** versionFilesScript's output: version → its files (a version whose name holds a newline is left out: read on its own). */
+export function parseVersionFiles(root: string, names: string[], stdout: string): Map<string, Record<string, TemplateFileFact>> {
+  const out = new Map<string, Record<string, TemplateFileFact>>();
+  const chunks = stdout.split(/^@@gencerts /m).slice(1);
+  for (const chunk of chunks) {
+    const nl = chunk.indexOf('\n');
+    const version = chunk.slice(0, nl < 0 ? chunk.length : nl);
+    out.set(version, parseTemplateFiles(gencertsDirOf(root, version), names, chunk.slice(nl + 1)));
+  }
+  return out;
 }
 
 export function parseTemplateFiles(dir: string, names: string[], stdout: string): Record<string, TemplateFileFact> {

@@ -211,10 +211,15 @@ export class ExecSession {
     };
   }
 
-  async #execRaw(command: string, opts: ExecOptions): Promise<{ raw: RawResult; line: string }> {
-    const { line, stdin } = await this.#prepare(command, opts);
+  /** `script`: what `command` runs, as one shell text; with opts.prelude the two are sent as one `sh -c` (withPrelude). */
+  async #execRaw(command: string, opts: ExecOptions, script = command): Promise<{ raw: RawResult; line: string }> {
+    const sent = withPrelude(command, script, opts.prelude);
+    const prepared = await this.#prepare(sent, opts);
+    const { stdin } = prepared;
+    // What results and errors show: the command without the prelude (the sudo prefix kept).
+    const line = prepared.line.slice(0, prepared.line.length - sent.length) + command;
     const timeoutMs = opts.timeoutMs ?? this.hostInfo.ssh.commandTimeout * 1000;
-    const raw = await this.#run(line, stdin, timeoutMs, command);
+    const raw = await this.#run(prepared.line, stdin, timeoutMs, command);
     this.emit({ type: 'exec', host: this.host, command: line, exitCode: raw.exitCode, durationMs: raw.durationMs });
     if (raw.exitCode !== 0 && !opts.allowFailure) throw this.#commandError(line, raw);
     return { raw, line };
@@ -255,7 +260,20 @@ export class ExecSession {
   }
 
   async sh(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const { raw, line } = await this.#execRaw(`sh -c ${quote(script)}`, opts);
+    const { raw, line } = await this.#execRaw(`sh -c ${quote(script)}`, opts, script);
     return this.#result(line, raw);
   }
+}
+
+/**
+ * The command line that runs `prelude` (stdin /dev/null, output and exit code discarded), then `script` (the shell text
+ * `command` runs), in one `sh -c`; `command` itself when there is no prelude.
+ */
+export function withPrelude(command: string, script: string, prelude: string | undefined): string {
+  return prelude ? `sh -c ${quote(preludeScript(prelude, script))}` : command;
+}
+
+/** One shell text: `prelude` in a subshell (stdin /dev/null, output and exit code discarded), then `script`. */
+export function preludeScript(prelude: string, script: string): string {
+  return `( ${prelude}\n) </dev/null >/dev/null 2>&1\n${script}`;
 }

@@ -9,6 +9,12 @@ export interface ExecOptions {
   allowFailure?: boolean;
   /** Run through sudo when the host has become: true. Default true. */
   become?: boolean;
+  /**
+   * A script run first, in the same exec (under the same sudo), with stdin from /dev/null and its output and exit code
+   * discarded; then the command runs as it would alone. It rides along to save a round trip (the engine's lock-step
+   * note, src/apply/step-note.ts) and is left out of the command line shown in results and errors.
+   */
+  prelude?: string;
 }
 
 /** The one shape of a command's result (style.md #6). */

@@ -2,6 +2,8 @@
 // actions built from it, CA keys read into memory, resume recognition, and the apply half: stage beside each file, check
 // the sha256 there, then one command per host renames every pair back to back and checks the live files' sha256.
 import { writeFilesAtomic } from '../ssh/write-batch.js';
+import { runSections } from '../ssh/sections.js';
+import { readScript } from '../ssh/exec-transfer.js';
 import { HostError } from '../errors.js';
 import { sh } from '../ssh/quote.js';
 import { Secret } from '../secret.js';
@@ -79,11 +81,26 @@ export function certDirFindings(ctx: PrepareContext, hosts: string[]): Warning[]
   });
 }
 
-/** Read a key over SSH into memory only. */
-export async function readSecret(ctx: PrepareContext, host: string, path: string): Promise<Secret<string>> {
+/**
+ * Read several files of one host (keys, kubeconfigs holding keys) into memory only, in one exec: one `cat` per file, each
+ * in its own section (src/ssh/sections.ts). Returns the reader of one of them: a file that could not be read throws
+ * there, when it is asked for (as a read of its own would have), so a file never asked for never fails a step.
+ */
+export async function readSecrets(ctx: PrepareContext, host: string, paths: readonly string[]): Promise<(path: string) => Secret<string>> {
   const r = ctx.remote(host);
   if (!r) throw new Error(`${host} is not connected`);
-  return new Secret((await r.readFile(path)).toString('utf8'));
+  const unique = [...new Set(paths)];
+  const res = unique.length ? await runSections(r, unique.map((p, i) => ({ name: `f${i}`, script: readScript(p) })), { timeoutMs: ctx.host(host).ssh.commandTimeout * 1000 }) : undefined;
+  return (path) => {
+    const i = unique.indexOf(path);
+    if (i < 0) throw new Error(`readSecrets: ${host}:${path} was not read`);
+    const part = res!.sections.get(`f${i}`);
+    if (!part || part.exitCode !== 0) {
+      const why = res!.stderr.split('\n').filter((l) => l.includes(path)).join('\n').trim() || undefined;
+      throw new HostError(host, 'command', `${host}: \`${readScript(path)}\` ${part ? `exited with ${part.exitCode}` : 'did not run'}`, undefined, why);
+    }
+    return new Secret(part.stdout);
+  };
 }
 
 /**

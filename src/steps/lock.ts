@@ -71,10 +71,18 @@ export function lockIsStale(lock: { controlHost?: string; pid?: number } | null,
 
 /** Record the step a run is at in its lock (owner.json gains `step`), so that `status` can say where a dead run stopped. Never throws. */
 export async function noteLockStep(r: Remote, certDir: string, owner: LockOwner, step: string): Promise<void> {
+  await r.sh(lockStepNoteScript(certDir, owner, step), { allowFailure: true, timeoutMs: 15_000 }).catch(() => undefined);
+}
+
+/**
+ * noteLockStep's script: owner.json is rewritten with the step (a temporary file renamed over it) only while it names
+ * this run; a lock that is gone or another run's is left alone. The record travels on the command line (it holds no
+ * secret: run id, times, machine, user, pid, step), so that the script can also ride in front of another command
+ * (ExecOptions.prelude: the engine's note at a step's start, src/apply/step-note.ts).
+ */
+export function lockStepNoteScript(certDir: string, owner: LockOwner, step: string): string {
   const lock = lockDirOf(certDir);
-  await r
-    .sh(sh`grep -qF -- ${owner.runId} ${lock}/owner.json 2>/dev/null && cat > ${lock}/owner.json.tmp && mv -f -- ${lock}/owner.json.tmp ${lock}/owner.json`, { stdin: JSON.stringify({ pid: process.pid, ...owner, step }), allowFailure: true, timeoutMs: 15_000 })
-    .catch(() => undefined);
+  return sh`grep -qF -- ${owner.runId} ${lock}/owner.json 2>/dev/null && printf '%s' ${JSON.stringify({ pid: process.pid, ...owner, step })} > ${lock}/owner.json.tmp && mv -f -- ${lock}/owner.json.tmp ${lock}/owner.json`;
 }
 
 /** The lock owner record of a run (what preflight writes; noteLockStep rewrites it with the step). */

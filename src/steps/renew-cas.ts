@@ -8,7 +8,8 @@ import type { Warning } from '../plan/types.js';
 import { parseCertificates, renewCa as renewCaCert, verifyIssuedBy } from '../pki/index.js';
 import { queryKubeadm, type KubeadmHostFacts } from '../facts/kubeadm.js';
 import type { PrepareResult, StepModule } from './types.js';
-import { applyRenewals, certDirFindings, emptyData, newFile, pkiFinding, planRenewals, readSecret, resumeState, type KubeadmStepData, type Renewal } from './kubeadm-files.js';
+import type { Secret } from '../secret.js';
+import { applyRenewals, certDirFindings, emptyData, newFile, pkiFinding, planRenewals, readSecrets, resumeState, type KubeadmStepData, type Renewal } from './kubeadm-files.js';
 import { LEAF_CA, keyTypeOf } from './renew-leaves.js';
 
 const DAY = 86_400_000;
@@ -102,6 +103,14 @@ export const renewCas: StepModule<RenewCasStep> = {
     if (!needed || findings.some((w) => w.level === 'block')) return { needed, reasons, findings, data: emptyData(notes) };
 
     const renewals: Renewal[] = [];
+    // The CA keys to sign with, one exec per key host.
+    const keyPath = (t: (typeof todo)[number]) => {
+      const k = per.find((x) => x.host === t.keyHost)!;
+      return `${k.dir}/${p(t.ca, 'key')}`;
+    };
+    const readers = new Map<string, (path: string) => Secret<string>>();
+    for (const host of new Set(todo.filter((t) => !t.doneHosts.length).map((t) => t.keyHost)))
+      readers.set(host, await readSecrets(ctx, host, todo.filter((t) => !t.doneHosts.length && t.keyHost === host).map(keyPath)));
     for (const t of todo) {
       const crt = p(t.ca, 'crt');
       const keyHost = per.find((x) => x.host === t.keyHost)!;
@@ -115,7 +124,7 @@ export const renewCas: StepModule<RenewCasStep> = {
         } else {
           const r = renewCaCert({
             caCertPem: t.pem,
-            caKeyPem: await readSecret(ctx, keyHost.host, `${keyHost.dir}/${p(t.ca, 'key')}`),
+            caKeyPem: readers.get(keyHost.host)!(keyPath(t)),
             caCertSource: source,
             caKeySource: `${keyHost.host}:${keyHost.dir}/${p(t.ca, 'key')}`,
             days: spec.days,

@@ -8,7 +8,7 @@ import { kubeconfigUsers } from '../pki/kubeconfig-embedded.js';
 import { KubeconfigError, parseKubeconfig, rewriteClientCredentials } from '../pki/kubeconfig.js';
 import { queryKubeadm } from '../facts/kubeadm.js';
 import type { PrepareResult, StepModule } from './types.js';
-import { applyRenewals, certDirFindings, emptyData, newFile, pkiFinding, planRenewals, readSecret, resumeState, type Renewal } from './kubeadm-files.js';
+import { applyRenewals, certDirFindings, emptyData, newFile, pkiFinding, planRenewals, readSecrets, resumeState, type Renewal } from './kubeadm-files.js';
 import { keyTypeOf } from './renew-leaves.js';
 
 const DAY = 86_400_000;
@@ -94,8 +94,11 @@ export const renewKubeconfigs: StepModule<RenewKubeconfigsStep> = {
       per.map(async ({ host, dir, f }) => {
         const list = todo.get(host)!;
         if (!list.length) return;
-        const ca = await readSecret(ctx, host, `${dir}/${caKey}`);
-        for (const conf of [...new Set(list.map((c) => c.conf))]) {
+        const confs = [...new Set(list.map((c) => c.conf))];
+        // The CA key and the kubeconfigs of the host in one exec.
+        const read = await readSecrets(ctx, host, [`${dir}/${caKey}`, ...confs.map((c) => `${dir}/${c}`)]);
+        const ca = read(`${dir}/${caKey}`);
+        for (const conf of confs) {
           const path = `${dir}/${conf}`;
           const rs = resumeState(ctx, host, [path], () => f.files[conf]?.sha256);
           if (rs === 'done') {
@@ -103,7 +106,7 @@ export const renewKubeconfigs: StepModule<RenewKubeconfigsStep> = {
             continue;
           }
           // The whole file in memory (it holds keys): rewritten user by user, every other byte as it was.
-          let text = await readSecret(ctx, host, path);
+          let text = read(path);
           const infos: Renewal['info'][] = [];
           let notAfter: string | undefined;
           try {

@@ -6,7 +6,7 @@ import type { Secret } from '../secret.js';
 import { parseCertificates, renewLeaf, verifyIssuedBy, type ParsedCert } from '../pki/index.js';
 import { queryKubeadm, type KubeadmHostFacts } from '../facts/kubeadm.js';
 import type { PrepareContext, PrepareResult, StepModule } from './types.js';
-import { applyRenewals, certDirFindings, emptyData, newFile, pkiFinding, planRenewals, readSecret, resumeState, type KubeadmStepData, type Renewal } from './kubeadm-files.js';
+import { applyRenewals, certDirFindings, emptyData, newFile, pkiFinding, planRenewals, readSecrets, resumeState, type KubeadmStepData, type Renewal } from './kubeadm-files.js';
 
 /** kubeadm's leaves and the CA that signs each (cmd/kubeadm/app/phases/certs/certlist.go). */
 export const LEAF_CA: Record<string, string> = {
@@ -94,7 +94,10 @@ export const renewLeaves: StepModule<RenewLeavesStep> = {
     await Promise.all(
       per.map(async ({ host, dir, leaves, f }) => {
         const caKeys = new Map<string, Secret<string>>();
-        for (const ca of new Set(leaves.map((l) => LEAF_CA[l]!))) caKeys.set(ca, await readSecret(ctx, host, `${dir}/${spec.pkiDir}/${ca}.key`));
+        const cas = [...new Set(leaves.map((l) => LEAF_CA[l]!))];
+        // The host's CA keys (and, with keepKeys, its leaves' keys) in one exec.
+        const read = await readSecrets(ctx, host, [...cas.map((ca) => `${dir}/${spec.pkiDir}/${ca}.key`), ...(spec.keepKeys ? leaves.map((l) => `${dir}/${spec.pkiDir}/${l}.key`) : [])]);
+        for (const ca of cas) caKeys.set(ca, read(`${dir}/${spec.pkiDir}/${ca}.key`));
         for (const leaf of leaves) {
           const crt = `${spec.pkiDir}/${leaf}.crt`;
           const key = `${spec.pkiDir}/${leaf}.key`;
@@ -116,7 +119,7 @@ export const renewLeaves: StepModule<RenewLeavesStep> = {
               caCertSource: `${host}:${dir}/${spec.pkiDir}/${ca}.crt`,
               caKeySource: `${host}:${dir}/${spec.pkiDir}/${ca}.key`,
               oldCertPem: f.pems[crt]!,
-              ...(spec.keepKeys ? { keepKey: await readSecret(ctx, host, `${dir}/${key}`) } : {}),
+              ...(spec.keepKeys ? { keepKey: read(`${dir}/${key}`) } : {}),
               extraSans: leafExtraSans(ctx, host, leaf),
               days: spec.days,
               now: ctx.now,

@@ -107,6 +107,18 @@ describe('exec over a real sshd', () => {
     expect(r.command).toBe(`echo ${quote('a b')} ${quote("it's")}`);
   });
 
+  it('a prelude runs first in the same exec (one round trip), silent, and the command keeps its stdin, output, exit code and shown line', async () => {
+    const before = remote.counters.roundTrips;
+    const mark = `/tmp/certroll-prelude-${process.pid}`;
+    const r = await remote.sh(sh`cat; test -f ${mark} && echo prelude-ran; rm -f ${mark}; exit 4`, { stdin: "it's stdin\n", allowFailure: true, prelude: sh`echo noise; echo noise >&2; cat; touch ${mark}; exit 9` });
+    expect(r).toMatchObject({ exitCode: 4, stdout: "it's stdin\nprelude-ran\n", stderr: '' });
+    expect(r.command).toBe(`sh -c ${quote(sh`cat; test -f ${mark} && echo prelude-ran; rm -f ${mark}; exit 4`)}`);
+    const e = await remote.exec(['ls', '/definitely/not/here'], { prelude: 'true' }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ kind: 'command' });
+    expect((e as HostError).message).toContain("`ls /definitely/not/here` exited with 2");
+    expect(remote.counters.roundTrips - before).toBe(2);
+  });
+
   it('rejects every call after close with HostError kind closed', async () => {
     const other = await connect(sshd.host('closing-host', { knownHostsFile: (remote.hostInfo.ssh.knownHostsFile) }));
     const pending = other.exec(['sleep', '10']).catch((e: unknown) => e);

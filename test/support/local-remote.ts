@@ -5,6 +5,7 @@ import { chmod, chown, mkdir, readFile, rename, stat, writeFile } from 'node:fs/
 import type { ExecOptions, ExecResult, Remote, RemoteStat, WriteOptions } from '../../src/ssh/remote.js';
 import { HostError } from '../../src/errors.js';
 import { quoteArgv } from '../../src/ssh/quote.js';
+import { preludeScript } from '../../src/ssh/exec.js';
 import { hostScope } from '../../src/inventory/targets.js';
 import type { Inventory } from '../../src/inventory/types.js';
 import type { Plan, PlannedStep } from '../../src/plan/types.js';
@@ -23,10 +24,12 @@ export class LocalRemote implements Remote {
   }
   sh(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
     this.counters.roundTrips++;
-    this.log.push({ script, ...(opts.stdin !== undefined ? { stdin: opts.stdin.toString() } : {}) });
+    // ExecOptions.prelude: the same shell text as an SSH exec sends (src/ssh/exec.ts).
+    const sent = opts.prelude ? preludeScript(opts.prelude, script) : script;
+    this.log.push({ script: sent, ...(opts.stdin !== undefined ? { stdin: opts.stdin.toString() } : {}) });
     const t0 = Date.now();
     return new Promise((resolve, reject) => {
-      const p = spawn('/bin/sh', ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const p = spawn('/bin/sh', ['-c', sent], { stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       p.stdout.on('data', (d) => (stdout += d));

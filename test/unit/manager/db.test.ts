@@ -142,7 +142,10 @@ describe('backup, update, read back, restore', () => {
     const bak = backupTableName('manager_info', RUN);
     const check = await backupDb(remote, conn, bak, KEYS, expectedOld());
     expect(check).toMatchObject({ tableRows: 5, backupRows: 5 });
+    const trips = remote.counters.roundTrips;
     await updateDbRows(remote, conn, newValues());
+    // The transaction and the read-back are one client session: one round trip.
+    expect(remote.counters.roundTrips - trips).toBe(1);
     const now = await dump();
     expect(now['etcd-ca.pem']).toBe(fresh.ca.cert.replace(/\n$/, ''));
     expect(now['etcd.pem']).toBe(fresh.leaf.cert.replace(/\n$/, ''));
@@ -174,6 +177,9 @@ describe('backup, update, read back, restore', () => {
       { key: 'etcd.pem', value: 'B'.repeat(5000) },
     ];
     await expect(runSql(remote, conn.db, conn.password, updateSql('manager_info', values))).rejects.toThrow(/Data too long|1406/);
+    expect(await dump()).toEqual(oldRows);
+    // updateDbRows (transaction and read-back in one session): the failed statement stops the session and is the error.
+    await expect(updateDbRows(remote, conn, values)).rejects.toThrow(/Data too long|1406/);
     expect(await dump()).toEqual(oldRows);
   });
 

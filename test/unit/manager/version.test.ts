@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chooseVersion, listVersionsScript, parseVersionListing, registryTagFrom } from '../../../src/manager/version.js';
-import { parseTemplateFiles, readTemplateFiles } from '../../../src/manager/facts.js';
+import { parseTemplateFiles, parseVersionFiles, readTemplateFiles, versionFilesScript } from '../../../src/manager/facts.js';
 import { quote } from '../../../src/ssh/quote.js';
 import { sha256 } from '../../../src/hash.js';
 import { LocalRemote } from '../../support/local-remote.js';
@@ -55,6 +55,30 @@ describe('listing and reading the template directory with the real shell', () =>
     const l = parseVersionListing((await r.sh(listVersionsScript(quote(root)))).stdout);
     expect(l).toEqual({ rootExists: true, dirs: ['tos-2.0', 'tos-2.1'], candidates: ['tos-2.1'] });
     expect(parseVersionListing((await r.sh(listVersionsScript(quote(join(root, 'nope'))))).stdout).rootExists).toBe(false);
+  });
+
+  it('the listing and every version\'s template files in one exec: the same facts as reading the chosen directory on its own', async () => {
+    const gen = (v: string) => join(root, v, 'templates', 'gencerts');
+    mkdirSync(gen('tos 2.2'), { recursive: true });
+    writeFileSync(join(gen('tos 2.2'), 'etcd-ca.pem'), '-----BEGIN CERTIFICATE-----\nMIIB 2.2\n-----END CERTIFICATE-----\n');
+    writeFileSync(join(gen('tos 2.2'), 'config.json'), '{ "expiry": "87600h" }');
+    mkdirSync(gen('tos-2.3'), { recursive: true });
+    writeFileSync(join(gen('tos-2.3'), 'config.json'), '{}\n');
+    const r = new LocalRemote();
+    const names = ['etcd-ca.pem', 'config.json'];
+    const out = (await r.sh(`${listVersionsScript(quote(root))}\n${versionFilesScript(names)}`)).stdout;
+    expect(r.counters.roundTrips).toBe(1);
+    // (tos-2.1 of the test above has an empty templates/gencerts.)
+    expect(parseVersionListing(out).candidates).toEqual(['tos 2.2', 'tos-2.1', 'tos-2.3']);
+    const files = parseVersionFiles(root, names, out);
+    expect([...files.keys()].sort()).toEqual(['tos 2.2', 'tos-2.1', 'tos-2.3']);
+    for (const v of ['tos 2.2', 'tos-2.3']) expect(files.get(v)).toEqual(await readTemplateFiles(r, gen(v), names));
+    expect(files.get('tos 2.2')!['config.json']).toMatchObject({ exists: true, content: '{ "expiry": "87600h" }', sha256: sha256('{ "expiry": "87600h" }') });
+    expect(files.get('tos-2.3')!['etcd-ca.pem']).toEqual({ path: join(gen('tos-2.3'), 'etcd-ca.pem'), exists: false });
+    // A missing root: the listing says so and ends the script; no version read.
+    const none = (await r.sh(`${listVersionsScript(quote(join(root, 'nope')))}\n${versionFilesScript(names)}`)).stdout;
+    expect(parseVersionListing(none).rootExists).toBe(false);
+    expect(parseVersionFiles(join(root, 'nope'), names, none).size).toBe(0);
   });
 
   it('reads mode, owner, sha256 and exact content of each template file; a missing one is marked absent', async () => {

@@ -19,7 +19,8 @@ import type { Plan, PlannedStep, Warning } from '../../../src/plan/types.js';
 import type { RenewKubeconfigsStep, RenewLeavesStep, StepSpec } from '../../../src/playbook/types.js';
 import { describeAction } from '../../../src/plan/describe.js';
 import { kubeconfigUsers } from '../../../src/pki/kubeconfig-embedded.js';
-import { resumeState } from '../../../src/steps/kubeadm-files.js';
+import { readSecrets, resumeState } from '../../../src/steps/kubeadm-files.js';
+import { HostError } from '../../../src/errors.js';
 
 const top = mkdtempSync(join(tmpdir(), 'certroll-kubeadm-'));
 afterAll(() => rmSync(top, { recursive: true, force: true }));
@@ -333,6 +334,49 @@ describe('renew-leaves and renew-kubeconfigs on a kubeadm /etc/kubernetes (real 
     const c = await renewLeaves.prepare!(p.playbook.steps[2] as never, { ...prepareCtx(d, 2), inventory: inv, host: () => inv.hosts[0]! });
     expect(c.findings.map((f) => f.code)).toEqual(['cert-dir-not-kubernetes-dir']);
   }, 180_000);
+});
+
+describe('the prepare halves read a host\'s keys and kubeconfigs in one exec', () => {
+  it('renew-leaves (CA keys and, with keepKeys, the leaf keys) and renew-kubeconfigs (CA key, kubeconfigs): the kubeadm query and one read each', async () => {
+    const d = join(top, 'r', 'etc', 'kubernetes');
+    makeKubeadmDir(d);
+    const p = prepareCtx(d, 2, {}, true);
+    let trips = remote.counters.roundTrips;
+    const r = await renewLeaves.prepare!(p.playbook.steps[2] as never, p);
+    expect(r.findings.filter((f) => f.level === 'block')).toEqual([]);
+    expect((r.data as { renewals: unknown[] }).renewals).toHaveLength(7);
+    expect(remote.counters.roundTrips - trips).toBe(2);
+    trips = remote.counters.roundTrips;
+    const k = await renewKubeconfigs.prepare!(p.playbook.steps[3] as never, prepareCtx(d, 3));
+    expect(k.findings.filter((f) => f.level === 'block')).toEqual([]);
+    expect((k.data as { renewals: unknown[] }).renewals.length).toBeGreaterThan(0);
+    expect(remote.counters.roundTrips - trips).toBe(2);
+    // No key content on any command line.
+    for (const l of remote.log) expect(l.script).not.toMatch(/PRIVATE KEY/);
+  }, 180_000);
+
+  it('readSecrets: each file byte for byte; one that cannot be read throws when asked for, naming it', async () => {
+    const d = join(top, 'rs');
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'a.key'), 'A\nno final newline');
+    writeFileSync(join(d, 'b.conf'), '\n\nB\n\n');
+    const trips = remote.counters.roundTrips;
+    const read = await readSecrets(prepareCtx(d, 2), 'kadm-1', [join(d, 'a.key'), join(d, 'b.conf'), join(d, 'missing.key'), join(d, 'a.key')]);
+    expect(remote.counters.roundTrips - trips).toBe(1);
+    expect(read(join(d, 'a.key')).reveal()).toBe('A\nno final newline');
+    expect(read(join(d, 'b.conf')).reveal()).toBe('\n\nB\n\n');
+    const e = (() => {
+      try {
+        read(join(d, 'missing.key'));
+      } catch (x) {
+        return x;
+      }
+    })();
+    expect(e).toBeInstanceOf(HostError);
+    expect((e as HostError).message).toContain(`${join(d, 'missing.key')}\` exited with 1`);
+    expect((e as HostError).detail).toMatch(/No such file/);
+    expect(() => read(join(d, 'other'))).toThrow(/was not read/);
+  });
 });
 
 describe('resume: files the stopped run already wrote are recognised by sha256', () => {
