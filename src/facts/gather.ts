@@ -18,7 +18,8 @@ export async function gatherFacts(fleet: Fleet, inv: Inventory, playbook: Playbo
   const facts: FleetFacts = { gatheredAt: now.toISOString(), hosts: {}, unreachable: [], etcd: null };
   for (const [host, e] of fleet.errors) facts.unreachable.push({ host, kind: e.kind, message: e.shortMessage });
   // The cluster query runs from the first connected etcd host (the first master when it is one), in the same exec as that
-  // host's facts script (two sections, src/ssh/sections.ts): one round trip fewer than a query of its own.
+  // host's facts script and at the same time (two concurrent sections, src/ssh/sections.ts): one round trip fewer than a
+  // query of its own, and the time of the slower of the two.
   const etcdNames = inv.groups.etcd ?? [];
   const from = [inv.firstMaster, ...etcdNames].find((n) => etcdNames.includes(n) && fleet.remotes.has(n)) ?? etcdNames.find((n) => fleet.remotes.has(n));
   const ctx = {
@@ -27,6 +28,11 @@ export async function gatherFacts(fleet: Fleet, inv: Inventory, playbook: Playbo
     remote: (n: string) => fleet.remotes.get(n)!,
     scope: (n: string) => hostScope(inv, playbook, n),
   };
+  // The Manager's facts and the ~/.kube copies need nothing from the hosts' facts: read at the same time as them.
+  const manager = gatherManagerFacts(inv, playbook, { remote: (n) => fleet.remotes.get(n), env });
+  const copies = gatherKubeconfigCopies(inv, playbook, (n) => fleet.remotes.get(n));
+  manager.catch(() => undefined);
+  copies.catch(() => undefined);
   const outcomes = await fleet.run(async (r) => {
     const host = inv.hosts.find((h) => h.name === r.host)!;
     const q = factsQuery(host, playbook);
@@ -35,7 +41,7 @@ export async function gatherFacts(fleet: Fleet, inv: Inventory, playbook: Playbo
     let res;
     try {
       // The facts part's stderr is dropped (unread when it runs alone), so that the stderr shown for a failed query is the query's.
-      res = await runSections(r, [{ name: 'facts', script: `exec 2>/dev/null\n${hostFactsScript(q)}` }, { name: 'etcd', script: clusterQueryScript(ctx, from, undefined, { served: true }) }], { timeoutMs: Math.max(timeoutMs, 30_000) });
+      res = await runSections(r, [{ name: 'facts', script: `exec 2>/dev/null\n${hostFactsScript(q)}` }, { name: 'etcd', script: clusterQueryScript(ctx, from, undefined, { served: true }) }], { timeoutMs: Math.max(timeoutMs, 30_000), concurrent: true });
     } catch (e) {
       facts.etcd = etcdUnread(from, e);
       throw e;
@@ -48,10 +54,10 @@ export async function gatherFacts(fleet: Fleet, inv: Inventory, playbook: Playbo
     if (o.ok) facts.hosts[o.host] = o.value as HostFacts;
     else facts.unreachable.push({ host: o.host, kind: o.error.kind, message: o.error.shortMessage });
   }
-  const manager = await gatherManagerFacts(inv, playbook, { remote: (n) => fleet.remotes.get(n), env });
-  if (manager) facts.manager = manager;
-  const copies = await gatherKubeconfigCopies(inv, playbook, (n) => fleet.remotes.get(n));
-  if (copies) facts.kubeconfigCopies = copies;
+  const managerFacts = await manager;
+  if (managerFacts) facts.manager = managerFacts;
+  const copyFacts = await copies;
+  if (copyFacts) facts.kubeconfigCopies = copyFacts;
   return facts;
 }
 
