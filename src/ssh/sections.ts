@@ -11,6 +11,11 @@ export interface ScriptPart {
   script: string;
   /** This part reads the command's stdin (at most one part does); the others read /dev/null. */
   stdin?: boolean;
+  /**
+   * This part runs at the same time as the others (`concurrently`): the parts without it run one after the other as
+   * usual, alongside it. For a read-only part that depends on nothing the others do (a cluster query). Cannot read stdin.
+   */
+  alongside?: boolean;
 }
 
 export interface SectionResult {
@@ -37,9 +42,14 @@ export function sectionsScript(parts: readonly ScriptPart[], tag = randomBytes(8
     if (!/^[A-Za-z0-9_-]+$/.test(p.name) || seen.has(p.name)) throw new TypeError(`sectionsScript: bad or repeated section name ${JSON.stringify(p.name)}`);
     seen.add(p.name);
   }
-  if (parts.filter((p) => p.stdin).length > (opts.concurrent ? 0 : 1)) throw new TypeError(opts.concurrent ? 'sectionsScript: concurrent parts cannot read stdin' : 'sectionsScript: only one part may read stdin');
-  const blocks = parts.map((p) => `(\n${p.script}\n)${p.stdin ? '' : ' </dev/null'}\nprintf '\\n%s %s %d\\n' ${marker} ${p.name} $?`);
-  return { script: opts.concurrent ? concurrently(blocks) : blocks.join('\n'), marker };
+  if (parts.filter((p) => p.stdin).length > 1) throw new TypeError('sectionsScript: only one part may read stdin');
+  if (parts.some((p) => p.stdin && (p.alongside || opts.concurrent))) throw new TypeError('sectionsScript: concurrent parts cannot read stdin');
+  const block = (p: ScriptPart) => `(\n${p.script}\n)${p.stdin ? '' : ' </dev/null'}\nprintf '\\n%s %s %d\\n' ${marker} ${p.name} $?`;
+  const alongside = (p: ScriptPart) => opts.concurrent || p.alongside;
+  // The parts in sequence are the first block of `concurrently` (the one that keeps the command's stdin).
+  const inSequence = parts.filter((p) => !alongside(p)).map(block).join('\n');
+  const blocks = [...(inSequence ? [inSequence] : []), ...parts.filter(alongside).map(block)];
+  return { script: concurrently(blocks), marker };
 }
 
 /** The most blocks `concurrently` runs at once: each waiting block holds a shell file descriptor (3 to 9). */
@@ -51,10 +61,11 @@ export const MAX_CONCURRENT = 8;
  * pipe's read end kept on a file descriptor of its own), the last is captured, and the reader copies the pipes out in
  * order once the last is done. A block bigger than a pipe (64 KiB) simply waits for its turn to be read. Stderr is shared
  * (lines of different blocks may mix). More than MAX_CONCURRENT blocks run in groups of that many, one group after the
- * other. Each block is shell text already built with sh`` and should not read stdin (give it </dev/null).
+ * other. Each block is shell text already built with sh``; the first keeps the command's stdin, the others should not read it.
  */
 export function concurrently(blocks: readonly string[]): string {
   if (blocks.length <= 1) return blocks.join('\n');
+  // (The first block keeps the command's stdin: it is the pipeline's first element.)
   if (blocks.length > MAX_CONCURRENT) {
     const groups: string[] = [];
     for (let i = 0; i < blocks.length; i += MAX_CONCURRENT) groups.push(concurrently(blocks.slice(i, i + MAX_CONCURRENT)));

@@ -68,7 +68,8 @@ export const preflight: StepModule<PreflightStep> = {
           { name: 'lock', script: lock.script, stdin: true },
           { name: 'probe', script: sh`touch -- ${probe} 2>&1 && rm -f -- ${probe} 2>&1` },
           ...(first ? [{ name: 'cakey', script: sh`test -r ${caKey}` }] : []),
-          ...(queryEtcd ? [{ name: 'etcd', script: clusterQueryScript(ctx, name) }] : []),
+          // Read-only and independent of the rest: at the same time as the parts above (src/ssh/sections.ts).
+          ...(queryEtcd ? [{ name: 'etcd', script: clusterQueryScript(ctx, name), alongside: true }] : []),
         ], { stdin: lock.stdin, timeoutMs: Math.max(host.ssh.commandTimeout * 1000, 30_000) });
         const part = (n: string) => {
           const p = res.sections.get(n);

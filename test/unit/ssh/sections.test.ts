@@ -95,7 +95,28 @@ describe('concurrent parts (one exec, no file written)', () => {
     expect((await r.sh(concurrently([]) || 'true')).stdout).toBe('');
   });
 
+  it('an alongside part runs at the same time as the parts in sequence, which keep their order and stdin', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'certroll-sections-'));
+    try {
+      const res = await runSections(new LocalRemote(), [
+        { name: 'first', script: `echo one > '${d}/order'` },
+        { name: 'reads', script: `cat; cat '${d}/order'`, stdin: true },
+        { name: 'waits', script: waitFor(`${d}/side`) },
+        { name: 'side', script: `touch '${d}/side'; echo side`, alongside: true },
+      ], { stdin: 'fed\n' });
+      expect(Object.fromEntries(res.sections)).toEqual({
+        first: { stdout: '', exitCode: 0 },
+        reads: { stdout: 'fed\none\n', exitCode: 0 },
+        waits: { stdout: 'together\n', exitCode: 0 },
+        side: { stdout: 'side\n', exitCode: 0 },
+      });
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a concurrent part that reads stdin', () => {
+    expect(() => sectionsScript([{ name: 'a', script: 'true' }, { name: 'b', script: 'cat', stdin: true, alongside: true }])).toThrow(/cannot read stdin/);
     expect(() => sectionsScript([{ name: 'a', script: 'cat', stdin: true }, { name: 'b', script: 'true' }], 'x', { concurrent: true })).toThrow(/cannot read stdin/);
   });
 });
