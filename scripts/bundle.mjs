@@ -55,6 +55,50 @@ const stringWidthAscii = {
   },
 };
 
+/**
+ * Work that string-width does when its module is evaluated, for text certroll never measures (every --help word is printable
+ * ASCII, answered by the fast path above): `new Intl.Segmenter()` loads ICU's break-iterator data (~15 ms), and string-width
+ * 8's `/^\p{RGI_Emoji}$/v` makes V8 build the set of every emoji sequence when the literal is compiled or created (~15 ms).
+ * Both are created on first use instead; they are used only through `.segment(s)` and `.test(s)` (no /g or /y: no lastIndex
+ * state), so every width is the same. Fails the build when the text changes.
+ */
+const lazyUnicodeTables = {
+  name: 'string-width-lazy-unicode-tables',
+  transform(code, id) {
+    if (!/[\\/]string-width[\\/]index\.js$/.test(id)) return null;
+    const edits = [['const segmenter = new Intl.Segmenter();', 'let segmenterOnUse;\nconst segmenter = { segment: (s) => (segmenterOnUse ??= new Intl.Segmenter()).segment(s) };']];
+    if (code.includes('rgiEmojiRegex')) edits.push(['const rgiEmojiRegex = /^\\p{RGI_Emoji}$/v;', "let rgiEmojiRegexOnUse;\nconst rgiEmojiRegex = { test: (s) => (rgiEmojiRegexOnUse ??= new RegExp('^\\\\p{RGI_Emoji}$', 'v')).test(s) };"]);
+    for (const [from, to] of edits) {
+      if (!code.includes(from)) throw new Error(`bundle: ${id} no longer contains ${JSON.stringify(from)}; update scripts/bundle.mjs`);
+      code = code.replace(from, () => to); // a function: `to` holds `$'`
+    }
+    // Every other mention (comments aside) must be a call of the one method the stand-in has.
+    const uncommented = code.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+    for (const [name, method] of [['segmenter', 'segment'], ['rgiEmojiRegex', 'test']]) {
+      const all = uncommented.match(new RegExp(`\\b${name}\\b`, 'g'))?.length ?? 0;
+      const calls = uncommented.match(new RegExp(`\\b${name}\\.${method}\\(`, 'g'))?.length ?? 0;
+      if (all - calls > (uncommented.includes(`const ${name} = `) ? 1 : 0)) throw new Error(`bundle: ${id} uses ${name} other than .${method}(); update scripts/bundle.mjs`);
+    }
+    return { code, map: null };
+  },
+};
+
+/**
+ * yargs' shim hands it node:assert's notStrictEqual and strictEqual for its argument checks; loading node:assert costs ~7 ms
+ * (it is not in Node's start-up snapshot). The same checks, with node:assert loaded only to throw its own error when one fails.
+ */
+const assertOnFailure = {
+  name: 'yargs-assert-on-failure',
+  transform(code, id) {
+    if (!/[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/.test(id)) return null;
+    const from = "import { notStrictEqual, strictEqual } from 'assert'";
+    if (!code.includes(from)) throw new Error(`bundle: yargs' ${id} no longer contains ${JSON.stringify(from)}; update scripts/bundle.mjs`);
+    const to = 'const notStrictEqual = (actual, expected, message) => { if (Object.is(actual, expected)) require(\'node:assert\').notStrictEqual(actual, expected, message); };\n' +
+      'const strictEqual = (actual, expected, message) => { if (!Object.is(actual, expected)) require(\'node:assert\').strictEqual(actual, expected, message); };';
+    return { code: code.replace(from, () => to), map: null };
+  },
+};
+
 const tmp = mkdtempSync(join(tmpdir(), 'certroll-bundle-'));
 try {
   await rolldown.build({
@@ -62,7 +106,7 @@ try {
     platform: 'node',
     // Everything from node_modules except the CommonJS packages certroll requires lazily (never reached through an import).
     external: ['ssh2', 'node-forge', 'cpu-features'],
-    plugins: [yargsShim, stringWidthAscii],
+    plugins: [yargsShim, stringWidthAscii, lazyUnicodeTables, assertOnFailure],
     logLevel: 'warn',
     // chunks/ is as deep as dist/cli/commands/, so a command module's `new URL('../../../…', import.meta.url)` (status.ts:
     // the shipped playbook) still points at the package root; the entry stays where tsc put bin.js.
