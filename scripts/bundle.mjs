@@ -65,7 +65,9 @@ try {
 }
 
 // The code cache: certroll run as a user would, with scripts/code-cache.cjs writing each script's cache at exit, once per
-// command below; each run starts from the caches the previous ones wrote, so the last holds the functions all of them ran.
+// command below (--help, runs, and input refused at validation, as in the fuzz test); each run starts from the caches the
+// previous ones wrote, so the last holds the functions all of them ran. A command that never ran here (a real `run`) still
+// finds the bundle's cache, and compiles only the functions and chunks none of these reached.
 const work = mkdtempSync(join(tmpdir(), 'certroll-code-cache-'));
 try {
   const badInventory = join(work, 'bad-inventory.yaml');
@@ -74,6 +76,8 @@ try {
     [['--help'], 0],
     [['runs'], 0],
     [['plan', '-i', badInventory, join(work, 'playbook.yaml')], 3],
+    [['run', '--yes', '-i', badInventory, join(work, 'playbook.yaml')], 3],
+    [['check', '-i', badInventory], 3],
   ];
   for (const [args, code] of runs) {
     const r = spawnSync(process.execPath, ['--require', resolve('scripts/code-cache.cjs'), join(out, 'certroll.cjs'), ...args], {
