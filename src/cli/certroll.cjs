@@ -15,7 +15,7 @@
 'use strict';
 const Module = require('node:module');
 const { existsSync, readFileSync } = require('node:fs');
-const { dirname, join, sep } = require('node:path');
+const { dirname, join, resolve, sep } = require('node:path');
 const { Script } = require('node:vm');
 
 const bundle = join(__dirname, 'bundle.cjs');
@@ -44,22 +44,45 @@ function runCached(module, filename) {
   } catch {
     // No cache (or no node:crypto): compile.
   }
-  // The same function wrapper as Node's CommonJS loader (require.resolve, __filename, … of this file).
+  // The same function wrapper as Node's CommonJS loader.
   const script = new Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n});`, { filename, cachedData });
   process.emit('certroll:code-cache', { filename, cacheFile, key, script, cache: cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'accepted' });
-  const require = Module.createRequire(filename);
-  script.runInThisContext().call(module.exports, module.exports, require, module, filename, dirname(filename));
+  script.runInThisContext().call(module.exports, module.exports, requireFor(filename), module, filename, dirname(filename));
 }
 
-if (!existsSync(bundle)) {
-  import('./bin.js');
-} else {
-  // The chunks require each other and `../bundle.cjs`: the same loader, with their caches.
-  const plain = require.extensions['.cjs'];
-  require.extensions['.cjs'] = (module, filename) => (filename.startsWith(chunks) ? runCached(module, filename) : plain(module, filename));
-  const main = new Module(bundle, module);
-  main.filename = bundle;
-  require.cache[bundle] = main;
-  runCached(main, bundle);
-  main.loaded = true;
+/**
+ * The `require` of the bundle or a chunk: Node's (createRequire), except that the bundle and the chunks themselves
+ * (`require("./chunks/x.cjs")`, `require("../bundle.cjs")`: rolldown's relative requires) are loaded by runCached, once
+ * each, through require.cache as Node's loader does. Everything else (builtins, ssh2, listr2 …) is Node's business.
+ */
+function requireFor(filename) {
+  const plain = Module.createRequire(filename);
+  const ours = (id) => {
+    if (typeof id === 'string' && id.endsWith('.cjs') && (id.startsWith('./') || id.startsWith('../'))) {
+      const target = resolve(dirname(filename), id);
+      if (target === bundle || target.startsWith(chunks)) return load(target);
+    }
+    return plain(id);
+  };
+  return Object.assign(ours, { resolve: plain.resolve, cache: plain.cache, main: plain.main, extensions: plain.extensions });
 }
+
+/** The exports of the bundle or a chunk, run on first use (a failed load is forgotten, as Node's loader forgets it). */
+function load(filename) {
+  const cached = require.cache[filename];
+  if (cached) return cached.exports;
+  const m = new Module(filename, module);
+  m.filename = filename;
+  require.cache[filename] = m;
+  try {
+    runCached(m, filename);
+  } catch (err) {
+    delete require.cache[filename];
+    throw err;
+  }
+  m.loaded = true;
+  return m.exports;
+}
+
+if (!existsSync(bundle)) import('./bin.js');
+else load(bundle);
