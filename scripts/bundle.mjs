@@ -56,6 +56,7 @@ try {
   rmSync(join(out, 'locales'), { recursive: true, force: true });
   if (existsSync(join(tmp, 'chunks'))) cpSync(join(tmp, 'chunks'), join(out, 'chunks'), { recursive: true });
   cpSync(join(tmp, 'bundle.cjs'), join(out, 'bundle.cjs'));
+  rmSync(join(out, 'bundle.cjs.v8cache'), { force: true }); // recorded afresh below
   cpSync(join(dirname(createRequire(resolve(out, 'bin.js')).resolve('yargs/package.json')), 'locales'), join(out, 'locales'), { recursive: true });
   // `node dist/cli/bin.js` (scripts, tests, docs) runs the same executable.
   writeFileSync(join(out, 'bin.js'), "#!/usr/bin/env node\n// certroll's executable is dist/cli/certroll.cjs (package.json \"bin\"); this path runs it too.\nimport './certroll.cjs';\n");
@@ -82,7 +83,8 @@ try {
   for (const [args, code] of runs) {
     const r = spawnSync(process.execPath, ['--require', resolve('scripts/code-cache.cjs'), join(out, 'certroll.cjs'), ...args], {
       encoding: 'utf8',
-      env: { ...process.env, NO_COLOR: '1', CERTROLL_HOME: join(work, 'home') },
+      // No NODE_OPTIONS: V8 flags in it (a heap limit, say) would make a cache that V8 rejects in a plain `certroll`.
+      env: { ...process.env, NODE_OPTIONS: '', NO_COLOR: '1', CERTROLL_HOME: join(work, 'home') },
     });
     if (r.status !== code) throw new Error(`bundle: certroll ${args.join(' ')} exited ${r.status}, expected ${code}, while recording the code cache:\n${r.stderr}`);
   }
