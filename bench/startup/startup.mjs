@@ -4,8 +4,9 @@
 // come from one more run of each case with bench/startup/record-modules.mjs (never a timed run). The load average is printed
 // before and after: on a shared machine the wall clock measures the neighbours too; user CPU much less so.
 //
-// Usage: npm run bench:startup [-- --runs 10] [--cli dist/cli/bin.js] [--fuzz]
-//   --cli   the CLI to measure (e.g. a copy of an older build, to compare)
+// Usage: npm run bench:startup [-- --runs 10] [--cli dist/cli/certroll.cjs] [--fuzz]
+//   --cli   the CLI to measure (default: package.json's bin, what `certroll` runs once installed; e.g. a copy of an older
+//           build, to compare). `node dist/cli/bin.js --help` (the same CLI through an ES module) is measured beside it.
 //   --fuzz  also run `npx vitest run test/unit/fuzz-input.test.ts` once (FUZZ_CLI=--cli) and print its duration and CPU
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,8 @@ const arg = (name, dflt) => {
   return i < 0 ? dflt : process.argv[i + 1];
 };
 const RUNS = Number(arg('runs', 10));
-const CLI = arg('cli', 'dist/cli/bin.js');
+const BIN = JSON.parse(readFileSync('package.json', 'utf8')).bin.certroll;
+const CLI = arg('cli', BIN);
 const FUZZ = process.argv.includes('--fuzz');
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 if (!existsSync(CLI)) {
@@ -34,6 +36,7 @@ const cases = [
   { name: 'node -e 0 (floor)', argv: ['-e', '0'], code: 0 },
   { name: 'import yargs (node_modules)', argv: ['--input-type=module', '-e', 'await import("yargs")'], code: 0 },
   { name: 'certroll --help', argv: [CLI, '--help'], code: 0 },
+  ...(CLI !== BIN || BIN === 'dist/cli/bin.js' ? [] : [{ name: 'node dist/cli/bin.js --help', argv: ['dist/cli/bin.js', '--help'], code: 0 }]),
   { name: 'certroll runs', argv: [CLI, 'runs'], code: 0 },
   { name: 'certroll plan, bad inventory', argv: [CLI, 'plan', '-i', badInventory, 'playbooks/tos-etcd-renew.yaml'], code: 3 },
   { name: 'certroll run, bad inventory', argv: [CLI, 'run', '--yes', '-i', badInventory, 'playbooks/tos-etcd-renew.yaml'], code: 3 },
@@ -60,7 +63,7 @@ const la = () => loadavg().map((x) => x.toFixed(1)).join(' ');
 
 /** The modules one run loads: certroll's files and the packages from node_modules, from record-modules.mjs. */
 function modules(argv) {
-  if (!argv.includes(CLI)) return null;
+  if (!argv.includes(CLI) && !argv.includes('dist/cli/bin.js')) return null;
   const out = join(dir, 'modules.txt');
   rmSync(out, { force: true });
   spawnSync(process.execPath, ['--import', resolve('bench/startup/record-modules.mjs'), ...argv], { env: { ...env, CERTROLL_RECORD_MODULES: out }, encoding: 'utf8' });

@@ -25,7 +25,12 @@ describe('the published package (npm pack --dry-run --json)', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--silent'], { cwd: copy, encoding: 'utf8', maxBuffer: 1 << 26 });
     const files = (JSON.parse(out) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
     expect(files).toContain('dist/cli/bin.js');
-    // The bundled CLI (scripts/bundle.mjs): its lazily loaded parts are chunks beside it.
+    // The bundled CLI (scripts/bundle.mjs): the executable (package.json bin), the CommonJS bundle with its V8 code cache,
+    // its lazily loaded parts as chunks beside it, yargs' locale files.
+    expect(files).toContain('dist/cli/certroll.cjs');
+    expect(files).toContain('dist/cli/bundle.cjs');
+    expect(files).toContain('dist/cli/bundle.cjs.v8cache');
+    expect(files).toContain('dist/cli/locales/en.json');
     expect(files.some((f) => f.startsWith('dist/cli/chunks/'))).toBe(true);
     expect(files).toContain('package.json');
     // The playbook `status` falls back to, at the path it looks for (src/cli/commands/status.ts, relative to the bundle).
