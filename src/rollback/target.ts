@@ -6,6 +6,7 @@ import { checkJournalHome, checkRunId, journalRoot, readRun, showValue } from '.
 import type { FleetFacts } from '../facts/types.js';
 import type { Plan } from '../plan/types.js';
 import type { BeforeState } from './types.js';
+import type { JournaledCopy } from '../steps/restore-kube-config.js';
 
 export const DEFAULT_PLAYBOOK = 'playbooks/tos-etcd-renew.yaml';
 /** Run ids are made by newRunId(); anything safe as one path component is accepted. */
@@ -15,8 +16,8 @@ export interface ResolvedRollback {
   runId: string;
   inventory: string;
   playbook: string;
-  /** Set when the before-state comes from the local journal. */
-  journal?: { before: Record<string, BeforeState>; backedUp: string[] };
+  /** Set when the before-state comes from the local journal; kubeconfigCopies: the ~/.kube copies its plan would refresh. */
+  journal?: { before: Record<string, BeforeState>; backedUp: string[]; kubeconfigCopies?: JournaledCopy[] };
   /** With --from-backup: the cert dir part of the path. */
   certDir?: string;
 }
@@ -52,8 +53,9 @@ export async function resolveRollbackArgs(args: { run?: string | undefined; 'fro
   for (const [h, f] of Object.entries(facts.hosts))
     before[h] = { files: f.certDir.files.map(({ path, sha256, mode, uid, gid, size }) => ({ path, sha256, mode, uid, gid, size })), dir: { mode: f.certDir.mode, uid: f.certDir.uid, gid: f.certDir.gid } };
   const backedUp = [...new Set(plan.steps.flatMap((s) => s.actions).filter((a) => a.kind === 'backup').map((a) => a.host))];
+  const kubeconfigCopies = plan.steps.flatMap((s) => s.actions).flatMap((a) => (a.kind === 'refresh-kubeconfig' ? [{ host: a.host, path: a.path, backup: a.backup, from: a.from, sha256: a.sha256 }] : []));
   const inventory = args.inventory ?? plan.inventory;
   const playbook = args.playbook ?? (plan.playbook && existsSync(plan.playbook) ? plan.playbook : DEFAULT_PLAYBOOK);
   if (!inventory) throw new UsageError('name the inventory with -i FILE');
-  return { runId, inventory, playbook, journal: { before, backedUp } };
+  return { runId, inventory, playbook, journal: { before, backedUp, kubeconfigCopies } };
 }

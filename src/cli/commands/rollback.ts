@@ -17,7 +17,7 @@ import { planRollback } from '../../rollback/plan.js';
 import { renderRollbackPlan } from '../../rollback/render.js';
 import { applyRollback } from '../../rollback/apply.js';
 import { DEFAULT_PLAYBOOK, resolveRollbackArgs } from '../../rollback/target.js';
-import { managerScope, withinLimit } from '../../rollback/scope.js';
+import { kubeconfigScope, managerScope, withinLimit } from '../../rollback/scope.js';
 import { numberOption } from '../flags.js';
 import { heads } from './heads.js';
 
@@ -66,7 +66,8 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
     const fleet = await openFleet(selected, { forks: args.forks, acceptNewHostKeys: args['accept-new-host-keys'], ...sshPrompts() });
     try {
       const manager = withinLimit(managerScope(inventory, playbook), args.limit !== undefined ? selected.map((h) => h.name) : undefined);
-      const g = await gatherRollbackFacts(fleet, inventory, playbook, r.runId, manager?.templateHosts ?? []);
+      const kube = kubeconfigScope(inventory, playbook, r.runId, r.journal?.kubeconfigCopies, args.limit !== undefined ? selected.map((h) => h.name) : undefined);
+      const g = await gatherRollbackFacts(fleet, inventory, playbook, r.runId, manager?.templateHosts ?? [], kube);
       const plan = planRollback({
         inventory,
         playbook,
@@ -82,6 +83,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
         controlHost: controlIdentity().controlHost,
         ...(args.limit !== undefined ? { limit: selected.map((h) => h.name) } : {}),
         ...(manager ? { manager } : {}),
+        ...(Object.keys(g.kubeconfigs).length ? { kubeconfigs: g.kubeconfigs } : {}),
         ...(args.pause !== undefined ? { pauseSeconds: args.pause } : {}),
       });
       if (args['dry-run']) {
