@@ -262,13 +262,13 @@ export function restoreKubeconfigScript(a: RestoreKubeconfigAction, tag: string)
 }
 
 /** Puts one copy back on its host, journaled first; says what it did. A copy changed since the plan is left (`left: true`). */
-export async function restoreKubeconfigOne(ctx: Pick<ApplyContext, 'remote' | 'journalIntent' | 'runId'>, a: RestoreKubeconfigAction): Promise<{ message: string; left: boolean }> {
+export async function restoreKubeconfigOne(ctx: Pick<ApplyContext, 'remote' | 'journalIntent' | 'runId'>, a: RestoreKubeconfigAction): Promise<{ message: string; outcome: 'restored' | 'already' | 'left' }> {
   const r = await change(ctx, a.host, 'restore-kube-config', `${a.path} ← ${a.backup} (mode ${octal(a.mode)}, owner ${a.uid}:${a.gid})`, () => ctx.remote(a.host).sh(restoreKubeconfigScript(a, ctx.runId), { allowFailure: true }));
   const out = r.stdout.split('\n');
   const left = out.find((l) => l.startsWith('left\t'));
-  if (r.exitCode === 0 && left) return { message: `${a.path} left as it is: ${left.slice(5)}; ${byHand(a)}`, left: true };
-  if (r.exitCode === 0 && out.includes('already')) return { message: `${a.path} already as before the run (${base(a.backup)})`, left: false };
-  if (r.exitCode === 0 && out.includes('restored')) return { message: `${a.path} put back from ${base(a.backup)} (mode ${octal(a.mode)}, owner ${a.uid}:${a.gid})`, left: false };
+  if (r.exitCode === 0 && left) return { message: `${a.path} left as it is: ${left.slice(5)}; ${byHand(a)}`, outcome: 'left' };
+  if (r.exitCode === 0 && out.includes('already')) return { message: `${a.path} already as before the run (${base(a.backup)})`, outcome: 'already' };
+  if (r.exitCode === 0 && out.includes('restored')) return { message: `${a.path} put back from ${base(a.backup)} (mode ${octal(a.mode)}, owner ${a.uid}:${a.gid})`, outcome: 'restored' };
   throw new HostError(a.host, 'command', `${a.host}: putting ${a.path} back failed: ${r.stderr.trim().split('\n').slice(-2).join(' | ') || `exit ${r.exitCode}`}`, `${a.path} is as it was or holds its backup's content; ${byHand(a)}`);
 }
 
@@ -285,7 +285,8 @@ export const restoreKubeConfigStep: ApplyHalf = {
       run: async (report) => {
         for (const a of acts.filter((x) => x.host === host)) {
           const r = await restoreKubeconfigOne(ctx, a);
-          await ctx.journalNote?.({ event: r.left ? 'kubeconfig-left' : 'kubeconfig-restored', host, message: r.message });
+          ctx.results?.kubeconfigs?.push({ host, path: a.path, outcome: r.outcome, message: r.message });
+          await ctx.journalNote?.({ event: r.outcome === 'left' ? 'kubeconfig-left' : 'kubeconfig-restored', host, message: r.message });
           report(r.message);
         }
       },

@@ -22,6 +22,7 @@ import {
 } from '../../../src/steps/restore-kube-config.js';
 import { rewriteClientCredentials } from '../../../src/pki/kubeconfig.js';
 import { planRollback } from '../../../src/rollback/plan.js';
+import { journaledCopies } from '../../../src/rollback/target.js';
 import { renderRollbackPlan } from '../../../src/rollback/render.js';
 import { palette } from '../../../src/render/text.js';
 import { loadPlaybook } from '../../../src/playbook/load.js';
@@ -290,5 +291,27 @@ describe('restore-kube-config with the real shell (after refresh-kube-config rep
     await expect(apply(again)).rejects.toThrow(`the backup ${rootCopy}.certroll-bak-${RUN} changed since the plan: ${rootCopy} not touched`);
     expect(read(rootCopy)).toBe(newAdmin);
     expect(existsSync(join(rootKube, `.config.certroll-restore-${RB}`))).toBe(false);
+  });
+});
+
+describe('journaledCopies: the copies a run planned to refresh, from plan.json and its resume plans', () => {
+  it('takes each copy once, from the first plan naming it (its sha256 is the file before the run)', () => {
+    const w = new Workdir();
+    try {
+      const act = (path: string, sha256: string) => ({ kind: 'refresh-kubeconfig', host: 'cp1', path, from: A, backup: `${path}.certroll-bak-${RUN}`, sha256, certSha256: 'c', mode: 0o600, uid: 0, gid: 0, matched: A });
+      const plan = (actions: unknown[]) => ({ steps: [{ type: 'refresh-kube-config', actions }] });
+      writeFileSync(join(w.dir, 'plan-resume-200.json'), JSON.stringify(plan([act('/root/.kube/b', 'b2'), act('/root/.kube/c', 'c2')])));
+      writeFileSync(join(w.dir, 'plan-resume-100.json'), JSON.stringify(plan([act('/root/.kube/b', 'b1')])));
+      writeFileSync(join(w.dir, 'plan-resume-300.json'), '{ not json');
+      const got = journaledCopies(plan([act('/root/.kube/config', 'a0')]) as never, w.dir);
+      expect(got.map((c) => [c.path, c.sha256, c.backup])).toEqual([
+        ['/root/.kube/config', 'a0', `/root/.kube/config.certroll-bak-${RUN}`],
+        ['/root/.kube/b', 'b1', `/root/.kube/b.certroll-bak-${RUN}`],
+        ['/root/.kube/c', 'c2', `/root/.kube/c.certroll-bak-${RUN}`],
+      ]);
+      expect(journaledCopies(plan([]) as never, join(w.dir, 'absent'))).toEqual([]);
+    } finally {
+      w.remove();
+    }
   });
 });
