@@ -40,6 +40,8 @@ export function describeAction(a: Action): string {
       return `put the Manager template files back from ${a.backupDir} (${a.files} files, verified by sha256 first)`;
     case 'restore-db':
       return `put the PEM rows of ${a.table} back from ${a.backup} when it exists (one transaction, compared afterwards)`;
+    case 'restore-kubeconfig':
+      return `put ${a.path} back from ${base(a.backup)} (sha256 ${short(a.backupSha256)}, mode ${octal(a.mode)}, owner ${a.uid}:${a.gid}), copied on the host; only while it still holds what the run wrote (sha256 ${short(a.sha256)})`;
     case 'check-restored':
       return `check all ${a.files} files: sha256, mode and owner as before the run`;
     case 'release':
@@ -100,6 +102,9 @@ export function describeBrief(actions: readonly Action[]): string {
         break;
       case 'db-update':
         parts.push(`update ${a.rows.map((r) => r.key).join(', ')} in ${a.table} in one transaction, read back and compared`);
+        break;
+      case 'restore-kubeconfig':
+        parts.push(`put ${a.path} back from ${base(a.backup)} (content, mode ${octal(a.mode)}, owner ${a.uid}:${a.gid})`);
         break;
       case 'refresh-kubeconfig':
         parts.push(`replace ${a.path} with the renewed ${base(a.from)} (backed up beside it, mode and owner kept)`);

@@ -17,7 +17,7 @@ export interface BeforeState {
  * The step types a plan can hold: the playbook's (planned by their modules from a playbook step) and the ones the rollback
  * planner plans from what it read on the hosts (src/rollback/plan.ts), plus the final `cleanup` phase. One engine runs them all.
  */
-export type PlanStepType = StepType | 'take-lock' | 'verify-backup' | 'restore' | 'manager-restore' | 'restart-restored' | 'check-restored' | 'cleanup';
+export type PlanStepType = StepType | 'take-lock' | 'verify-backup' | 'restore-kube-config' | 'restore' | 'manager-restore' | 'restart-restored' | 'check-restored' | 'cleanup';
 
 export interface Warning {
   /** `block` stops a run (unless the user forces what can be forced); `warn` is shown; `info` is context. */
@@ -83,6 +83,11 @@ export type Action =
   | { kind: 'verify'; host: string; files: Array<{ path: string; sha256: string; notAfter?: string }>; cluster: boolean }
   /** Rollback: check a backup against its sha256 manifest and the state before the run, before any host is touched. */
   | { kind: 'verify-backup'; host: string; backupDir: string; files: number; /** The before-state the backup must hold. */ expected: ExpectedFile[]; /** The Manager template backup on this host, verified too. */ templatesDir?: string }
+  /**
+   * Rollback (kubeadm): put back a ~/.kube copy that the run's refresh-kube-config replaced, from its backup beside it (copied
+   * on the host). `sha256`: the copy now (what the run wrote); `backupSha256`, mode and owner: the backup's, what it gets back.
+   */
+  | { kind: 'restore-kubeconfig'; host: string; path: string; backup: string; sha256: string; backupSha256: string; mode: number; uid: number; gid: number }
   /** Rollback: put a cert dir back from its backup (staged copies, back-to-back renames), removing what the run created. */
   | { kind: 'restore'; host: string; from: string; to: string; files: number; changes: string[]; removes: string[] }
   /** Rollback: put the Manager template files back from their verified backup. */

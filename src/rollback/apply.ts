@@ -34,7 +34,7 @@ export interface RollbackResult extends EngineResult {
 
 /** Run the plan; never throws (the error is in the result). */
 export async function applyRollback(ctx: RollbackContext, opts: Omit<EngineOptions, 'journal'>): Promise<RollbackResult> {
-  const results: ApplyResults = { restored: [], manager: [], restarted: [] };
+  const results: ApplyResults = { restored: [], manager: [], restarted: [], kubeconfigs: [] };
   const r = await applyPlan(
     {
       plan: ctx.plan,

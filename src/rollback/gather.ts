@@ -6,6 +6,7 @@ import type { EtcdFacts } from '../facts/types.js';
 import { queryCluster } from '../facts/etcd-cluster.js';
 import { hostScope } from '../inventory/targets.js';
 import { readRollbackHost, type RollbackHostFacts } from '../steps/rollback-read.js';
+import { readKubeCopies, type KubeCopiesQuery, type KubeCopiesRollbackFacts } from '../steps/restore-kube-config.js';
 
 export { metaToBefore, readCertDir, readRollbackHost } from '../steps/rollback-read.js';
 
@@ -16,10 +17,19 @@ export async function gatherRollbackFacts(
   playbook: Playbook,
   runId: string,
   templateHosts: readonly string[] = [],
-): Promise<{ facts: Record<string, RollbackHostFacts>; unreachable: Array<{ host: string; message: string }>; etcd: EtcdFacts | null }> {
+  kubeconfigs: Record<string, KubeCopiesQuery> = {},
+): Promise<{ facts: Record<string, RollbackHostFacts>; unreachable: Array<{ host: string; message: string }>; etcd: EtcdFacts | null; kubeconfigs: Record<string, KubeCopiesRollbackFacts> }> {
   const facts: Record<string, RollbackHostFacts> = {};
+  const kubeFacts: Record<string, KubeCopiesRollbackFacts> = {};
   const unreachable = [...fleet.errors].map(([host, e]) => ({ host, message: e.shortMessage }));
-  const outcomes = await fleet.run((r) => readRollbackHost(r, inv.hosts.find((h) => h.name === r.host)!, playbook, runId, { managerTemplates: templateHosts.includes(r.host) }));
+  const outcomes = await fleet.run(async (r) => {
+    const host = inv.hosts.find((h) => h.name === r.host)!;
+    const f = await readRollbackHost(r, host, playbook, runId, { managerTemplates: templateHosts.includes(r.host) });
+    // The ~/.kube copies the run replaced (kubeadm), read before anything is restored: admin.conf still holds what it wrote.
+    const q = kubeconfigs[r.host];
+    if (q) kubeFacts[r.host] = await readKubeCopies(r, q, host.ssh.commandTimeout * 1000);
+    return f;
+  });
   for (const o of outcomes) {
     if (o.ok) facts[o.host] = o.value;
     else unreachable.push({ host: o.host, message: o.error.shortMessage });
@@ -35,6 +45,6 @@ export async function gatherRollbackFacts(
       etcd = { queriedFrom: from, members: [], statuses: [], health: [], memberOfHost: {}, error: (e as Error).message };
     }
   }
-  return { facts, unreachable, etcd };
+  return { facts, unreachable, etcd, kubeconfigs: kubeFacts };
 }
 

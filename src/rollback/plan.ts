@@ -14,6 +14,7 @@ import { backupTableName } from '../manager/sql.js';
 import { aboutHost } from '../errors.js';
 import { diffState } from '../plan/before-state.js';
 import type { ManagerScope } from './types.js';
+import { planKubeconfigRestore, type JournaledCopy, type KubeCopiesRollbackFacts } from '../steps/restore-kube-config.js';
 import type { BeforeSource, BeforeState, RollbackHostFacts, RollbackPlan } from './types.js';
 
 export { diffState } from '../plan/before-state.js';
@@ -27,7 +28,7 @@ export interface RollbackPlanInput {
   now: Date;
   source: BeforeSource;
   /** From the local journal (source 'journal'): the before-state per host and the hosts the run backed up. */
-  journal?: { before: Record<string, BeforeState>; backedUp: string[] };
+  journal?: { before: Record<string, BeforeState>; backedUp: string[]; kubeconfigCopies?: JournaledCopy[] };
   /** What was read on each reachable host. */
   facts: Record<string, RollbackHostFacts>;
   unreachable: Array<{ host: string; message: string }>;
@@ -42,6 +43,8 @@ export interface RollbackPlanInput {
   controlHost?: string;
   /** `--limit`: only these hosts are rolled back (and were read); the others are left alone. */
   limit?: readonly string[];
+  /** kubeadm: the ~/.kube copies (and their backups) of the run's refresh-kube-config, as read on each host. */
+  kubeconfigs?: Record<string, KubeCopiesRollbackFacts>;
 }
 
 /** Files a run can have created in a cert dir, which the restore removes: the playbook's managed files and certroll's own hidden staging files. */
@@ -160,6 +163,22 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
     checkActions.push({ kind: 'check-restored', host: h.name, files: state.files.length, expected: state, backupDir: f.backupDir });
   }
 
+  // kubeadm: the ~/.kube copies the run's refresh-kube-config replaced, put back from their backups beside them (only the
+  // hosts whose cert dir is restored: the run backed them up before refreshing anything).
+  const kubeActions: Action[] = [];
+  const kubeNotes: string[] = [];
+  for (const n of hosts) {
+    const k = input.kubeconfigs?.[n];
+    if (!k) continue;
+    const journaled = input.source === 'journal' ? (input.journal?.kubeconfigCopies ?? []).filter((c) => c.host === n) : undefined;
+    const r = planKubeconfigRestore({ host: n, runId: rollbackOf, facts: k, ...(journaled ? { journaled } : {}) });
+    kubeActions.push(...r.actions);
+    kubeNotes.push(...r.notes);
+    for (const w of r.warnings) warn(w);
+  }
+  if (input.kubeconfigs && Object.keys(input.kubeconfigs).length)
+    kubeNotes.unshift(`before the cert dirs are restored; copied on the host from <file>.certroll-bak-${rollbackOf} (cp -p, cmp), renamed over the copy; a copy changed since the run is left alone`);
+
   // The Manager (issue 6): template files from their backup beside the cert dir, then the manager_info rows from their backup table.
   const managerActions: Action[] = [];
   const managerNotes: string[] = [];
@@ -228,6 +247,7 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
   const steps: PlannedStep[] = [
     step('take-lock', 'take the run lock', lockActions, ['released in the last step, whatever happens']),
     step('verify-backup', 'verify every backup', verifyActions, ['every host before touching any: sha256 manifest, and content equal to the state before the run']),
+    ...(input.kubeconfigs && Object.keys(input.kubeconfigs).length ? [step('restore-kube-config', 'put back the ~/.kube copies of admin.conf the run replaced', kubeActions, kubeNotes)] : []),
     step('restore', 'restore the cert dirs', restoreActions, ['staged copies (owner and mode kept), then back-to-back renames; files the run created are removed']),
     step('manager-restore', 'restore the Manager templates and DB rows', managerActions, managerNotes),
     step('restart-restored', spec?.pods ? 'rolling restart of the static pods' : 'rolling restart of etcd', restartActions, restartNotes),

@@ -1,11 +1,13 @@
 // Which run a rollback undoes, with which inventory and playbook, and where the state before that run comes from: the
 // local journal (its facts.json and plan) or, with --from-backup, the backups on the hosts. Usage errors before anything is read.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { checkJournalHome, checkRunId, journalRoot, readRun, showValue } from '../journal/journal.js';
 import type { FleetFacts } from '../facts/types.js';
 import type { Plan } from '../plan/types.js';
 import type { BeforeState } from './types.js';
+import type { JournaledCopy } from '../steps/restore-kube-config.js';
 
 export const DEFAULT_PLAYBOOK = 'playbooks/tos-etcd-renew.yaml';
 /** Run ids are made by newRunId(); anything safe as one path component is accepted. */
@@ -15,8 +17,8 @@ export interface ResolvedRollback {
   runId: string;
   inventory: string;
   playbook: string;
-  /** Set when the before-state comes from the local journal. */
-  journal?: { before: Record<string, BeforeState>; backedUp: string[] };
+  /** Set when the before-state comes from the local journal; kubeconfigCopies: the ~/.kube copies its plan would refresh. */
+  journal?: { before: Record<string, BeforeState>; backedUp: string[]; kubeconfigCopies?: JournaledCopy[] };
   /** With --from-backup: the cert dir part of the path. */
   certDir?: string;
 }
@@ -52,8 +54,36 @@ export async function resolveRollbackArgs(args: { run?: string | undefined; 'fro
   for (const [h, f] of Object.entries(facts.hosts))
     before[h] = { files: f.certDir.files.map(({ path, sha256, mode, uid, gid, size }) => ({ path, sha256, mode, uid, gid, size })), dir: { mode: f.certDir.mode, uid: f.certDir.uid, gid: f.certDir.gid } };
   const backedUp = [...new Set(plan.steps.flatMap((s) => s.actions).filter((a) => a.kind === 'backup').map((a) => a.host))];
+  const kubeconfigCopies = journaledCopies(plan, stored.dir);
   const inventory = args.inventory ?? plan.inventory;
   const playbook = args.playbook ?? (plan.playbook && existsSync(plan.playbook) ? plan.playbook : DEFAULT_PLAYBOOK);
   if (!inventory) throw new UsageError('name the inventory with -i FILE');
-  return { runId, inventory, playbook, journal: { before, backedUp } };
+  return { runId, inventory, playbook, journal: { before, backedUp, kubeconfigCopies } };
+}
+
+/**
+ * The ~/.kube copies a run's refresh-kube-config steps planned to replace: from its plan.json, then from the plans of its
+ * resumes (plan-resume-*.json, in order), each copy once (the first plan that names it: its sha256 is the file before the run).
+ */
+export function journaledCopies(plan: Plan, dir: string): JournaledCopy[] {
+  const plans: Plan[] = [plan];
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).filter((n) => /^plan-resume-\d+\.json$/.test(n)).sort((a, b) => Number(a.slice(12, -5)) - Number(b.slice(12, -5)));
+  } catch {
+    /* no directory listing: plan.json alone */
+  }
+  for (const n of names) {
+    try {
+      const p = JSON.parse(readFileSync(join(dir, n), 'utf8')) as Plan;
+      if (Array.isArray(p?.steps)) plans.push(p);
+    } catch {
+      /* an unreadable resume plan adds nothing */
+    }
+  }
+  const out = new Map<string, JournaledCopy>();
+  for (const p of plans)
+    for (const a of p.steps.flatMap((s) => s.actions ?? []))
+      if (a.kind === 'refresh-kubeconfig' && !out.has(`${a.host}\0${a.path}`)) out.set(`${a.host}\0${a.path}`, { host: a.host, path: a.path, backup: a.backup, from: a.from, sha256: a.sha256 });
+  return [...out.values()];
 }

@@ -1,6 +1,6 @@
 // The rollback's step types: apply halves the one engine (src/apply/engine.ts) runs, over actions the rollback planner
 // (src/rollback/plan.ts) decides from what it read on the hosts. In plan order: take-lock, verify-backup (every host
-// before any is touched), restore, manager-restore, restart-restored (the same restartOne as `run`), check-restored, and
+// before any is touched), restore-kube-config (src/steps/restore-kube-config.ts), restore, manager-restore, restart-restored (the same restartOne as `run`), check-restored, and
 // the final cleanup phase (also a run's end: staged files deleted after a failure, locks released).
 import { SafetyStop } from '../errors.js';
 import type { Host } from '../inventory/types.js';
@@ -14,6 +14,7 @@ import { restoreManagerDb } from '../manager/db.js';
 import { managerDbPassword } from '../manager/mysql.js';
 import { lockOwner, releaseHost, takeLock } from './lock.js';
 import { restoreCertDir } from './restore.js';
+import { restoreKubeConfigStep } from './restore-kube-config.js';
 import { nextNode, restartOne, type RestartContext } from './rolling-restart.js';
 import { readCertDir, readRollbackHost } from './rollback-read.js';
 import type { ApplyContext, ApplyHalf, WorkItem } from './types.js';
@@ -24,7 +25,7 @@ const hostOf = (ctx: ApplyContext, name: string): Host => ctx.inventory.hosts.fi
 /** The run a rollback undoes (its backups, park markers and Manager backups are named after it). */
 const undoneRun = (ctx: ApplyContext) => ctx.plan.rollbackOf ?? ctx.runId;
 /** Every step of a rollback stops the ones after it: nothing runs on a half-verified or half-restored fleet. */
-const before = ['take-lock', 'verify-backup', 'restore', 'manager-restore', 'restart-restored', 'check-restored'] as const;
+const before = ['take-lock', 'verify-backup', 'restore-kube-config', 'restore', 'manager-restore', 'restart-restored', 'check-restored'] as const;
 const after = (i: number) => [...before.slice(0, i)];
 
 /** The find -name pattern of a rollback's restore staging files (src/steps/restore.ts restoreScript). */
@@ -86,7 +87,7 @@ export const verifyBackupStep: ApplyHalf = {
 
 export const restoreStep: ApplyHalf = {
   type: 'restore',
-  needs: after(2),
+  needs: after(3),
   changesLiveState: true,
   apply: (step, _spec, ctx) => ({
     concurrent: true,
@@ -100,7 +101,7 @@ export const restoreStep: ApplyHalf = {
 
 export const managerRestoreStep: ApplyHalf = {
   type: 'manager-restore',
-  needs: after(3),
+  needs: after(4),
   changesLiveState: true,
   apply: (step, _spec, ctx) => ({
     concurrent: false,
@@ -142,7 +143,7 @@ export const managerRestoreStep: ApplyHalf = {
  */
 export const restartRestoredStep: ApplyHalf = {
   type: 'restart-restored',
-  needs: after(4),
+  needs: after(5),
   changesLiveState: true,
   apply(step, _spec, ctx) {
     const spec = restartSpecOf(ctx.playbook);
@@ -179,7 +180,7 @@ export const restartRestoredStep: ApplyHalf = {
 
 export const checkRestoredStep: ApplyHalf = {
   type: 'check-restored',
-  needs: after(5),
+  needs: after(6),
   changesLiveState: false,
   apply: (step, _spec, ctx) => ({
     concurrent: true,
@@ -210,4 +211,4 @@ export const cleanupStep: ApplyHalf = {
   }),
 };
 
-export const rollbackSteps = [takeLockStep, verifyBackupStep, restoreStep, managerRestoreStep, restartRestoredStep, checkRestoredStep, cleanupStep];
+export const rollbackSteps = [takeLockStep, verifyBackupStep, restoreKubeConfigStep, restoreStep, managerRestoreStep, restartRestoredStep, checkRestoredStep, cleanupStep];

@@ -91,6 +91,8 @@ export interface ApplyResults {
   /** Manager templates and DB rows put back (issue 6). */
   manager: Array<{ host: string; what: 'templates' | 'db'; found: boolean; restored: string[]; removed?: string[] }>;
   restarted: Array<{ host: string; leader: boolean; timing: { stopWaitMs: number; pauseMs: number; healthWaitMs: number } }>;
+  /** ~/.kube copies of admin.conf (kubeadm): put back, already as before, or left (changed since the plan). */
+  kubeconfigs?: Array<{ host: string; path: string; outcome: 'restored' | 'already' | 'left'; message: string }>;
 }
 
 /** One unit of work the engine shows as a sub-task: per host, or one for the whole step. */

@@ -3,7 +3,9 @@
 // leader's node restarted last; after it every served certificate (6443, 2379, 2380 on each node) is the new file's, every
 // renewed certificate verifies against its CA with openssl, every kubeconfig (incl. ~/.kube/config) is accepted by the
 // apiserver stand-in; a second plan has nothing to do; `rollback` of the run puts every node back byte-identical (sha256
-// of every file under /etc/kubernetes and /var/lib/kubelet) and the served certificates are the old ones again.
+// of every file under /etc/kubernetes and /var/lib/kubelet) and the served certificates are the old ones again; the rollback
+// plan (dry run, from the journal and from the backups on the hosts) lists the ~/.kube copies it puts back, and the rollback
+// gives each its bytes, mode and owner from before the run, leaving alone (with a warning) a copy edited after the run.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,11 +66,21 @@ const KUBECONFIGS_ACCEPTED = (address: string) => `for c in /etc/kubernetes/*.co
   rm -f /tmp/kc.crt /tmp/kc.key
 done`;
 
+/** Per control-plane node: "path mode uid:gid sha256" of every file directly in /root/.kube, sorted. */
+const kubeDir = async () =>
+  Object.fromEntries(
+    await Promise.all(lab.controlPlane.map(async (h) => [h.name, (await kubeadmLabSh(h.address, `find /root/.kube -maxdepth 1 -type f -printf '%p %m %U:%G ' -exec sha256sum {} \\; | sort`, lab.dir)).trim().split('\n')] as const)),
+  );
+
 describe('kubeadm through the CLI on the kubeadm lab: plan, run under the write probe, second plan, rollback', () => {
   it('renews, restarts leader last with 0 failed writes, serves the new certificates; rollback puts every byte back', async () => {
     const t0 = Date.now();
     const cp = lab.controlPlane;
     const inv = lab.inventory;
+    // Two more copies of admin.conf in root's ~/.kube: ops.conf (mode 0640, owner 1000:1001: the run keeps them, the rollback
+    // must give them back) and edited.conf (changed by hand after the run: the rollback must leave it, with a warning).
+    for (const h of cp) await kubeadmLabSh(h.address, 'cd /root/.kube && cp -p config ops.conf && chown 1000:1001 ops.conf && chmod 640 ops.conf && cp -p config edited.conf', lab.dir);
+    const kubeBefore = await kubeDir();
     const before = await snapshot(true);
     const servedBefore = await served();
     for (const s of servedBefore) expect(s.served, `${s.host}:${s.port}`).toBe(s.file);
@@ -121,23 +133,54 @@ describe('kubeadm through the CLI on the kubeadm lab: plan, run under the write 
       expect(kc, h.name).not.toMatch(/FAIL/);
       expect(kc, h.name).toMatch(/OK \/root\/\.kube\/config/);
       expect(kc, h.name).toMatch(/OK \/etc\/kubernetes\/admin\.conf/);
-      // ~/.kube/config is the renewed admin.conf.
-      expect(await kubeadmLabSh(h.address, 'cmp /root/.kube/config /etc/kubernetes/admin.conf && echo same', lab.dir)).toBe('same\n');
+      // ~/.kube/config and the other copies are the renewed admin.conf; ops.conf kept its mode and owner.
+      expect(await kubeadmLabSh(h.address, 'for f in config ops.conf edited.conf; do cmp /root/.kube/$f /etc/kubernetes/admin.conf && echo same; done; stat -c "%a %u:%g" /root/.kube/ops.conf', lab.dir)).toBe('same\nsame\nsame\n640 1000:1001\n');
     }
+    // After the run, someone edits one copy on the first node: the rollback must leave it.
+    await kubeadmLabSh(first, "printf '# edited by hand after the run\\n' >> /root/.kube/edited.conf", lab.dir);
+    const edited = await kubeadmLabSh(first, 'sha256sum < /root/.kube/edited.conf', lab.dir);
 
     const again = await certroll(['plan', '-i', inv, PLAYBOOK], env);
     expect(again.code, again.stderr + again.stdout).toBe(0);
     expect(again.stdout).toMatch(/Status: nothing to do/);
 
+    // The rollback plan shows the ~/.kube copies it puts back and the one it leaves, before anything is done, from the journal
+    // and, without it (--from-backup, another journal home), from the backups beside the copies on the hosts.
+    const kubeAfterRun = await kubeDir();
+    const left = `${cp[0]!.name}: /root/.kube/edited.conf changed since run ${runId} replaced it`;
+    const dry = await certroll(['rollback', '--dry-run', '--run', runId], env);
+    const dryBackup = await certroll(['rollback', '--dry-run', '-i', inv, '--from-backup', `/etc/kubernetes-bak-${runId}`, '--limit', 'control-plane', PLAYBOOK], { CERTROLL_HOME: join(tmp, 'other-home') });
+    for (const d of [dry, dryBackup]) {
+      expect(d.code, d.stderr + d.stdout).toBe(0);
+      expect(d.stdout).toMatch(/put back the ~\/\.kube copies of admin\.conf the run replaced/);
+      expect(d.stdout).toContain(`put /root/.kube/config back from config.certroll-bak-${runId} (content, mode 0600, owner 0:0)`);
+      expect(d.stdout).toContain(`put /root/.kube/ops.conf back from ops.conf.certroll-bak-${runId} (content, mode 0640, owner 1000:1001)`);
+      expect(d.stdout).toContain(left);
+    }
+    expect(await kubeDir()).toEqual(kubeAfterRun);
+
     // rollback of that run: every file byte-identical to before, served certificates old again.
     const tRb = Date.now();
     const rb = await certroll(['rollback', '--yes', '--pause', '0', '--run', runId], env);
     expect(rb.code, rb.stderr + rb.stdout).toBe(0);
+    expect(rb.stdout).toContain(left);
+    // ~/.kube: config and ops.conf byte-identical to before the run with their mode and owner; edited.conf left as edited;
+    // the backups the run took stay beside them.
+    const kubeAfter = await kubeDir();
+    const bak = `.certroll-bak-${runId}`;
+    for (const h of cp) {
+      const mine = (l: string) => !l.includes(bak) && !l.startsWith('/root/.kube/edited.conf ');
+      expect(kubeAfter[h.name]!.filter(mine), h.name).toEqual(kubeBefore[h.name]!.filter(mine));
+      expect(kubeAfter[h.name]!.filter((l) => l.includes(bak)).map((l) => l.split(' ')[0]).sort(), h.name).toEqual([`/root/.kube/config${bak}`, `/root/.kube/edited.conf${bak}`, `/root/.kube/ops.conf${bak}`].sort());
+      const e = kubeAfter[h.name]!.find((l) => l.startsWith('/root/.kube/edited.conf '))!;
+      if (h === cp[0]) expect(e).toContain(edited.split(' ')[0]!);
+      else expect(e, h.name).toBe(kubeBefore[h.name]!.find((l) => l.startsWith('/root/.kube/edited.conf ')));
+    }
     console.log(`kubeadm flow: rollback ${Date.now() - tRb} ms`);
     const strip = (s: Record<string, string>) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.replace(/ \d+ [\d.]+ /g, ' ')]));
     expect(await snapshot(false)).toEqual(strip(before));
     for (const s of await served()) expect(s.served, `${s.host}:${s.port}`).toBe(servedBefore.find((b) => b.host === s.host && b.port === s.port)!.served);
-    // Known limit (docs/kubeconfig.md): rollback leaves the refreshed ~/.kube/config, which the old CA still accepts.
+    // ~/.kube/config is the old admin.conf again, and the apiserver accepts every kubeconfig.
     for (const h of cp) expect(await kubeadmLabSh(h.address, KUBECONFIGS_ACCEPTED(h.address), lab.dir), h.name).not.toMatch(/FAIL/);
     console.log(`kubeadm flow: whole test ${Date.now() - t0} ms`);
   }, 240_000);

@@ -17,7 +17,7 @@ import { planRollback } from '../../rollback/plan.js';
 import { renderRollbackPlan } from '../../rollback/render.js';
 import { applyRollback } from '../../rollback/apply.js';
 import { DEFAULT_PLAYBOOK, resolveRollbackArgs } from '../../rollback/target.js';
-import { managerScope, withinLimit } from '../../rollback/scope.js';
+import { kubeconfigScope, managerScope, withinLimit } from '../../rollback/scope.js';
 import { numberOption } from '../flags.js';
 import { heads } from './heads.js';
 
@@ -66,7 +66,8 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
     const fleet = await openFleet(selected, { forks: args.forks, acceptNewHostKeys: args['accept-new-host-keys'], ...sshPrompts() });
     try {
       const manager = withinLimit(managerScope(inventory, playbook), args.limit !== undefined ? selected.map((h) => h.name) : undefined);
-      const g = await gatherRollbackFacts(fleet, inventory, playbook, r.runId, manager?.templateHosts ?? []);
+      const kube = kubeconfigScope(inventory, playbook, r.runId, r.journal?.kubeconfigCopies, args.limit !== undefined ? selected.map((h) => h.name) : undefined);
+      const g = await gatherRollbackFacts(fleet, inventory, playbook, r.runId, manager?.templateHosts ?? [], kube);
       const plan = planRollback({
         inventory,
         playbook,
@@ -82,6 +83,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
         controlHost: controlIdentity().controlHost,
         ...(args.limit !== undefined ? { limit: selected.map((h) => h.name) } : {}),
         ...(manager ? { manager } : {}),
+        ...(Object.keys(g.kubeconfigs).length ? { kubeconfigs: g.kubeconfigs } : {}),
         ...(args.pause !== undefined ? { pauseSeconds: args.pause } : {}),
       });
       if (args['dry-run']) {
@@ -136,7 +138,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
       await original?.event({ event: state === 'succeeded' ? 'rolled-back' : 'rollback-failed', message: `rollback ${rollbackId}${message ? `: ${message.split('\n')[0]}` : ''}` }).catch(() => undefined);
       const stats = { wallMs: x.wallMs, connections: counters.connections, roundTrips: counters.roundTrips, hosts: fleet.remotes.size };
       const { restored, restarted } = result.results;
-      if (args.json) ui.data({ rollbackId, rollbackOf: r.runId, state, stoppedAt: result.stoppedAt, error: message, restored, manager: result.results.manager, restarted, stats, journal: journal.dir });
+      if (args.json) ui.data({ rollbackId, rollbackOf: r.runId, state, stoppedAt: result.stoppedAt, error: message, restored, manager: result.results.manager, restarted, kubeconfigs: result.results.kubeconfigs ?? [], stats, journal: journal.dir });
       await endExecution(x, {
         json: args.json,
         say: ui.say,
@@ -144,8 +146,12 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
         stopped: ui.p.red(`\nRollback ${rollbackId} of run ${r.runId} ${state} at step "${result.stoppedAt ?? 'start'}". Journal: ${journal.dir}\nIt can be run again: certroll rollback -i ${inventory.file} --run ${r.runId}${r.journal ? '' : ` --from-backup ${args['from-backup']}`}`),
         interruptedHint: 'stopped at a safe point',
       });
-      if (!args.json)
-        ui.say(ui.p.green(`\nRollback of run ${r.runId} succeeded in ${(stats.wallMs / 1000).toFixed(1)}s: ${restored.length} hosts restored, ${restarted.length} etcd nodes restarted, every cert dir byte-identical to before the run. Journal: ${journal.dir}`));
+      if (!args.json) {
+        const kube = result.results.kubeconfigs ?? [];
+        const kubeLeft = kube.filter((k) => k.outcome === 'left');
+        const kubeText = kube.length ? `, ${kube.length - kubeLeft.length} ~/.kube cop${kube.length - kubeLeft.length === 1 ? 'y' : 'ies'} as before${kubeLeft.length ? ` (${kubeLeft.length} left as changed: see above)` : ''}` : '';
+        ui.say(ui.p.green(`\nRollback of run ${r.runId} succeeded in ${(stats.wallMs / 1000).toFixed(1)}s: ${restored.length} hosts restored, ${restarted.length} etcd nodes restarted${kubeText}, every cert dir byte-identical to before the run. Journal: ${journal.dir}`));
+      }
     } finally {
       await fleet.close();
     }
