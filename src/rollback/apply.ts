@@ -25,6 +25,8 @@ export interface RollbackContext {
   /** Replace a dropped connection; a parked node's restart retries for reconnectSeconds (src/steps/rolling-restart.ts). */
   reconnect?: (host: string) => Promise<Remote>;
   reconnectSeconds?: number;
+  /** Where the Manager database password is read (the CLI adds one asked on the terminal); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** The engine's result, and what the rollback restored and restarted. */
@@ -54,6 +56,7 @@ export async function applyRollback(ctx: RollbackContext, opts: Omit<EngineOptio
       locked: new Set(),
       ...(ctx.reconnect ? { reconnect: ctx.reconnect } : {}),
       ...(ctx.reconnectSeconds !== undefined ? { reconnectSeconds: ctx.reconnectSeconds } : {}),
+      ...(ctx.env ? { env: ctx.env } : {}),
       results,
     },
     { ...opts, journal: ctx.journal },

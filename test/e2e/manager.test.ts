@@ -1,5 +1,6 @@
 // End to end on the lab's Manager host (real MariaDB, real template dir): run updates the rows, template CA and config.json,
 // with a backup table; restore puts everything back; a wrong password or a stopped database stops the run before any change.
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -138,4 +139,49 @@ describe('the Manager host on the lab', () => {
     expect(await rows()).toEqual(old.rows);
     expect(await templateFiles()).toEqual(old.templates);
   });
+
+  it('rollback on a terminal asks for the database password the environment lacks, and restores the rows with it', async () => {
+    lab = await resetLab();
+    const old = await rows();
+    const r = await certroll(['run', '-i', lab.inventory, playbook, '--yes', '--pause', '1', '--json'], env());
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const runId = (JSON.parse(r.stdout) as { runId: string }).runId;
+    expect(await rows()).not.toEqual(old);
+
+    // certroll under a pty (python's pty.fork), without CERTROLL_DB_PASSWORD: the parent answers the prompt with the
+    // password it read on its own stdin (never in the child's environment or argv), then drains the terminal.
+    const ptyParent = [
+      'import json, os, pty, select, sys',
+      'pw = sys.stdin.readline().rstrip("\\n").encode()',
+      'pid, fd = pty.fork()',
+      'if pid == 0:',
+      '    os.execvp(sys.argv[1], sys.argv[1:])',
+      'out = b""; sent = False',
+      'while True:',
+      '    r, _, _ = select.select([fd], [], [], 180)',
+      '    if not r: break',
+      '    try: d = os.read(fd, 65536)',
+      '    except OSError: break',
+      '    if not d: break',
+      '    out += d',
+      '    if not sent and b"Password of" in out:',
+      '        os.write(fd, pw + b"\\n"); sent = True',
+      '_, st = os.waitpid(pid, 0)',
+      'sys.stdout.write(json.dumps({"code": os.waitstatus_to_exitcode(st), "sent": sent, "out": out.decode("utf8", "replace")}))',
+    ].join('\n');
+    const { CERTROLL_DB_PASSWORD: _, ...noPassword } = process.env;
+    const child = spawnSync('python3', ['-c', ptyParent, 'node', 'dist/cli/bin.js', 'rollback', '-i', lab.inventory, '--run', runId, '--yes', '--pause', '1'], {
+      input: `${lab.db.password}\n`,
+      env: { ...noPassword, CERTROLL_HOME: home, NO_COLOR: '1' },
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+      timeout: 240_000,
+    });
+    const res = JSON.parse(child.stdout) as { code: number; sent: boolean; out: string };
+    expect(res.sent, res.out).toBe(true);
+    expect(res.out).toContain(`Password of ${lab.db.user}@${lab.db.host}:${lab.db.port}/${lab.db.database}: `);
+    expect(res.out).not.toContain(lab.db.password);
+    expect(res.code, res.out.slice(-3000)).toBe(0);
+    expect(await rows()).toEqual(old);
+  }, 300_000);
 });

@@ -3,7 +3,7 @@
 import { leftOutOfPlace } from '../../status/left-out.js';
 import type { Argv, CommandModule } from 'yargs';
 import { ExitCode, SafetyStop, UsageError } from '../../errors.js';
-import { confirmOrStop, makeUi, setExitCode, sshPrompts, withFleetOptions } from '../common.js';
+import { confirmOrStop, makeUi, secretsEnv, setExitCode, sshPrompts, withFleetOptions } from '../common.js';
 import { selectHosts } from '../../inventory/limit.js';
 import { progressView } from '../output.js';
 import { controlIdentity } from '../../run/prepare.js';
@@ -58,6 +58,8 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
     const ui = makeUi(args);
     const r = await resolveRollbackArgs(args);
     const { inventory, playbook } = await loadInputs(r.inventory, r.playbook);
+    // As run and plan do: the Manager database password from the environment, else asked on the terminal (kept in memory).
+    const env = await secretsEnv({ inventory, playbook });
     if (r.certDir && !inventory.hosts.some((h) => h.vars.certDir === r.certDir))
       throw new UsageError(`--from-backup ${args['from-backup']}: no host of ${inventory.file} has the cert dir ${r.certDir} (cert dirs: ${[...new Set(inventory.hosts.map((h) => h.vars.certDir))].join(', ')})`);
     const now = new Date();
@@ -65,7 +67,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
     const selected = selectHosts(inventory, args.limit);
     const fleet = await openFleet(selected, { forks: args.forks, acceptNewHostKeys: args['accept-new-host-keys'], ...sshPrompts() });
     try {
-      const manager = withinLimit(managerScope(inventory, playbook), args.limit !== undefined ? selected.map((h) => h.name) : undefined);
+      const manager = withinLimit(managerScope(inventory, playbook, env), args.limit !== undefined ? selected.map((h) => h.name) : undefined);
       const kube = kubeconfigScope(inventory, playbook, r.runId, r.journal?.kubeconfigCopies, args.limit !== undefined ? selected.map((h) => h.name) : undefined);
       const g = await gatherRollbackFacts(fleet, inventory, playbook, r.runId, manager?.templateHosts ?? [], kube);
       const plan = planRollback({
@@ -127,6 +129,7 @@ export const rollbackCommand: CommandModule<{}, RollbackArgs> = {
               journal,
               etcd: g.etcd,
               options: { breakLock: args['break-lock'], ...controlIdentity() },
+              env,
               reconnect: (h) => fleet.reconnect(h),
               reconnectSeconds: args['reconnect-timeout'],
             },
