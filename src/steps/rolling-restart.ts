@@ -107,9 +107,21 @@ export function restartActionOf(spec: RollingRestartStep, host: Host, o: { order
   };
 }
 
-/** Whether the earlier planned steps change certificates (or the step restarts regardless: `when: always`). */
-function restartNeeded(spec: RollingRestartStep, ctx: { material: unknown; planned: Array<{ actions: Action[] }> }): boolean {
-  return spec.when === 'always' || ctx.material !== null || ctx.planned.some((s) => s.actions.some((a) => a.kind === 'swap' || a.kind === 'stage'));
+/** The step types that put new certificates on the hosts (the renewals a restart follows; see `needs` below). */
+const RENEWALS = ['distribute', 'renew-cas', 'renew-leaves', 'renew-kubeconfigs'] as const;
+
+/**
+ * Whether the earlier planned steps change certificates (or the step restarts regardless: `when: always`). On a resume,
+ * a renewal the stopped run finished counts: its files are on disk and the nodes it did not restart must still be
+ * (kubeadm: renew-leaves done earlier, no material, no staging action; before, the restart was dropped and a pod the
+ * stopped run had parked stayed parked).
+ */
+export function restartNeeded(spec: Pick<RollingRestartStep, 'when'>, ctx: { material: unknown; planned: Array<{ actions: Action[]; type: string; done?: unknown }> }): boolean {
+  return (
+    spec.when === 'always' ||
+    ctx.material !== null ||
+    ctx.planned.some((s) => s.actions.some((a) => a.kind === 'swap' || a.kind === 'stage') || (s.done !== undefined && (RENEWALS as readonly string[]).includes(s.type)))
+  );
 }
 
 /** Where the restart parks manifests must be outside the manifests dir (the kubelet reads every file there) and never /tmp. */
@@ -126,7 +138,7 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
   type: 'rolling-restart',
   // Never on a fleet whose lock, backup or new files did not happen.
   // A failed renewal (TOS: distribute; kubeadm: renew-cas, renew-leaves, renew-kubeconfigs) never leads to a restart.
-  needs: ['preflight', 'backup', 'distribute', 'renew-cas', 'renew-leaves', 'renew-kubeconfigs'],
+  needs: ['preflight', 'backup', ...RENEWALS],
   changesLiveState: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);

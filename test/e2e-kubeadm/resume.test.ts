@@ -1,0 +1,73 @@
+// The kubeadm flavour killed in the middle of its rolling restart (SIGKILL from the failpoint `stopped.after`: a pod's
+// manifest parked, its container stopped, nothing else done), then `certroll run --resume RUN_ID` through the CLI: the
+// parked pod is put back first, the run finishes, every control-plane node serves its new files, nothing stays parked, a
+// new plan has nothing to do, and the etcd write probe saw no failed write across the crash and the resume.
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { certroll } from '../support/cli.js';
+import { startWriter } from '../support/etcd-writer.js';
+import { kubeadmLabSh, useKubeadmLab } from './kubeadm-lab-helpers.js';
+
+const lab = useKubeadmLab({ resetAfter: true });
+const tmp = mkdtempSync(join(tmpdir(), 'certroll-kbresume-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const home = join(tmp, 'home');
+const env = { CERTROLL_HOME: home };
+const PLAYBOOK = 'playbooks/kubeadm-renew.yaml';
+const PKI = '/etc/kubernetes/pki';
+const PARK = '/etc/kubernetes/certroll-parked';
+const MANIFESTS = '/etc/kubernetes/manifests';
+
+/** The fingerprint of the certificate served on a port of a node, and of the file it must be (openssl, on the node). */
+const servedAndFile = (address: string, port: number, file: string) =>
+  kubeadmLabSh(address, [
+    `openssl s_client -connect ${address}:${port} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`,
+    `openssl x509 -in ${PKI}/${file}.crt -noout -fingerprint -sha256`,
+  ].join('\n'), lab.dir);
+
+describe('kubeadm: killed during the rolling restart, finished by run --resume', () => {
+  it('the parked pod goes back first, the run completes, every node serves its new files, 0 failed writes', async () => {
+    const cp = lab.controlPlane;
+    const first = cp[0]!.address;
+    const manifestsBefore = await Promise.all(cp.map((h) => kubeadmLabSh(h.address, `ls -A ${MANIFESTS}`, lab.dir)));
+    const [ca, cert, key] = await Promise.all(['etcd/ca.crt', 'apiserver-etcd-client.crt', 'apiserver-etcd-client.key'].map((f) => kubeadmLabSh(first, `cat ${PKI}/${f}`, lab.dir)));
+    const writer = startWriter({ endpoints: cp.map((h) => `https://${h.address}:2379`), ca: ca!, cert: cert!, key: key!, intervalMs: 100, prefix: '/certroll-kbresume' });
+    try {
+      // The fifth pod stopped: on the second node restarted (four pods a node).
+      const killed = await certroll(['run', '--yes', '--pause', '0', '-i', lab.inventory, PLAYBOOK], { ...env, CERTROLL_FAILPOINT: 'stopped.after#5' });
+      expect(killed.stderr, killed.stdout + killed.stderr).toContain('failpoint stopped.after#5: killing certroll');
+      expect(killed.code).not.toBe(0);
+      const runs = readdirSync(join(home, 'runs'));
+      expect(runs).toHaveLength(1);
+      const runId = runs[0]!;
+
+      // Exactly one node has a pod parked (outside the manifests dir), as the kill left it.
+      const parked = await Promise.all(cp.map((h) => kubeadmLabSh(h.address, `ls -A ${PARK} 2>/dev/null || true`, lab.dir)));
+      expect(parked.filter((p) => p.trim()).length, parked.join('|')).toBe(1);
+
+      const resumed = await certroll(['run', '--resume', runId, '--yes', '--pause', '0'], env);
+      expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
+      expect(resumed.stdout).toContain(`Run ${runId} succeeded`);
+    } finally {
+      const stats = await writer.stop();
+      console.log(`kubeadm resume: ${stats.attempts} writes, ${stats.failures} failed, longest gap ${stats.longestGapMs} ms`);
+      expect(stats.failures, stats.errors.join('\n')).toBe(0);
+    }
+
+    // Nothing parked, every manifest back where it was; every node serves the files now on disk on 6443, 2379, 2380.
+    for (const [i, h] of cp.entries()) {
+      expect(await kubeadmLabSh(h.address, `ls -A ${PARK} 2>/dev/null || true`, lab.dir), h.name).toBe('');
+      expect(await kubeadmLabSh(h.address, `ls -A ${MANIFESTS}`, lab.dir), h.name).toBe(manifestsBefore[i]);
+      for (const [port, file] of [[6443, 'apiserver'], [2379, 'etcd/server'], [2380, 'etcd/peer']] as const) {
+        const [served, onDisk] = (await servedAndFile(h.address, port, file)).trim().split('\n');
+        expect(served, `${h.name}:${port}`).toMatch(/Fingerprint=/);
+        expect(served, `${h.name}:${port}`).toBe(onDisk);
+      }
+    }
+    const again = await certroll(['plan', '-i', lab.inventory, PLAYBOOK], env);
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+    expect(again.stdout).toMatch(/Status: nothing to do/);
+  }, 600_000);
+});
