@@ -1,14 +1,15 @@
-// The kubeadm flavour killed in the middle of its rolling restart (SIGKILL from the failpoint `stopped.after`: a pod's
-// manifest parked, its container stopped, nothing else done), then `certroll run --resume RUN_ID` through the CLI: the
-// parked pod is put back first, the run finishes, every control-plane node serves its new files, nothing stays parked, a
-// new plan has nothing to do, and the etcd write probe saw no failed write across the crash and the resume.
+// The kubeadm flavour killed (SIGKILL from a failpoint, src/failpoint.ts), then `certroll run --resume RUN_ID` through the
+// CLI: the run finishes, every control-plane node serves its new files, nothing stays parked, every manifest is back, a
+// new plan has nothing to do, and the etcd write probe saw no failed write across the crash and the resume. By default one
+// point: in the middle of the rolling restart (`stopped.after#5`: a pod's manifest parked, its container stopped, nothing
+// else done: the parked pod must go back first). CERTROLL_CRASH_WALK=each walks every kind of boundary of the flow.
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { certroll } from '../support/cli.js';
 import { startWriter } from '../support/etcd-writer.js';
-import { kubeadmLabSh, useKubeadmLab } from './kubeadm-lab-helpers.js';
+import { kubeadmLabSh, resetKubeadmLab, useKubeadmLab } from './kubeadm-lab-helpers.js';
 
 const lab = useKubeadmLab({ resetAfter: true });
 const tmp = mkdtempSync(join(tmpdir(), 'certroll-kbresume-'));
@@ -27,25 +28,33 @@ const servedAndFile = (address: string, port: number, file: string) =>
     `openssl x509 -in ${PKI}/${file}.crt -noout -fingerprint -sha256`,
   ].join('\n'), lab.dir);
 
-describe('kubeadm: killed during the rolling restart, finished by run --resume', () => {
-  it('the parked pod goes back first, the run completes, every node serves its new files, 0 failed writes', async () => {
+const WALK = ['lock.after', 'backup.after#2', 'stage.after#2', 'stage.after#5', 'swap.before#2', 'swap.after#4', 'park.after#2', 'stopped.after#5', 'unpark.after#5', 'node.after#1', 'refresh-kube-config.before', 'refresh-kube-config.after#2'];
+const POINTS = process.env.CERTROLL_CRASH_WALK === 'each' ? WALK : ['stopped.after#5'];
+let dirty = false;
+
+describe.each(POINTS)('kubeadm: killed at %s, finished by run --resume', (fp) => {
+  it('the run completes, every node serves its new files, nothing parked, 0 failed writes', async () => {
+    if (dirty) Object.assign(lab, await resetKubeadmLab(lab.dir));
+    dirty = true;
+    rmSync(home, { recursive: true, force: true });
     const cp = lab.controlPlane;
     const first = cp[0]!.address;
     const manifestsBefore = await Promise.all(cp.map((h) => kubeadmLabSh(h.address, `ls -A ${MANIFESTS}`, lab.dir)));
     const [ca, cert, key] = await Promise.all(['etcd/ca.crt', 'apiserver-etcd-client.crt', 'apiserver-etcd-client.key'].map((f) => kubeadmLabSh(first, `cat ${PKI}/${f}`, lab.dir)));
     const writer = startWriter({ endpoints: cp.map((h) => `https://${h.address}:2379`), ca: ca!, cert: cert!, key: key!, intervalMs: 100, prefix: '/certroll-kbresume' });
     try {
-      // The fifth pod stopped: on the second node restarted (four pods a node).
-      const killed = await certroll(['run', '--yes', '--pause', '0', '-i', lab.inventory, PLAYBOOK], { ...env, CERTROLL_FAILPOINT: 'stopped.after#5' });
-      expect(killed.stderr, killed.stdout + killed.stderr).toContain('failpoint stopped.after#5: killing certroll');
+      const killed = await certroll(['run', '--yes', '--pause', '0', '-i', lab.inventory, PLAYBOOK], { ...env, CERTROLL_FAILPOINT: fp });
+      expect(killed.stderr, killed.stdout + killed.stderr).toContain(`failpoint ${fp}: killing certroll`);
       expect(killed.code).not.toBe(0);
       const runs = readdirSync(join(home, 'runs'));
       expect(runs).toHaveLength(1);
       const runId = runs[0]!;
 
-      // Exactly one node has a pod parked (outside the manifests dir), as the kill left it.
-      const parked = await Promise.all(cp.map((h) => kubeadmLabSh(h.address, `ls -A ${PARK} 2>/dev/null || true`, lab.dir)));
-      expect(parked.filter((p) => p.trim()).length, parked.join('|')).toBe(1);
+      if (fp.startsWith('stopped.after')) {
+        // The fifth pod stopped (four pods a node: on the second node restarted): exactly one pod parked, as the kill left it.
+        const parked = await Promise.all(cp.map((h) => kubeadmLabSh(h.address, `ls -A ${PARK} 2>/dev/null || true`, lab.dir)));
+        expect(parked.filter((p) => p.trim()).length, parked.join('|')).toBe(1);
+      }
 
       const resumed = await certroll(['run', '--resume', runId, '--yes', '--pause', '0'], env);
       expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
