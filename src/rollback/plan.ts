@@ -1,4 +1,5 @@
 // The rollback plan as a pure function of (inventory, playbook, before-state, what was read on each host): no network, unit-tested.
+import { posix } from 'node:path';
 import type { Inventory } from '../inventory/types.js';
 import type { Playbook } from '../playbook/types.js';
 import type { EtcdFacts } from '../facts/types.js';
@@ -51,6 +52,17 @@ export interface RollbackPlanInput {
 export function createdByRun(path: string, playbook: Playbook): boolean {
   const managed = Object.values(playbook.files);
   return managed.includes(path) || path.includes('.certroll-');
+}
+
+/**
+ * A manifest the rolling restart parked in a park dir inside the cert dir (kubeadm: /etc/kubernetes/certroll-parked inside
+ * /etc/kubernetes), with certroll's marker beside it: the run's, not a foreign file. The restore removes the parked copy
+ * and puts the manifest back in its place from the backup (taken before the park).
+ */
+export function parkedByCertroll(path: string, certDir: string, parkDir: string, current: ReadonlySet<string>): boolean {
+  const rel = posix.relative(certDir, parkDir);
+  if (!rel || rel.startsWith('..') || posix.isAbsolute(rel)) return false;
+  return path.startsWith(`${rel}/`) && !path.endsWith('.certroll-park') && current.has(`${path}.certroll-park`);
 }
 
 export function planRollback(input: RollbackPlanInput): RollbackPlan {
@@ -135,8 +147,10 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
     const now = diffState(state, f.current);
     const changes = now.filter((d) => d.what !== 'extra' && d.what !== 'dir-mode' && d.what !== 'dir-owner').map((d) => d.detail);
     const extras = now.filter((d) => d.what === 'extra');
-    const removes = extras.filter((d) => createdByRun(d.path, playbook)).map((d) => d.path);
-    for (const d of extras.filter((x) => !createdByRun(x.path, playbook)))
+    const currentPaths = new Set(f.current.files.map((x) => x.path));
+    const ours = (path: string) => createdByRun(path, playbook) || parkedByCertroll(path, f.certDir, h.vars.parkDir, currentPaths);
+    const removes = extras.filter((d) => ours(d.path)).map((d) => d.path);
+    for (const d of extras.filter((x) => !ours(x.path)))
       warn({ level: 'block', code: 'foreign-file', host: h.name, message: `${h.name}: ${f.certDir}/${d.path} was not there before run ${rollbackOf} and certroll did not create it; move it away by hand (the rollback leaves it, and the cert dir would not be as before)` });
     for (const d of now.filter((x) => x.what === 'dir-mode' || x.what === 'dir-owner'))
       warn({ level: 'warn', code: 'dir-changed', host: h.name, message: `${h.name}: ${d.detail} (a restore keeps the directory itself as it is)` });

@@ -92,7 +92,8 @@ export const restoreStep: ApplyHalf = {
   apply: (step, _spec, ctx) => ({
     concurrent: true,
     items: perHost(step, 'restore', async (a, report) => {
-      const r = await restoreCertDir(ctx.remote(a.host), { certDir: a.to, backupDir: a.from, tag: ctx.runId, managed: Object.values(ctx.playbook.files) }, report);
+      const v = ctx.inventory.hosts.find((h) => h.name === a.host)!.vars;
+      const r = await restoreCertDir(ctx.remote(a.host), { certDir: a.to, backupDir: a.from, tag: ctx.runId, managed: Object.values(ctx.playbook.files), park: { parkDir: v.parkDir, manifestsDir: v.manifestsDir } }, report);
       ctx.results?.restored.push({ host: a.host, ...r });
       await ctx.journalNote?.({ event: 'host-restored', host: a.host, message: `${r.files} files${r.removed.length ? `; removed ${r.removed.join(', ')}` : ''}` });
     }),

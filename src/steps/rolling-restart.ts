@@ -142,13 +142,16 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
   changesLiveState: true,
   plan(spec, ctx) {
     const hosts = ctx.hostsOf(spec.targets);
-    if (!restartNeeded(spec, ctx)) return { hosts, actions: [], notes: ['no new certificates: no restart needed'] };
-    const leader = ctx.facts.etcd?.leaderHost;
-    const done = new Set(ctx.resume?.restarted ?? []);
     const parkedOf = (h: string) => {
       const f = ctx.hostFacts(h);
       return f ? parkedState(f, spec.manifests, ctx.host(h).vars.parkDir) : null;
     };
+    // A node a dead run left parked (its renewal did not finish): the restart puts it back and restarts every node, also
+    // when this plan renews nothing itself (kubeadm after a run killed mid-restart, recovered from the hosts alone).
+    const leftParked = hosts.filter((h) => parkedOf(h)?.byCertroll);
+    if (!restartNeeded(spec, ctx) && !leftParked.length) return { hosts, actions: [], notes: ['no new certificates: no restart needed'] };
+    const leader = ctx.facts.etcd?.leaderHost;
+    const done = new Set(ctx.resume?.restarted ?? []);
     // A node a dead run left stopped goes first (it is down already); then followers, the leader last.
     const order = planRestartOrder(hosts, leader, (h) => Boolean(parkedOf(h)?.byCertroll), done);
     const pause = ctx.pauseSeconds ?? spec.pauseSeconds;
@@ -171,6 +174,7 @@ export const rollingRestart: StepModule<RollingRestartStep> = {
     const notes = [
       ...(done.size ? [`already restarted by the stopped run: ${[...done].join(', ')}`] : []),
       ...(spec.when === 'always' && !ctx.material ? ['when: always: restarted although this run renews nothing'] : []),
+      ...(leftParked.length && !restartNeeded(spec, ctx) ? [`restarted to finish the renewal a stopped run left parked on ${leftParked.join(', ')}`] : []),
       `restart order: ${order.join(' → ')}${leader ? ` (leader ${leader} last)` : ' (leader unknown)'}`,
       'before each node: cluster healthy and keeps quorum without it',
       ...(spec.pods ? [`on each node, one pod at a time: ${spec.pods.map((p) => p.container).join(' → ')} (manifest parked, container gone, pause, back, a new container id running, healthy)`] : []),
@@ -558,7 +562,7 @@ async function onNodeFailure(ctx: ApplyContext, spec: RollingRestartStep, a: Res
   // The same restore as `certroll rollback`'s restore step (src/steps/rollback.ts); the same restartOne below.
   const restoreOne = async (name: string) => {
     const h = ctx.inventory.hosts.find((x) => x.name === name)!;
-    await restoreCertDir(ctx.remote(name), { certDir: h.vars.certDir, backupDir: backupDirOf(h.vars.certDir, ctx.runId), tag: ctx.runId, managed }, report);
+    await restoreCertDir(ctx.remote(name), { certDir: h.vars.certDir, backupDir: backupDirOf(h.vars.certDir, ctx.runId), tag: ctx.runId, managed, park: { parkDir: h.vars.parkDir, manifestsDir: h.vars.manifestsDir } }, report);
   };
   const restored: string[] = [];
   if (mode === 'rollback-all') {

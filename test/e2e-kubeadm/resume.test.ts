@@ -1,8 +1,10 @@
-// The kubeadm flavour killed (SIGKILL from a failpoint, src/failpoint.ts), then `certroll run --resume RUN_ID` through the
-// CLI: the run finishes, every control-plane node serves its new files, nothing stays parked, every manifest is back, a
-// new plan has nothing to do, and the etcd write probe saw no failed write across the crash and the resume. By default one
-// point: in the middle of the rolling restart (`stopped.after#5`: a pod's manifest parked, its container stopped, nothing
-// else done: the parked pod must go back first). CERTROLL_CRASH_WALK=each walks every kind of boundary of the flow.
+// Crash anywhere, kubeadm flavour: the CLI killed (SIGKILL from a failpoint, src/failpoint.ts), then one command finishes:
+// `run --resume RUN_ID`; or, the journal lost, a new `run --break-lock` from the hosts alone; or `rollback --run RUN_ID`.
+// After it every control-plane node serves the files on its disk (6443, 2379, 2380), nothing stays parked, every manifest
+// is back, a new plan has nothing to do (or, after the rollback, every file under /etc/kubernetes and /var/lib/kubelet is
+// byte-identical to before, with mode and owner), and the etcd write probe saw no failed write across the kill and the
+// finish. By default the three ways at the hardest point, the middle of the rolling restart (`stopped.after#5`: a pod's
+// manifest parked, its container stopped); CERTROLL_CRASH_WALK=each walks 12 points (the ways taking turns), =full all 36.
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,18 +30,29 @@ const servedAndFile = (address: string, port: number, file: string) =>
     `openssl x509 -in ${PKI}/${file}.crt -noout -fingerprint -sha256`,
   ].join('\n'), lab.dir);
 
+type Way = 'resume' | 'hosts-only' | 'rollback';
+const WAYS: Way[] = ['resume', 'hosts-only', 'rollback'];
 const WALK = ['lock.after', 'backup.after#2', 'stage.after#2', 'stage.after#5', 'swap.before#2', 'swap.after#4', 'park.after#2', 'stopped.after#5', 'unpark.after#5', 'node.after#1', 'refresh-kube-config.before', 'refresh-kube-config.after#2'];
-const POINTS = process.env.CERTROLL_CRASH_WALK === 'each' ? WALK : ['stopped.after#5'];
+// Default: the three ways at the hardest point (a pod parked); `each`: every point once, the ways taking turns; `full`: all.
+const CASES: Array<[string, Way]> =
+  process.env.CERTROLL_CRASH_WALK === 'full' ? WALK.flatMap((fp) => WAYS.map((w) => [fp, w] as [string, Way]))
+  : process.env.CERTROLL_CRASH_WALK === 'each' ? WALK.map((fp, i) => [fp, WAYS[i % WAYS.length]!])
+  : WAYS.map((w) => ['stopped.after#5', w]);
 let dirty = false;
 
-describe.each(POINTS)('kubeadm: killed at %s, finished by run --resume', (fp) => {
-  it('the run completes, every node serves its new files, nothing parked, 0 failed writes', async () => {
+/** Per node: "path mode owner sha256" of every file under /etc/kubernetes and /var/lib/kubelet (etcd's data dir aside). */
+const snapshot = () =>
+  Promise.all(lab.hosts.map((h) => kubeadmLabSh(h.address, `find /etc/kubernetes /var/lib/kubelet -type f -printf '%p %m %u:%g ' -exec sha256sum {} \\; | awk '{ print $1, $2, $3, $4 }' | sort`, lab.dir)));
+
+describe.each(CASES)('kubeadm: killed at %s, finished by %s', (fp, way) => {
+  it('one command finishes it: every node serves the files on disk, nothing parked, 0 failed writes', async () => {
     if (dirty) Object.assign(lab, await resetKubeadmLab(lab.dir));
     dirty = true;
     rmSync(home, { recursive: true, force: true });
     const cp = lab.controlPlane;
     const first = cp[0]!.address;
     const manifestsBefore = await Promise.all(cp.map((h) => kubeadmLabSh(h.address, `ls -A ${MANIFESTS}`, lab.dir)));
+    const before = way === 'rollback' ? await snapshot() : [];
     const [ca, cert, key] = await Promise.all(['etcd/ca.crt', 'apiserver-etcd-client.crt', 'apiserver-etcd-client.key'].map((f) => kubeadmLabSh(first, `cat ${PKI}/${f}`, lab.dir)));
     const writer = startWriter({ endpoints: cp.map((h) => `https://${h.address}:2379`), ca: ca!, cert: cert!, key: key!, intervalMs: 100, prefix: '/certroll-kbresume' });
     try {
@@ -56,12 +69,23 @@ describe.each(POINTS)('kubeadm: killed at %s, finished by run --resume', (fp) =>
         expect(parked.filter((p) => p.trim()).length, parked.join('|')).toBe(1);
       }
 
-      const resumed = await certroll(['run', '--resume', runId, '--yes', '--pause', '0'], env);
-      expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
-      expect(resumed.stdout).toContain(`Run ${runId} succeeded`);
+      if (way === 'resume') {
+        const resumed = await certroll(['run', '--resume', runId, '--yes', '--pause', '0'], env);
+        expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
+        expect(resumed.stdout).toContain(`Run ${runId} succeeded`);
+      } else if (way === 'hosts-only') {
+        // The journal is lost: a new run from another journal home, taking over the dead run's lock, finishes from the hosts.
+        rmSync(home, { recursive: true, force: true });
+        const fresh = await certroll(['run', '--yes', '--pause', '0', '--break-lock', '-i', lab.inventory, PLAYBOOK], { CERTROLL_HOME: join(tmp, 'other-home') });
+        expect(fresh.code, fresh.stderr + fresh.stdout).toBe(0);
+      } else {
+        const back = await certroll(['rollback', '-i', lab.inventory, '--run', runId, '--yes', '--pause', '0'], env);
+        expect(back.code, back.stderr + back.stdout).toBe(0);
+        expect(await snapshot()).toEqual(before);
+      }
     } finally {
       const stats = await writer.stop();
-      console.log(`kubeadm resume: ${stats.attempts} writes, ${stats.failures} failed, longest gap ${stats.longestGapMs} ms`);
+      console.log(`kubeadm ${fp} ${way}: ${stats.attempts} writes, ${stats.failures} failed, longest gap ${stats.longestGapMs} ms`);
       expect(stats.failures, stats.errors.join('\n')).toBe(0);
     }
 
@@ -75,8 +99,10 @@ describe.each(POINTS)('kubeadm: killed at %s, finished by run --resume', (fp) =>
         expect(served, `${h.name}:${port}`).toBe(onDisk);
       }
     }
-    const again = await certroll(['plan', '-i', lab.inventory, PLAYBOOK], env);
-    expect(again.code, again.stderr + again.stdout).toBe(0);
-    expect(again.stdout).toMatch(/Status: nothing to do/);
+    if (way !== 'rollback') {
+      const again = await certroll(['plan', '-i', lab.inventory, PLAYBOOK], { CERTROLL_HOME: join(tmp, 'plan-home') });
+      expect(again.code, again.stderr + again.stdout).toBe(0);
+      expect(again.stdout).toMatch(/Status: nothing to do/);
+    }
   }, 600_000);
 });

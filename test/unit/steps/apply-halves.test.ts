@@ -2,7 +2,7 @@
 // park dir, without root or SSH. Backup never overwrites; restore puts back the backup and deletes only what a run can have
 // created; the swap is back to back; the lock is taken and released by its holder only; a restart parks and unparks with
 // markers; the engine cleans up this run's staged files and lock after a failure.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -281,6 +281,40 @@ describe('restore from a backup', () => {
     expect(note).toBeDefined();
     // The backup itself is untouched and still verifies.
     expect((await inspectBackup(remote, backupDirOf(certDir, RUN))).verified).toBe(true);
+  });
+
+  it('a park dir inside the cert dir (kubeadm): a manifest the run parked there (marked) goes, the backup puts it back in place', async () => {
+    mkdirSync(join(certDir, 'manifests'), { recursive: true });
+    writeFileSync(join(certDir, 'manifests', 'etcd.yaml'), 'apiVersion: v1\n');
+    const before = certDirState();
+    await apply(backup, step('backup', [backupAction()]), specOf<BackupStep>('backup'), await context());
+    // The run parked etcd.yaml (with its marker) and died; an unmarked file sits in the park dir too (not the run's).
+    mkdirSync(join(certDir, 'parked'), { recursive: true });
+    renameSync(join(certDir, 'manifests', 'etcd.yaml'), join(certDir, 'parked', 'etcd.yaml'));
+    writeFileSync(join(certDir, 'parked', 'etcd.yaml.certroll-park'), '{"runId":"x"}\n');
+    writeFileSync(join(certDir, 'parked', 'other.yaml'), 'not parked by certroll\n');
+    const r = await restoreHost(remote, certDir, backupDirOf(certDir, RUN), 'rb3', managed, { parkDir: join(certDir, 'parked'), manifestsDir: join(certDir, 'manifests') });
+    expect(r.removed).toEqual(['parked/etcd.yaml']); // its marker goes with it (the state below)
+    const { ['parked/other.yaml']: other, ...rest } = certDirState();
+    expect(rest).toEqual(before);
+    expect(other).toBeDefined();
+    rmSync(join(certDir, 'parked'), { recursive: true, force: true });
+    rmSync(join(certDir, 'manifests'), { recursive: true, force: true });
+  });
+
+  it('a park dir inside the cert dir and the manifests dir outside it: the parked manifest goes back to its empty place', async () => {
+    const outside = join(top, 'manifests-outside');
+    mkdirSync(outside, { recursive: true });
+    await apply(backup, step('backup', [backupAction()]), specOf<BackupStep>('backup'), await context());
+    mkdirSync(join(certDir, 'parked'), { recursive: true });
+    writeFileSync(join(certDir, 'parked', 'etcd.yaml'), 'apiVersion: v1\n');
+    writeFileSync(join(certDir, 'parked', 'etcd.yaml.certroll-park'), '{"runId":"x"}\n');
+    const r = await restoreHost(remote, certDir, backupDirOf(certDir, RUN), 'rb4', managed, { parkDir: join(certDir, 'parked'), manifestsDir: outside });
+    expect(r.removed).toContain('parked/etcd.yaml (put back in place)');
+    expect(readFileSync(join(outside, 'etcd.yaml'), 'utf8')).toBe('apiVersion: v1\n');
+    expect(readdirSync(join(certDir, 'parked'))).toEqual([]);
+    rmSync(join(certDir, 'parked'), { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
   });
 
   it('refuses a backup that does not verify and leaves the cert dir as it is', async () => {
