@@ -36,21 +36,30 @@ export async function inspectBackup(r: Remote, backupDir: string): Promise<{ met
 }
 
 /**
- * The restore as one remote script: stage copies (cp -a keeps owner and mode) as hidden siblings, then rename them all in,
- * back to back; then delete regular files that were not in the backup (created by the run). Directories are left alone.
+ * The restore as one remote script: stage copies of the files that differ from the backup (cp -a keeps owner and mode) as
+ * hidden siblings, then rename them all in, back to back; then delete regular files that were not in the backup (created
+ * by the run). Files already as in the backup and directories are left alone.
  */
 export function restoreScript(meta: BackupMeta, certDir: string, backupDir: string, tag: string, managed: string[], park?: ParkDirs): string {
   const files = meta.files.map((f) => f.path);
-  const lines = ['set -e', sh`cd ${backupDir}`, sh`sha256sum --quiet --strict -c ${BACKUP_SUMS}`];
+  // A file already as in the backup (content, mode, owner) is not touched: rewriting it would give it a new inode, and a
+  // static pod manifest rewritten restarts its pod (the lab's kubelet restarted every pod of every node at once: etcd lost
+  // quorum during a kubeadm rollback). Only what differs is staged, then renamed in.
+  const lines = [
+    'set -e',
+    sh`cd ${backupDir}`,
+    sh`sha256sum --quiet --strict -c ${BACKUP_SUMS}`,
+    `same() { [ -f "$2" ] && [ ! -L "$2" ] && cmp -s -- "$1" "$2" && [ "$(stat -c %a:%u:%g -- "$1")" = "$(stat -c %a:%u:%g -- "$2")" ]; }`,
+  ];
   for (const p of files) {
     const dir = p.includes('/') ? `${certDir}/${p.slice(0, p.lastIndexOf('/'))}` : certDir;
     const name = p.slice(p.lastIndexOf('/') + 1);
-    lines.push(sh`mkdir -p -- ${dir}`, sh`cp -a -- ${`${backupDir}/${p}`} ${`${dir}/.${name}.certroll-restore-${tag}`}`);
+    lines.push(sh`same ${`${backupDir}/${p}`} ${`${dir}/${name}`} || { mkdir -p -- ${dir} && cp -a -- ${`${backupDir}/${p}`} ${`${dir}/.${name}.certroll-restore-${tag}`}; }`);
   }
   for (const p of files) {
     const dir = p.includes('/') ? `${certDir}/${p.slice(0, p.lastIndexOf('/'))}` : certDir;
     const name = p.slice(p.lastIndexOf('/') + 1);
-    lines.push(sh`mv -f -- ${`${dir}/.${name}.certroll-restore-${tag}`} ${`${dir}/${name}`}`);
+    lines.push(sh`if [ -e ${`${dir}/.${name}.certroll-restore-${tag}`} ]; then mv -f -- ${`${dir}/.${name}.certroll-restore-${tag}`} ${`${dir}/${name}`}; fi`);
   }
   // A park dir inside the cert dir (kubeadm: /etc/kubernetes/certroll-parked): a manifest the run parked there (with
   // certroll's marker beside it) was not there before. It goes back to its place when that is empty (a manifests dir

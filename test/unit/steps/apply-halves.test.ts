@@ -317,6 +317,21 @@ describe('restore from a backup', () => {
     rmSync(outside, { recursive: true, force: true });
   });
 
+  it('leaves a file already as in the backup untouched (same inode: a static pod manifest rewritten restarts its pod)', async () => {
+    const before = certDirState();
+    await apply(backup, step('backup', [backupAction()]), specOf<BackupStep>('backup'), await context());
+    writeFileSync(join(certDir, 'etcd.pem'), 'NEW CERT\n');
+    chmodSync(join(certDir, 'etcd-ca.pem'), 0o600); // same bytes, other mode: restored
+    const inode = (f: string) => statSync(join(certDir, f)).ino;
+    const untouched = Object.keys(before).filter((f) => f !== 'etcd.pem' && f !== 'etcd-ca.pem');
+    const inodes = untouched.map(inode);
+    const changed = ['etcd.pem', 'etcd-ca.pem'].map(inode);
+    await restoreHost(remote, certDir, backupDirOf(certDir, RUN), 'rb5', managed);
+    expect(certDirState()).toEqual(before);
+    expect(untouched.map(inode)).toEqual(inodes);
+    expect(['etcd.pem', 'etcd-ca.pem'].map(inode)).not.toEqual(changed);
+  });
+
   it('refuses a backup that does not verify and leaves the cert dir as it is', async () => {
     await apply(backup, step('backup', [backupAction()]), specOf<BackupStep>('backup'), await context());
     writeFileSync(join(certDir, 'etcd.pem'), 'NEW CERT\n');
